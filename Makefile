@@ -12,9 +12,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # extra binaries to BINARIES, and their own targets.
 TEST_DEPS :=
 RACE_PKGS :=
+TEST_EXTRA :=
 BINARIES := $(BIN)/mirrord-ls $(BIN)/mirrord $(BIN)/mirrord-agent
 
-.PHONY: all build demo test lint bench fuzz deps clean
+.PHONY: all build demo test test-go lint bench fuzz deps clean
 all: build
 
 include $(wildcard mk/*.mk)
@@ -31,7 +32,9 @@ FORCE:
 deps:
 	bash scripts/deps.sh
 
-test: deps build $(TEST_DEPS)
+test: test-go $(TEST_EXTRA)
+
+test-go: deps build $(TEST_DEPS)
 	$(GO) vet ./...
 	$(GO) test $(GOTEST_FLAGS) ./...
 	$(if $(strip $(RACE_PKGS)),$(GO) test $(GOTEST_FLAGS) -race $(RACE_PKGS))
@@ -39,7 +42,7 @@ test: deps build $(TEST_DEPS)
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2026.1 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 bench: build $(TEST_DEPS)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...

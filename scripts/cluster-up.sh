@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Starts the loopback-only local control plane built by cluster-build.sh:
+# etcd, kube-apiserver (token auth, RBAC), kube-controller-manager,
+# kube-scheduler and kwok (fake nodes). Reuses a cluster that is already
+# running from the same state directory. Writes kubeconfigs into the state
+# directory:
+#   kubeconfig          contexts "mirrord-local" (admin, system:masters)
+#                       and "mirrord-local-limited" (user "limited", no roles)
+#   admin.kubeconfig    admin only
+#   limited.kubeconfig  the limited user only
+# MIRRORD_CLUSTER_MANAGED_BY (dev|test, default dev) is recorded so tests
+# know whether they may stop a cluster they did not start. See docs/cluster.md.
+set -euo pipefail
+# shellcheck source=cluster-env.sh
+source "$(dirname "$0")/cluster-env.sh"
+
+managed_by=${MIRRORD_CLUSTER_MANAGED_BY:-dev}
+ready_timeout=${MIRRORD_CLUSTER_READY_TIMEOUT:-120}
+
+for b in "${components[@]}"; do
+  if [ ! -x "$bin/$b" ]; then
+    echo "cluster-up: $bin/$b is missing; run 'make cluster-build' first" >&2
+    exit 2
+  fi
+done
+[ -f "$cache/kwok-stages.yaml" ] || {
+  echo "cluster-up: $cache/kwok-stages.yaml is missing; run 'make cluster-build' first" >&2
+  exit 2
+}
+
+mkdir -p "$state/run" "$state/logs" "$state/pki"
+exec 9>"$state/lock"
+flock 9
+
+deadline=$((SECONDS + ready_timeout))
+# wait_for WHAT COMMAND...: runs COMMAND until it succeeds or the deadline passes.
+wait_for() {
+  local what=$1
+  shift
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      echo "cluster-up: timed out after ${ready_timeout}s waiting for $what; logs in $state/logs/" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+
+api=https://127.0.0.1:$apiserver_port
+api_get() { # PATH: GET as the admin, body on stdout, fails on HTTP errors.
+  curl -sf --max-time 5 -A mirrord-cluster-up --cacert "$state/pki/ca.crt" \
+    -H "Authorization: Bearer $(cat "$state/pki/admin.token")" "$api$1"
+}
+api_ready() { [ "$(api_get /readyz)" = ok ]; }
+
+# A fully running cluster from this state directory is reused as is.
+all_running=1
+for c in "${components[@]}"; do
+  [ -n "$(pid_of "$c")" ] || all_running=0
+done
+if [ $all_running = 1 ] && api_ready; then
+  # A developer's `make cluster-up` takes over a cluster tests started, so
+  # the tests do not stop it when they finish.
+  if [ "$managed_by" = dev ] && [ -f "$state/cluster.env" ]; then
+    sed -i 's/^MANAGED_BY=.*/MANAGED_BY=dev/' "$state/cluster.env"
+  fi
+  echo "cluster-up: already running ($api, state $state)"
+  exit 0
+fi
+
+# Half-started leftovers are stopped first (reverse order, etcd last).
+for ((i = ${#components[@]} - 1; i >= 0; i--)); do
+  stop_component "${components[$i]}"
+done
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$etcd_port" "$etcd_peer_port" "$apiserver_port" "$controller_manager_port" "$scheduler_port" "$kwok_port"; do
+  port_free "$p" || {
+    echo "cluster-up: port 127.0.0.1:$p is in use; set MIRRORD_CLUSTER_PORT_BASE to another base (default 17300)" >&2
+    exit 1
+  }
+done
+
+# Certificates, keys and tokens, created once per state directory.
+pki=$state/pki
+if [ ! -f "$pki/apiserver.crt" ]; then
+  (
+    cd "$pki"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout ca.key -out ca.crt \
+      -subj "/CN=mirrord-local-ca" 2>/dev/null
+    cat >apiserver.ext <<EOF
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+extendedKeyUsage=serverAuth
+EOF
+    openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \
+      -subj "/CN=kube-apiserver" 2>/dev/null
+    openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+      -days 3650 -extfile apiserver.ext -out apiserver.crt 2>/dev/null
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+    openssl rand -hex 24 >admin.token
+    openssl rand -hex 24 >limited.token
+    printf '%s,admin,admin,"system:masters"\n%s,limited,limited\n' \
+      "$(cat admin.token)" "$(cat limited.token)" >tokens.csv
+    rm -f apiserver.csr apiserver.ext
+  )
+fi
+chmod 600 "$pki"/*.key "$pki"/*.token "$pki/tokens.csv"
+
+kubeconfig_for() { # FILE, then "CONTEXT USER TOKENFILE" triples; the first is current.
+  local file=$1
+  shift
+  {
+    echo "apiVersion: v1"
+    echo "kind: Config"
+    echo "clusters:"
+    echo "- name: mirrord-local"
+    echo "  cluster:"
+    echo "    server: $api"
+    echo "    certificate-authority: $pki/ca.crt"
+    echo "contexts:"
+    local -a items=("$@")
+    local i
+    for ((i = 0; i < ${#items[@]}; i += 3)); do
+      echo "- name: ${items[$i]}"
+      echo "  context: {cluster: mirrord-local, user: ${items[$((i + 1))]}, namespace: default}"
+    done
+    echo "users:"
+    for ((i = 0; i < ${#items[@]}; i += 3)); do
+      echo "- name: ${items[$((i + 1))]}"
+      echo "  user: {token: $(cat "${items[$((i + 2))]}")}"
+    done
+    echo "current-context: ${items[0]}"
+  } >"$file.tmp"
+  chmod 600 "$file.tmp"
+  mv -f "$file.tmp" "$file"
+}
+kubeconfig_for "$state/admin.kubeconfig" mirrord-local admin "$pki/admin.token"
+kubeconfig_for "$state/limited.kubeconfig" mirrord-local-limited limited "$pki/limited.token"
+kubeconfig_for "$state/kubeconfig" mirrord-local admin "$pki/admin.token" \
+  mirrord-local-limited limited "$pki/limited.token"
+
+start() { # NAME ARGS...: starts a component in its own session.
+  local name=$1
+  shift
+  # fd 9 (the state lock) must not leak into the long-lived process.
+  setsid "$bin/$name" "$@" >"$state/logs/$name.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$state/run/$name.pid"
+}
+
+start etcd --name mirrord-local --data-dir "$state/etcd" \
+  --listen-client-urls "http://127.0.0.1:$etcd_port" \
+  --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+  --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+  --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+  --initial-cluster "mirrord-local=http://127.0.0.1:$etcd_peer_port" \
+  --unsafe-no-fsync --log-level warn
+wait_for etcd curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health"
+
+start kube-apiserver --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+  --secure-port "$apiserver_port" \
+  --etcd-servers "http://127.0.0.1:$etcd_port" \
+  --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+  --client-ca-file "$pki/ca.crt" --token-auth-file "$pki/tokens.csv" \
+  --authorization-mode Node,RBAC \
+  --service-account-key-file "$pki/sa.pub" \
+  --service-account-signing-key-file "$pki/sa.key" \
+  --service-account-issuer https://kubernetes.default.svc.cluster.local \
+  --service-cluster-ip-range 10.96.0.0/16 \
+  --endpoint-reconciler-type none --allow-privileged=true --profiling=false
+wait_for kube-apiserver api_ready
+
+start kube-controller-manager --kubeconfig "$state/admin.kubeconfig" \
+  --bind-address 127.0.0.1 --secure-port "$controller_manager_port" \
+  --leader-elect=false --use-service-account-credentials=true \
+  --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+  --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
+  --profiling=false
+start kube-scheduler --kubeconfig "$state/admin.kubeconfig" \
+  --bind-address 127.0.0.1 --secure-port "$scheduler_port" \
+  --leader-elect=false --profiling=false
+start kwok --kubeconfig "$state/admin.kubeconfig" --config "$cache/kwok-stages.yaml" \
+  --manage-all-nodes=false \
+  --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+  --cidr 10.244.0.0/16 --node-ip 127.0.0.1 \
+  --server-address "127.0.0.1:$kwok_port"
+
+# The controller-manager is ready for pods once it has created the default
+# namespace's ServiceAccount; the scheduler and kwok answer their health checks.
+wait_for kube-controller-manager api_get /api/v1/namespaces/default/serviceaccounts/default
+wait_for kube-scheduler curl -skf --max-time 2 "https://127.0.0.1:$scheduler_port/healthz"
+wait_for kwok curl -sf --max-time 2 "http://127.0.0.1:$kwok_port/healthz"
+
+cat >"$state/cluster.env.tmp" <<EOF
+MANAGED_BY=$managed_by
+SERVER=$api
+KUBECONFIG=$state/kubeconfig
+ADMIN_KUBECONFIG=$state/admin.kubeconfig
+LIMITED_KUBECONFIG=$state/limited.kubeconfig
+CA_FILE=$pki/ca.crt
+ETCD_PORT=$etcd_port
+APISERVER_PORT=$apiserver_port
+EOF
+mv -f "$state/cluster.env.tmp" "$state/cluster.env"
+echo "cluster-up: ready in ${SECONDS}s ($api); export KUBECONFIG=$state/kubeconfig"
