@@ -163,3 +163,6 @@ func jsonName(f reflect.StructField) string {
 	name, _, _ := strings.Cut(tag, ",")
 	return name
 }
+
+// refOf returns the addressable reflect.Value of *p.
+func refOf[T any](p *T) reflect.Value { return reflect.ValueOf(p).Elem() }

@@ -23,7 +23,9 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each subcommand lives in its own file as newXxxCmd(); add it here.
-	root.AddCommand()
+	root.AddCommand(
+		newSessionCmd(),
+	)
 	return root
 }
 

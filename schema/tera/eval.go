@@ -330,7 +330,7 @@ func concatString(v any) (string, bool) {
 	case string:
 		return x, true
 	case int64, float64:
-		return render(x), true
+		return printValue(x), true
 	}
 	return "", false
 }

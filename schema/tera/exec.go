@@ -204,7 +204,7 @@ func (rt *runtime) callX(id int) (string, error) {
 		if err != nil {
 			return "", rt.fail(err)
 		}
-		return "", rt.write(render(v), segment{src: s.tag.start, srcEnd: s.tag.end})
+		return "", rt.write(printValue(v), segment{src: s.tag.start, srcEnd: s.tag.end})
 	case siteSet:
 		v, err := rt.eval(s.set.e, s.sc)
 		if err != nil {
@@ -250,7 +250,7 @@ func (rt *runtime) endFilter(id int, s *site) error {
 	rt.out.Reset()
 	rt.out.WriteString(all[:top.outLen])
 	rt.segs = rt.segs[:top.segLen]
-	return rt.write(render(v), segment{src: s.tag.start, srcEnd: s.tag.end})
+	return rt.write(printValue(v), segment{src: s.tag.start, srcEnd: s.tag.end})
 }
 
 // callC evaluates an if/elif condition.

@@ -1,5 +1,3 @@
-// Package tera renders Tera-style templates (the dialect mirrord uses for its
-// config files). Work in progress: the API is stable.
 package tera
 
 import (
@@ -11,17 +9,11 @@ import (
 // Context is what a template can see.
 type Context struct {
 	// Vars are the template variables, e.g. "key" and "git_branch". A name
-	// that is absent is undefined (referencing it is an error).
+	// that is absent is undefined: referencing it is an error, unless it is
+	// guarded (`is defined`, `| default(value=...)`, a bare `{% if name %}`).
 	Vars map[string]any
 	// LookupEnv backs get_env(); nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
-}
-
-func (c Context) lookupEnv(name string) (string, bool) {
-	if c.LookupEnv != nil {
-		return c.LookupEnv(name)
-	}
-	return os.LookupEnv(name)
 }
 
 // Output is a rendered template.
@@ -31,70 +23,100 @@ type Output struct {
 }
 
 // Error is a template parse or render error. Start and End are byte offsets
-// into the original template text.
+// of the offending text in the original template.
 type Error struct {
 	Start, End int
 	Message    string
-	src        string
+
+	line, col int  // 1-based; filled in by Render
+	undefined bool // a "variable not found" error
 }
 
+func errAt(start, end int, msg string) *Error {
+	if end < start {
+		end = start
+	}
+	return &Error{Start: start, End: end, Message: msg}
+}
+
+// Error returns "line:col: message" with a 1-based line and byte column.
 func (e *Error) Error() string {
-	line, col := lineCol(e.src, e.Start)
-	return fmt.Sprintf("%d:%d: %s", line, col, e.Message)
-}
-
-// lineCol returns the 1-based line and column (in bytes) of off in src.
-func lineCol(src string, off int) (int, int) {
-	if off > len(src) {
-		off = len(src)
+	if e.line == 0 {
+		return fmt.Sprintf("offset %d: %s", e.Start, e.Message)
 	}
-	if off < 0 {
-		off = 0
+	return fmt.Sprintf("%d:%d: %s", e.line, e.col, e.Message)
+}
+
+func (e *Error) locate(src string) *Error {
+	e.Start = clamp(e.Start, len(src))
+	e.End = clamp(e.End, len(src))
+	if e.End < e.Start {
+		e.End = e.Start
 	}
-	line := 1 + strings.Count(src[:off], "\n")
-	col := off - (strings.LastIndexByte(src[:off], '\n') + 1) + 1
-	return line, col
-}
-
-// SourceMap maps byte offsets of rendered text back to the original text.
-type SourceMap struct {
-	identity bool
-	srcLen   int
-}
-
-// ToSource maps a rendered byte offset to an original byte offset.
-func (m *SourceMap) ToSource(renderedOffset int) int {
-	return renderedOffset
-}
-
-// ToSourceRange maps a rendered span to an original span.
-func (m *SourceMap) ToSourceRange(start, end int) (int, int) {
-	return start, end
+	e.line = 1 + strings.Count(src[:e.Start], "\n")
+	e.col = e.Start - (strings.LastIndexByte(src[:e.Start], '\n') + 1) + 1
+	return e
 }
 
 // IsTemplate reports whether src contains template syntax ({{, {% or {#).
 func IsTemplate(src string) bool {
-	return strings.Contains(src, "{{") || strings.Contains(src, "{%") || strings.Contains(src, "{#")
+	for i := strings.IndexByte(src, '{'); i >= 0 && i+1 < len(src); {
+		switch src[i+1] {
+		case '{', '%', '#':
+			return true
+		}
+		j := strings.IndexByte(src[i+1:], '{')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
-// Render renders src. The error, when not nil, is always an *Error.
+// Render renders a Tera template. Text without template syntax is returned
+// unchanged with an identity source map. The error, when not nil, is always
+// an *Error whose offsets point into src.
 func Render(src string, c Context) (*Output, error) {
 	if !IsTemplate(src) {
-		return &Output{Text: src, Map: &SourceMap{identity: true, srcLen: len(src)}}, nil
+		return &Output{Text: src, Map: identityMap(len(src))}, nil
 	}
-	return &Output{Text: src, Map: &SourceMap{identity: true, srcLen: len(src)}}, nil
+	out, err := render(src, c)
+	if err != nil {
+		return nil, err.locate(src)
+	}
+	return out, nil
 }
 
-// Doc describes a function, filter or test for editor completion and hover.
-type Doc struct {
-	Name, Signature, Description string
+func render(src string, c Context) (out *Output, err *Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, errAt(0, len(src), fmt.Sprintf("internal template error: %v", r))
+		}
+	}()
+	nodes, perr := parseTemplate(src)
+	if perr != nil {
+		return nil, perr
+	}
+	pg := &program{src: src}
+	pg.compile(nodes, nil)
+	rt := &runtime{
+		src:     src,
+		prog:    pg,
+		vars:    make(map[string]any, len(c.Vars)),
+		env:     c.LookupEnv,
+		globals: map[string]any{},
+		loops:   make([]*loopState, len(pg.loops)),
+	}
+	if rt.env == nil {
+		rt.env = os.LookupEnv
+	}
+	for k, v := range c.Vars {
+		rt.vars[k] = normalize(v)
+	}
+	if xerr := rt.execute(); xerr != nil {
+		return nil, xerr
+	}
+	text := rt.out.String()
+	return &Output{Text: text, Map: &SourceMap{segs: rt.segs, outLen: len(text), srcLen: len(src)}}, nil
 }
-
-// Functions lists the supported template functions.
-func Functions() []Doc { return nil }
-
-// Filters lists the supported filters.
-func Filters() []Doc { return nil }
-
-// Tests lists the supported tests (`x is NAME`).
-func Tests() []Doc { return nil }

@@ -119,9 +119,9 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// render prints a value the way Tera does: strings verbatim, null as
+// printValue prints a value the way Tera does: strings verbatim, null as
 // nothing, arrays as [a, b], objects as [object].
-func render(v any) string {
+func printValue(v any) string {
 	var b strings.Builder
 	renderTo(&b, v)
 	return b.String()
