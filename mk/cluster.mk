@@ -14,3 +14,9 @@ cluster-up: cluster-build
 
 cluster-down:
 	bash scripts/cluster-down.sh
+
+# The scale benchmarks (10,000 pods, 1,000 deployments over 20 namespaces)
+# are skipped by `make bench` unless MIRRORD_BENCH_SCALE=1; this runs them.
+.PHONY: bench-scale
+bench-scale: cluster-build
+	MIRRORD_BENCH_SCALE=1 $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./kube/catalog/

@@ -24,6 +24,10 @@ func muxConfig() *yamux.Config {
 	cfg.MaxStreamWindowSize = streamWindow
 	cfg.StreamCloseTimeout = 30 * time.Second
 	cfg.KeepAliveInterval = 15 * time.Second
+	// A stream write may wait this long for the shared connection. yamux's
+	// default (10 s) cut streams short under load (1,000 busy streams on a
+	// slow machine); a dead peer is still found by the keep-alive.
+	cfg.ConnectionWriteTimeout = 60 * time.Second
 	cfg.LogOutput = io.Discard
 	return cfg
 }

@@ -7,6 +7,8 @@
 // the functions are implemented across the package.
 package schema
 
+import "fmt"
+
 // Severity of a diagnostic. The values equal LSP's DiagnosticSeverity.
 type Severity int
 
@@ -82,3 +84,16 @@ const (
 	FormatYAML
 	FormatTOML
 )
+
+// UnmarshalText parses "error" or "warning".
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error":
+		*s = SeverityError
+	case "warning":
+		*s = SeverityWarning
+	default:
+		return fmt.Errorf("unknown severity %q", b)
+	}
+	return nil
+}

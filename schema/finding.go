@@ -67,29 +67,39 @@ func valueSpan(root *Node, pointer string) (int, int) {
 	if (n.Kind == KindObject || n.Kind == KindArray) && m != nil && m.KeyEnd > m.KeyStart {
 		return m.KeyStart, m.KeyEnd
 	}
+	if n.Kind == KindObject && m == nil && len(n.Members) > 0 && n.Members[0].KeyEnd > n.Start {
+		// An object in a list: from its start to the end of its first key.
+		return n.Start, n.Members[0].KeyEnd
+	}
 	return n.Start, n.End
 }
 
-// levenshtein computes the edit distance of two short strings.
-func levenshtein(a, b string) int {
+// editDistance is the optimal-string-alignment distance of two short
+// strings: insertions, deletions, substitutions and adjacent
+// transpositions each cost 1 ("Kafak" is one edit from "Kafka").
+func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return d[len(ra)][len(rb)]
 }
 
 // suggest returns the candidate closest to s when it is close enough:
@@ -102,7 +112,7 @@ func suggest(s string, candidates []string) string {
 		if strings.ToLower(c) == ls {
 			return c
 		}
-		d := levenshtein(ls, strings.ToLower(c))
+		d := editDistance(ls, strings.ToLower(c))
 		if d < bestD {
 			best, bestD = c, d
 		}

@@ -263,6 +263,8 @@ func (p *jsonParser) str() (string, error) {
 		case c == '"':
 			p.i++
 			return string(b), nil
+		case c == '\n':
+			return "", p.errAt(start, p.i, "unterminated string: the line ends before the closing `\"`")
 		case c < 0x20:
 			return "", p.errAt(p.i, p.i+1, "control character %q in a string must be escaped", c)
 		case c == '\\':

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -130,6 +131,9 @@ func tomlSpans(text string) map[string]tomlSpan {
 		case unstable.KeyValue:
 			ptr, ks, ke := tomlKeyPointer(e.Key(), table, arrayCount)
 			start, end := tomlValueSpans(e.Value(), ptr, spans)
+			if start < 0 {
+				start, end = emptyArraySpan(text, ke)
+			}
 			spans[ptr] = tomlSpan{keyStart: ks, keyEnd: ke, start: start, end: end}
 			if lastTable != "" {
 				s := spans[lastTable]
@@ -179,6 +183,9 @@ func tomlValueSpans(v *unstable.Node, ptr string, spans map[string]tomlSpan) (in
 			}
 			cp := PointerIndex(ptr, i)
 			s, e := tomlValueSpans(c, cp, spans)
+			if s < 0 {
+				s, e = int(c.Raw.Offset), int(c.Raw.Offset)
+			}
 			spans[cp] = tomlSpan{keyStart: s, keyEnd: e, start: s, end: e}
 			if start < 0 {
 				start = s
@@ -187,7 +194,7 @@ func tomlValueSpans(v *unstable.Node, ptr string, spans map[string]tomlSpan) (in
 			i++
 		}
 		if start < 0 {
-			return int(v.Raw.Offset), int(v.Raw.Offset + v.Raw.Length)
+			return -1, -1 // empty: located by the caller
 		}
 		return start - 1, end + 1
 	case unstable.InlineTable:
@@ -201,6 +208,9 @@ func tomlValueSpans(v *unstable.Node, ptr string, spans map[string]tomlSpan) (in
 			}
 			cp, ks, ke := tomlKeyPointer(c.Key(), ptr, nil)
 			s, e := tomlValueSpans(c.Value(), cp, spans)
+			if s < 0 {
+				s, e = ke, ke
+			}
 			spans[cp] = tomlSpan{keyStart: ks, keyEnd: ke, start: s, end: e}
 			end = max(end, e+1)
 		}
@@ -208,4 +218,18 @@ func tomlValueSpans(v *unstable.Node, ptr string, spans map[string]tomlSpan) (in
 	default:
 		return int(v.Raw.Offset), int(v.Raw.Offset + v.Raw.Length)
 	}
+}
+
+// emptyArraySpan finds `[ ]` after the `=` that follows a key ending at keyEnd.
+func emptyArraySpan(text string, keyEnd int) (int, int) {
+	i := keyEnd
+	for i < len(text) && (text[i] == ' ' || text[i] == '\t' || text[i] == '=') {
+		i++
+	}
+	if i < len(text) && text[i] == '[' {
+		if j := strings.IndexByte(text[i:], ']'); j >= 0 {
+			return i, i + j + 1
+		}
+	}
+	return keyEnd, keyEnd
 }

@@ -63,6 +63,17 @@ func errEOF(err error) error {
 func yamlSyntaxError(text string, err error) error {
 	msg := err.Error()
 	li := newLineIndex(text)
+	if line, ok := yamlProblemLine(text, li, yamlProblem(msg)); ok {
+		start := li.starts[line]
+		end := len(text)
+		if line+1 < len(li.starts) {
+			end = li.starts[line+1] - 1
+		}
+		for start < end && (text[start] == ' ' || text[start] == '\t') {
+			start++
+		}
+		return &syntaxError{Start: start, End: end, Msg: yamlProblem(msg)}
+	}
 	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		if line < 1 {
@@ -79,6 +90,38 @@ func yamlSyntaxError(text string, err error) error {
 		return &syntaxError{Start: start, End: end, Msg: m[2]}
 	}
 	return &syntaxError{Start: 0, End: 0, Msg: strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// yamlProblem strips yaml.v3's "yaml: line N: " prefix.
+func yamlProblem(msg string) string {
+	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
+		return m[2]
+	}
+	return strings.TrimPrefix(msg, "yaml: ")
+}
+
+// maxYAMLProbeLines bounds the search below.
+const maxYAMLProbeLines = 2000
+
+// yamlProblemLine finds the line of a YAML syntax error. yaml.v3 often
+// reports the line where the enclosing block started, or no line at all,
+// so the document is re-parsed line by line: the first prefix that fails
+// with the same problem ends on the offending line.
+func yamlProblemLine(text string, li *lineIndex, problem string) (int, bool) {
+	if len(li.starts) > maxYAMLProbeLines {
+		return 0, false
+	}
+	for k := 0; k < len(li.starts); k++ {
+		end := len(text)
+		if k+1 < len(li.starts) {
+			end = li.starts[k+1]
+		}
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(text[:end]), &n); err != nil && yamlProblem(err.Error()) == problem {
+			return k, true
+		}
+	}
+	return 0, false
 }
 
 // yamlOffset converts yaml.v3's 1-based line and rune column to a byte offset.

@@ -1,10 +1,780 @@
 package schema
 
-// Config is the resolved mirrord configuration.
-type Config struct{}
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
 
-func resolve(fc *FileConfig, key string, opts *Options) (*Config, []finding) {
-	return &Config{}, nil
+	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+)
+
+// Config is the resolved mirrord configuration: every field has its final
+// value after environment → file → default (CLI flags arrive as
+// environment overrides through Options.Env). It marshals to JSON in the
+// shape of mirrord's resolved LayerConfig.
+type Config struct {
+	AcceptInvalidCertificates *bool          `json:"accept_invalid_certificates"`
+	SkipProcesses             []string       `json:"skip_processes"`
+	SkipBuildTools            bool           `json:"skip_build_tools"`
+	SkipExtraBuildTools       []string       `json:"skip_extra_build_tools"`
+	Operator                  *bool          `json:"operator"`
+	MultiCluster              *bool          `json:"multi_cluster"`
+	API                       bool           `json:"api"`
+	Profile                   *string        `json:"profile"`
+	Kubeconfig                *string        `json:"kubeconfig"`
+	SipBinaries               []string       `json:"sip_binaries"`
+	Telemetry                 bool           `json:"telemetry"`
+	KubeContext               *string        `json:"kube_context"`
+	UseProxy                  bool           `json:"use_proxy"`
+	SkipSip                   []string       `json:"skip_sip"`
+	Key                       string         `json:"key"`
+	Traceparent               *string        `json:"traceparent"`
+	Baggage                   *string        `json:"baggage"`
+	Target                    TargetConfig   `json:"target"`
+	Agent                     AgentConfig    `json:"agent"`
+	Container                 map[string]any `json:"container"`
+	Feature                   FeatureConfig  `json:"feature"`
+	InternalProxy             map[string]any `json:"internal_proxy"`
+	ExternalProxy             map[string]any `json:"external_proxy"`
+	Experimental              map[string]any `json:"experimental"`
+	StartupRetry              StartupRetry   `json:"startup_retry"`
+	CI                        map[string]any `json:"ci"`
+
+	// KeyGenerated is set when no key was configured and one was generated.
+	KeyGenerated bool `json:"-"`
+	// Targetless reports a targetless run: path "targetless", or no path
+	// outside IDE mode.
+	Targetless bool `json:"-"`
 }
 
-func checkRules(fc *FileConfig, cfg *Config, opts *Options) []finding { return nil }
+// TargetConfig is the resolved target.
+type TargetConfig struct {
+	Path      *targetpath.Target `json:"path"`
+	Namespace *string            `json:"namespace"`
+}
+
+// AgentConfig is the resolved agent section (the fields the engine and the
+// runtime use; the rest pass through from the file).
+type AgentConfig struct {
+	LogLevel             string         `json:"log_level"`
+	JSONLog              bool           `json:"json_log"`
+	Namespace            *string        `json:"namespace"`
+	Image                string         `json:"image"`
+	ImagePullPolicy      string         `json:"image_pull_policy"`
+	TTL                  uint16         `json:"ttl"`
+	Ephemeral            bool           `json:"ephemeral"`
+	CommunicationTimeout *uint16        `json:"communication_timeout"`
+	StartupTimeout       uint64         `json:"startup_timeout"`
+	FlushConnections     bool           `json:"flush_connections"`
+	ExternalIPFix        bool           `json:"external_ip_fix"`
+	ExcludeFromMesh      bool           `json:"exclude_from_mesh"`
+	HTTPDetectionTimeout uint64         `json:"http_detection_timeout"`
+	CleanIptablesOnStart *bool          `json:"clean_iptables_on_start"`
+	Other                map[string]any `json:"-"`
+}
+
+// FeatureConfig is the resolved feature section.
+type FeatureConfig struct {
+	Env        EnvConfig        `json:"env"`
+	Fs         FsConfig         `json:"fs"`
+	Network    NetworkConfig    `json:"network"`
+	CopyTarget CopyTargetConfig `json:"copy_target"`
+	Hostname   bool             `json:"hostname"`
+	Magic      MagicConfig      `json:"magic"`
+	Preview    PreviewConfig    `json:"preview"`
+	// SplitQueues and DBBranches are the file's values, unchanged.
+	SplitQueues any `json:"split_queues"`
+	DBBranches  any `json:"db_branches"`
+}
+
+// EnvConfig is feature.env.
+type EnvConfig struct {
+	Include         []string          `json:"include"`
+	Exclude         []string          `json:"exclude"`
+	Override        map[string]string `json:"override"`
+	LoadFromProcess *bool             `json:"load_from_process"`
+	Unset           []string          `json:"unset"`
+	EnvFile         *string           `json:"env_file"`
+	Mapping         map[string]string `json:"mapping"`
+}
+
+// FsConfig is feature.fs.
+type FsConfig struct {
+	Mode               string            `json:"mode"`
+	ReadWrite          []string          `json:"read_write"`
+	ReadOnly           []string          `json:"read_only"`
+	Local              []string          `json:"local"`
+	NotFound           []string          `json:"not_found"`
+	Mapping            map[string]string `json:"mapping"`
+	ReadonlyFileBuffer uint64            `json:"readonly_file_buffer"`
+}
+
+// NetworkConfig is feature.network.
+type NetworkConfig struct {
+	IPv6     bool           `json:"ipv6"`
+	Incoming IncomingConfig `json:"incoming"`
+	Outgoing OutgoingConfig `json:"outgoing"`
+	DNS      DNSConfig      `json:"dns"`
+}
+
+// IncomingConfig is feature.network.incoming.
+type IncomingConfig struct {
+	Mode              string           `json:"mode"`
+	PortMapping       [][2]uint16      `json:"port_mapping"`
+	ListenPorts       [][2]uint16      `json:"listen_ports"`
+	IgnoreLocalhost   bool             `json:"ignore_localhost"`
+	IgnorePorts       []uint16         `json:"ignore_ports"`
+	Ports             []uint16         `json:"ports"`
+	OnConcurrentSteal string           `json:"on_concurrent_steal"`
+	HTTPFilter        HTTPFilterConfig `json:"http_filter"`
+	TLSDelivery       any              `json:"tls_delivery"`
+	HTTPSDelivery     any              `json:"https_delivery"`
+}
+
+// HTTPFilterConfig is incoming.http_filter.
+type HTTPFilterConfig struct {
+	HeaderFilter   *string  `json:"header_filter"`
+	PathFilter     *string  `json:"path_filter"`
+	MethodFilter   *string  `json:"method_filter"`
+	HeaderFilterJq *string  `json:"header_filter_jq"`
+	BodyFilter     any      `json:"body_filter"`
+	AllOf          any      `json:"all_of"`
+	AnyOf          any      `json:"any_of"`
+	Ports          []uint16 `json:"ports"`
+}
+
+// AddressFilterConfig is an outgoing or DNS filter.
+type AddressFilterConfig struct {
+	Remote []string `json:"remote,omitempty"`
+	Local  []string `json:"local,omitempty"`
+}
+
+// OutgoingConfig is feature.network.outgoing.
+type OutgoingConfig struct {
+	TCP             bool                 `json:"tcp"`
+	UDP             bool                 `json:"udp"`
+	IgnoreLocalhost bool                 `json:"ignore_localhost"`
+	Filter          *AddressFilterConfig `json:"filter"`
+	UnixStreams     []string             `json:"unix_streams"`
+}
+
+// DNSConfig is feature.network.dns.
+type DNSConfig struct {
+	Enabled bool                 `json:"enabled"`
+	Filter  *AddressFilterConfig `json:"filter"`
+}
+
+// CopyTargetConfig is feature.copy_target.
+type CopyTargetConfig struct {
+	Enabled               bool     `json:"enabled"`
+	ScaleDown             bool     `json:"scale_down"`
+	ExcludeContainers     []string `json:"exclude_containers"`
+	ExcludeInitContainers []string `json:"exclude_init_containers"`
+}
+
+// MagicConfig is feature.magic.
+type MagicConfig struct {
+	AWS       bool `json:"aws"`
+	AutoMount bool `json:"auto_mount"`
+	Turbo     bool `json:"turbo"`
+}
+
+// PreviewConfig is feature.preview.
+type PreviewConfig struct {
+	Image               *string `json:"image"`
+	TTLSecs             *uint64 `json:"ttl_secs"`
+	TTLInfinite         bool    `json:"ttl_infinite"`
+	CreationTimeoutSecs uint64  `json:"creation_timeout_secs"`
+	Replicas            int32   `json:"replicas"`
+	StartIdle           bool    `json:"start_idle"`
+	SleepAfterSecs      *uint64 `json:"sleep_after_secs"`
+	WakeTimeoutSecs     *uint64 `json:"wake_timeout_secs"`
+}
+
+// StartupRetry is startup_retry.
+type StartupRetry struct {
+	MinMs      uint64 `json:"min_ms"`
+	MaxMs      uint64 `json:"max_ms"`
+	MaxRetries uint32 `json:"max_retries"`
+}
+
+// DefaultAgentImage is used when neither the file nor the environment names one.
+const DefaultAgentImage = "ghcr.io/metalbear-co/mirrord"
+
+// resolver applies environment → file → default for one config.
+type resolver struct {
+	opts *Options
+	out  []finding
+}
+
+func (r *resolver) envErr(name, val, why string) {
+	r.out = append(r.out, finding{
+		Severity: SeverityError, Code: "C-ENV-PARSE", Stage: StageEnv, NoSpan: true,
+		Message: fmt.Sprintf("invalid %s value `%s`: %s", name, val, why),
+	})
+}
+
+func (r *resolver) str(name string, file Opt[string], def string) string {
+	if v, ok := r.opts.env(name); ok && name != "" {
+		return v
+	}
+	return file.Get(def)
+}
+
+func (r *resolver) strPtr(name string, file Opt[string]) *string {
+	if name != "" {
+		if v, ok := r.opts.env(name); ok {
+			return &v
+		}
+	}
+	if file.Set() {
+		v := file.Value
+		return &v
+	}
+	return nil
+}
+
+// envBool reads a boolean variable: only `true` and `false` are accepted,
+// as Rust's bool parsing does.
+func (r *resolver) envBool(name string) (bool, bool) {
+	if name == "" {
+		return false, false
+	}
+	v, ok := r.opts.env(name)
+	if !ok {
+		return false, false
+	}
+	switch v {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	r.envErr(name, v, "provided string was not `true` or `false`")
+	return false, false
+}
+
+func (r *resolver) boolean(name string, file Opt[bool], def bool) bool {
+	if v, ok := r.envBool(name); ok {
+		return v
+	}
+	return file.Get(def)
+}
+
+func (r *resolver) boolPtr(name string, file Opt[bool]) *bool {
+	if v, ok := r.envBool(name); ok {
+		return &v
+	}
+	if file.Set() {
+		v := file.Value
+		return &v
+	}
+	return nil
+}
+
+func (r *resolver) envUint(name string, bits int) (uint64, bool) {
+	if name == "" {
+		return 0, false
+	}
+	v, ok := r.opts.env(name)
+	if !ok {
+		return 0, false
+	}
+	u, err := strconv.ParseUint(v, 10, bits)
+	if err != nil {
+		r.envErr(name, v, fmt.Sprintf("expected an integer from 0 to %d", uint64(1<<bits-1)))
+		return 0, false
+	}
+	return u, true
+}
+
+func uintOr[T uint16 | uint32 | uint64](r *resolver, name string, file Opt[T], def T) T {
+	var z T
+	bits := 64
+	switch any(z).(type) {
+	case uint16:
+		bits = 16
+	case uint32:
+		bits = 32
+	}
+	if v, ok := r.envUint(name, bits); ok {
+		return T(v)
+	}
+	return file.Get(def)
+}
+
+func (r *resolver) strs(name string, file Opt[Strings]) []string {
+	if name != "" {
+		if v, ok := r.opts.env(name); ok {
+			return splitList(v)
+		}
+	}
+	if file.Set() {
+		return []string(file.Value)
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ";") {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func resolve(fc *FileConfig, key string, opts *Options) (*Config, []finding) {
+	r := &resolver{opts: opts}
+	c := &Config{}
+	c.AcceptInvalidCertificates = r.boolPtr("MIRRORD_ACCEPT_INVALID_CERTIFICATES", fc.AcceptInvalidCertificates)
+	c.SkipProcesses = r.strs("MIRRORD_SKIP_PROCESSES", fc.SkipProcesses)
+	c.SkipBuildTools = r.boolean("MIRRORD_SKIP_BUILD_TOOLS", fc.SkipBuildTools, true)
+	c.SkipExtraBuildTools = r.strs("MIRRORD_SKIP_EXTRA_BUILD_TOOLS", fc.SkipExtraBuildTools)
+	c.Operator = r.boolPtr("MIRRORD_OPERATOR_ENABLE", fc.Operator)
+	c.MultiCluster = r.boolPtr("MIRRORD_MULTI_CLUSTER", fc.MultiCluster)
+	c.API = r.boolean("MIRRORD_API", fc.API, true)
+	c.Profile = r.strPtr("", fc.Profile)
+	c.Kubeconfig = r.strPtr("MIRRORD_KUBECONFIG", fc.Kubeconfig)
+	c.SipBinaries = r.strs("", fc.SipBinaries)
+	c.Telemetry = r.boolean("MIRRORD_TELEMETRY", fc.Telemetry, true)
+	c.KubeContext = r.strPtr("MIRRORD_KUBE_CONTEXT", fc.KubeContext)
+	c.UseProxy = r.boolean("MIRRORD_PROXY", fc.UseProxy, true)
+	c.SkipSip = r.strs("MIRRORD_SKIP_SIP", fc.SkipSip)
+	if c.SkipSip == nil {
+		c.SkipSip = []string{"git"}
+	}
+	c.Key = strings.TrimPrefix(key, autoKeyPrefix)
+	c.KeyGenerated = strings.HasPrefix(key, autoKeyPrefix)
+	c.Traceparent = r.strPtr("TRACEPARENT", fc.Traceparent)
+	c.Baggage = r.strPtr("BAGGAGE", fc.Baggage)
+	r.target(fc, c)
+	r.agent(fc.Agent, c)
+	r.feature(fc.Feature, c)
+	c.Container = passThrough(fc.Container)
+	c.InternalProxy = passThrough(fc.InternalProxy)
+	c.ExternalProxy = passThrough(fc.ExternalProxy)
+	c.Experimental = passThrough(fc.Experimental)
+	c.CI = passThrough(fc.CI)
+	sr := fc.StartupRetry
+	if sr == nil {
+		sr = &FileStartupRetry{}
+	}
+	c.StartupRetry = StartupRetry{MinMs: sr.MinMs.Get(500), MaxMs: sr.MaxMs.Get(5000), MaxRetries: sr.MaxRetries.Get(2)}
+	return c, r.out
+}
+
+func (r *resolver) target(fc *FileConfig, c *Config) {
+	ft := fc.Target
+	if v, ok := r.opts.env("MIRRORD_IMPERSONATED_TARGET"); ok {
+		t, err := targetpath.Parse(v)
+		if err != nil {
+			r.envErr("MIRRORD_IMPERSONATED_TARGET", v, err.Error())
+		} else {
+			c.Target.Path = &t
+		}
+	} else if ft.Path.Set() {
+		if t, err := targetpath.Parse(ft.Path.Value); err == nil {
+			c.Target.Path = &t
+		}
+	} else if ft.Object != nil {
+		if t, ok := ft.Object.target(); ok {
+			c.Target.Path = &t
+		}
+	}
+	var ns Opt[string]
+	if ft.Advanced != nil {
+		ns = ft.Advanced.Namespace
+	}
+	c.Target.Namespace = r.strPtr("MIRRORD_TARGET_NAMESPACE", ns)
+	if c.Target.Path == nil {
+		c.Targetless = !r.opts.IDE
+	} else {
+		c.Targetless = c.Target.Path.Kind == targetpath.Targetless
+	}
+}
+
+// target converts the object form; ok is false when it has no kind key.
+func (o *FileTargetObject) target() (targetpath.Target, bool) {
+	c := o.Container.Get("")
+	for _, kv := range []struct {
+		kind targetpath.Kind
+		v    Opt[string]
+	}{{targetpath.Pod, o.Pod}, {targetpath.Deployment, o.Deployment}, {targetpath.Rollout, o.Rollout}, {targetpath.Job, o.Job},
+		{targetpath.CronJob, o.CronJob}, {targetpath.StatefulSet, o.StatefulSet}, {targetpath.Service, o.Service}, {targetpath.ReplicaSet, o.ReplicaSet}} {
+		if kv.v.Set() {
+			return targetpath.Target{Kind: kv.kind, Name: kv.v.Value, Container: c}, true
+		}
+	}
+	if o.Labels.Set() {
+		return targetpath.NewLabel(o.Labels.Value, c), true
+	}
+	return targetpath.Target{}, false
+}
+
+func (r *resolver) agent(fa *FileAgent, c *Config) {
+	if fa == nil {
+		fa = &FileAgent{}
+	}
+	a := &c.Agent
+	a.LogLevel = r.str("MIRRORD_AGENT_RUST_LOG", fa.LogLevel, "info")
+	a.JSONLog = r.boolean("MIRRORD_AGENT_JSON_LOG", fa.JSONLog, false)
+	a.Namespace = r.strPtr("MIRRORD_AGENT_NAMESPACE", fa.Namespace)
+	// Image: MIRRORD_AGENT_IMAGE wins; then the file's string or
+	// registry/tag; missing parts from MIRRORD_AGENT_IMAGE_REGISTRY/_TAG;
+	// then the defaults.
+	if v, ok := r.opts.env("MIRRORD_AGENT_IMAGE"); ok {
+		a.Image = v
+	} else if fa.Image.Str.Set() {
+		a.Image = fa.Image.Str.Value
+	} else {
+		reg, _ := r.opts.env("MIRRORD_AGENT_IMAGE_REGISTRY")
+		tag, _ := r.opts.env("MIRRORD_AGENT_IMAGE_TAG")
+		if o := fa.Image.Obj; o != nil {
+			reg = o.Registry.Get(reg)
+			tag = o.Tag.Get(tag)
+		}
+		if reg == "" {
+			reg = DefaultAgentImage
+		}
+		if tag == "" {
+			tag = "latest"
+		}
+		a.Image = reg + ":" + tag
+	}
+	a.ImagePullPolicy = r.str("MIRRORD_AGENT_IMAGE_PULL_POLICY", fa.ImagePullPolicy, "IfNotPresent")
+	a.TTL = uintOr(r, "MIRRORD_AGENT_TTL", fa.TTL, 1)
+	a.Ephemeral = r.boolean("MIRRORD_EPHEMERAL_CONTAINER", fa.Ephemeral, false)
+	if v, ok := r.envUint("MIRRORD_AGENT_COMMUNICATION_TIMEOUT", 16); ok {
+		t := uint16(v)
+		a.CommunicationTimeout = &t
+	} else if fa.CommunicationTimeout.Set() {
+		t := fa.CommunicationTimeout.Value
+		a.CommunicationTimeout = &t
+	}
+	a.StartupTimeout = uintOr(r, "MIRRORD_AGENT_STARTUP_TIMEOUT", fa.StartupTimeout, 60)
+	a.FlushConnections = r.boolean("MIRRORD_AGENT_STEALER_FLUSH_CONNECTIONS", fa.FlushConnections, true)
+	a.ExternalIPFix = r.boolean("MIRRORD_AGENT_EXTERNAL_IP_FIX", fa.ExternalIPFix, true)
+	a.ExcludeFromMesh = r.boolean("MIRRORD_AGENT_EXCLUDE_FROM_MESH", fa.ExcludeFromMesh, false)
+	a.HTTPDetectionTimeout = uintOr(r, "MIRRORD_AGENT_HTTP_DETECTION_TIMEOUT", fa.HTTPDetectionTimeout, 2)
+	a.CleanIptablesOnStart = r.boolPtr("MIRRORD_AGENT_CLEAN_IPTABLES_ON_START", fa.CleanIptablesOnStart)
+}
+
+func (r *resolver) feature(ff *FileFeature, c *Config) {
+	if ff == nil {
+		ff = &FileFeature{}
+	}
+	f := &c.Feature
+	r.env(ff.Env, &f.Env)
+	r.fs(ff.Fs, &f.Fs)
+	r.network(ff.Network, &f.Network)
+	switch {
+	case ff.CopyTarget.Bool != nil:
+		f.CopyTarget.Enabled = *ff.CopyTarget.Bool
+	case ff.CopyTarget.Obj != nil:
+		o := ff.CopyTarget.Obj
+		f.CopyTarget = CopyTargetConfig{Enabled: o.Enabled.Get(true), ScaleDown: o.ScaleDown.Get(false),
+			ExcludeContainers: o.ExcludeContainers.Get(nil), ExcludeInitContainers: o.ExcludeInitContainers.Get(nil)}
+	}
+	f.Hostname = ff.Hostname.Get(true)
+	m := ff.Magic
+	if m == nil {
+		m = &FileMagic{}
+	}
+	f.Magic = MagicConfig{AWS: m.AWS.Get(true), AutoMount: m.AutoMount.Get(true), Turbo: m.Turbo.Get(true)}
+	r.preview(ff.Preview, &f.Preview)
+	if ff.SplitQueues.Node != nil && ff.SplitQueues.Node.Kind != KindNull {
+		f.SplitQueues = ff.SplitQueues.Node.Any()
+	}
+	if ff.DBBranches.Set() {
+		f.DBBranches = ff.DBBranches.Node.Any()
+	}
+	// apply_magic: the AWS magic unsets AWS_PROFILE.
+	if f.Magic.AWS {
+		f.Env.Unset = append(f.Env.Unset, "AWS_PROFILE")
+	}
+}
+
+func (r *resolver) env(t Toggle[FileEnv], e *EnvConfig) {
+	o := t.Obj
+	if o == nil {
+		o = &FileEnv{}
+	}
+	e.Include = r.strs("MIRRORD_OVERRIDE_ENV_VARS_INCLUDE", o.Include)
+	e.Exclude = r.strs("MIRRORD_OVERRIDE_ENV_VARS_EXCLUDE", o.Exclude)
+	if t.Bool != nil && !*t.Bool && e.Include == nil && e.Exclude == nil {
+		e.Exclude = []string{"*"}
+	}
+	e.Override = o.Override.Get(nil)
+	e.LoadFromProcess = r.boolPtr("MIRRORD_ENV_LOAD_FROM_PROCESS", o.LoadFromProcess)
+	e.Unset = r.strs("", o.Unset)
+	e.EnvFile = r.strPtr("MIRRORD_OVERRIDE_ENV_VARS_FILE", o.EnvFile)
+	e.Mapping = o.Mapping.Get(nil)
+}
+
+func (r *resolver) fs(f FileFsField, out *FsConfig) {
+	o := f.Obj
+	if o == nil {
+		o = &FileFs{}
+	}
+	mode := "read"
+	switch {
+	case f.Bool != nil && *f.Bool:
+		mode = "read"
+	case f.Bool != nil:
+		mode = "local"
+	case f.Mode.Set():
+		mode = f.Mode.Value
+	case o.Mode.Set():
+		mode = o.Mode.Value
+	}
+	if v, ok := r.opts.env("MIRRORD_FILE_MODE"); ok {
+		switch v {
+		case "read", "write", "local", "localwithoverrides":
+			mode = v
+		default:
+			r.envErr("MIRRORD_FILE_MODE", v, "expected one of read, write, local, localwithoverrides")
+		}
+	} else {
+		ops, opsSet := r.envBool("MIRRORD_FILE_OPS")
+		ro, roSet := r.envBool("MIRRORD_FILE_RO_OPS")
+		switch {
+		case opsSet && ops:
+			mode = "write"
+		case roSet && ro:
+			mode = "read"
+		case opsSet || roSet:
+			mode = "local"
+		}
+	}
+	out.Mode = mode
+	out.ReadWrite = r.strs("MIRRORD_FILE_READ_WRITE_PATTERN", o.ReadWrite)
+	roName := "MIRRORD_FILE_READ_ONLY_PATTERN"
+	if f.Obj != nil {
+		roName = "" // mirrord ignores the variable for the object form
+	}
+	out.ReadOnly = r.strs(roName, o.ReadOnly)
+	out.Local = r.strs("MIRRORD_FILE_LOCAL_PATTERN", o.Local)
+	out.NotFound = r.strs("", o.NotFound)
+	out.Mapping = o.Mapping.Get(nil)
+	out.ReadonlyFileBuffer = o.ReadonlyFileBuffer.Get(128000)
+}
+
+func (r *resolver) network(t Toggle[FileNetwork], n *NetworkConfig) {
+	o := t.Obj
+	off := t.Bool != nil && !*t.Bool
+	if o == nil {
+		o = &FileNetwork{}
+	}
+	n.IPv6 = r.boolean("MIRRORD_ENABLE_IPV6", o.IPv6, true)
+
+	// incoming
+	in := &n.Incoming
+	io := o.Incoming.Obj
+	if io == nil {
+		io = &FileIncoming{}
+	}
+	in.Mode = "mirror"
+	switch {
+	case off:
+		in.Mode = "off"
+	case o.Incoming.Bool != nil && !*o.Incoming.Bool:
+		in.Mode = "off"
+	case o.Incoming.Mode.Set():
+		in.Mode = o.Incoming.Mode.Value
+	case io.Mode.Set():
+		in.Mode = io.Mode.Value
+	}
+	if v, ok := r.opts.env("MIRRORD_AGENT_TCP_STEAL_TRAFFIC"); ok {
+		switch v {
+		case "true":
+			in.Mode = "steal"
+		case "false":
+			in.Mode = "off"
+		case "mirror", "steal", "off":
+			in.Mode = v
+		default:
+			r.envErr("MIRRORD_AGENT_TCP_STEAL_TRAFFIC", v, "expected true, false, mirror, steal or off")
+		}
+	}
+	in.PortMapping = io.PortMapping.Get(nil)
+	in.ListenPorts = io.ListenPorts.Get(nil)
+	in.IgnoreLocalhost = io.IgnoreLocalhost.Get(false)
+	in.IgnorePorts = io.IgnorePorts.Get(nil)
+	in.Ports = io.Ports.Get(nil)
+	in.OnConcurrentSteal = r.str("MIRRORD_OPERATOR_ON_CONCURRENT_STEAL", io.OnConcurrentSteal, "abort")
+	if io.TLSDelivery != nil {
+		in.TLSDelivery = io.TLSDelivery.Node.Any()
+	}
+	if io.HTTPSDelivery != nil {
+		in.HTTPSDelivery = io.HTTPSDelivery.Node.Any()
+	}
+	hf := io.HTTPFilter.Obj
+	if hf == nil {
+		hf = &FileHTTPFilter{}
+	}
+	h := &in.HTTPFilter
+	h.HeaderFilter = r.strPtr("MIRRORD_HTTP_HEADER_FILTER", hf.HeaderFilter)
+	h.PathFilter = r.strPtr("MIRRORD_HTTP_PATH_FILTER", hf.PathFilter)
+	h.MethodFilter = r.strPtr("MIRRORD_HTTP_METHOD_FILTER", hf.MethodFilter)
+	h.HeaderFilterJq = r.strPtr("MIRRORD_HTTP_HEADER_FILTER_JQ", hf.HeaderFilterJq)
+	if hf.BodyFilter.Set() {
+		h.BodyFilter = hf.BodyFilter.Node.Any()
+	}
+	if hf.AllOf.Set() {
+		h.AllOf = hf.AllOf.Node.Any()
+	}
+	if hf.AnyOf.Set() {
+		h.AnyOf = hf.AnyOf.Node.Any()
+	}
+	if v, ok := r.opts.env("MIRRORD_HTTP_FILTER_PORTS"); ok {
+		for _, p := range splitList(strings.ReplaceAll(v, ",", ";")) {
+			u, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
+			if err != nil {
+				r.envErr("MIRRORD_HTTP_FILTER_PORTS", v, "expected ports from 0 to 65535")
+				break
+			}
+			h.Ports = append(h.Ports, uint16(u))
+		}
+	} else if hf.Ports.Set() {
+		h.Ports = hf.Ports.Value
+	}
+
+	// outgoing
+	oo := o.Outgoing.Obj
+	if oo == nil {
+		oo = &FileOutgoing{}
+	}
+	outOff := off || (o.Outgoing.Bool != nil && !*o.Outgoing.Bool)
+	out := &n.Outgoing
+	out.TCP = r.boolean("MIRRORD_TCP_OUTGOING", oo.TCP, !outOff)
+	out.UDP = r.boolean("MIRRORD_UDP_OUTGOING", oo.UDP, !outOff)
+	out.IgnoreLocalhost = oo.IgnoreLocalhost.Get(false)
+	out.Filter = addressFilter(oo.Filter)
+	out.UnixStreams = r.strs("MIRRORD_OUTGOING_REMOTE_UNIX_STREAMS", oo.UnixStreams)
+
+	// dns
+	do := o.DNS.Obj
+	if do == nil {
+		do = &FileDNS{}
+	}
+	dnsOff := off || (o.DNS.Bool != nil && !*o.DNS.Bool)
+	n.DNS.Enabled = r.boolean("MIRRORD_REMOTE_DNS", do.Enabled, !dnsOff)
+	n.DNS.Filter = addressFilter(do.Filter)
+	reflectOutgoingInDNS(n)
+}
+
+func addressFilter(f *FileAddressFilter) *AddressFilterConfig {
+	if f == nil || (!f.Remote.Set() && !f.Local.Set()) {
+		return nil
+	}
+	return &AddressFilterConfig{Remote: f.Remote.Get(nil), Local: f.Local.Get(nil)}
+}
+
+func (r *resolver) preview(fp *FilePreview, p *PreviewConfig) {
+	if fp == nil {
+		fp = &FilePreview{}
+	}
+	p.Image = r.strPtr("MIRRORD_PREVIEW_IMAGE", fp.Image)
+	if v, ok := r.envUint("MIRRORD_PREVIEW_TTL_SECS", 64); ok {
+		p.TTLSecs = &v
+	} else if v, ok := r.envUint("MIRRORD_PREVIEW_TTL_MINS", 64); ok {
+		s := v * 60
+		p.TTLSecs = &s
+	} else if fp.TTLSecs.Set() {
+		p.TTLInfinite = fp.TTLSecs.Infinite
+		v := fp.TTLSecs.Value
+		p.TTLSecs = &v
+	} else if fp.TTLMins.Set() {
+		p.TTLInfinite = fp.TTLMins.Infinite
+		v := fp.TTLMins.Value * 60
+		p.TTLSecs = &v
+	} else {
+		v := uint64(3600)
+		p.TTLSecs = &v
+	}
+	if p.TTLInfinite {
+		p.TTLSecs = nil
+	}
+	p.CreationTimeoutSecs = uintOr(r, "MIRRORD_PREVIEW_CREATION_TIMEOUT_SECS", fp.CreationTimeoutSecs, 60)
+	p.Replicas = fp.Replicas.Get(1)
+	if v, ok := r.opts.env("MIRRORD_PREVIEW_REPLICAS"); ok {
+		i, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			r.envErr("MIRRORD_PREVIEW_REPLICAS", v, "expected a 32-bit integer")
+		} else {
+			p.Replicas = int32(i)
+		}
+	}
+	idle := fp.Idle
+	if idle == nil {
+		idle = &FilePreviewIdle{}
+	}
+	p.StartIdle = r.boolean("MIRRORD_PREVIEW_START_IDLE", idle.StartIdle, false)
+	if v, ok := r.envUint("MIRRORD_PREVIEW_IDLE_SLEEP_AFTER_SECS", 64); ok {
+		p.SleepAfterSecs = &v
+	} else if idle.SleepAfterSecs.Set() {
+		v := idle.SleepAfterSecs.Value
+		p.SleepAfterSecs = &v
+	}
+	if v, ok := r.envUint("MIRRORD_PREVIEW_IDLE_WAKE_TIMEOUT_SECS", 64); ok {
+		p.WakeTimeoutSecs = &v
+	} else if idle.WakeTimeoutSecs.Set() {
+		v := idle.WakeTimeoutSecs.Value
+		p.WakeTimeoutSecs = &v
+	}
+}
+
+// passThrough turns a section of the file model into a map of the values
+// the file sets (sections the engine does not interpret).
+func passThrough[T any](p *T) map[string]any {
+	out := map[string]any{}
+	if p == nil {
+		return out
+	}
+	v := refOf(p)
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name := jsonName(t.Field(i))
+		if name == "" {
+			continue
+		}
+		if val, ok := fileValue(v.Field(i)); ok {
+			out[name] = val
+		}
+	}
+	return out
+}
+
+// fileValue extracts the plain value of an Opt or of a section pointer.
+func fileValue(f reflect.Value) (any, bool) {
+	switch f.Kind() {
+	case reflect.Pointer:
+		if f.IsNil() || f.Elem().Kind() != reflect.Struct {
+			return nil, false
+		}
+		m := map[string]any{}
+		t := f.Elem().Type()
+		for i := 0; i < t.NumField(); i++ {
+			name := jsonName(t.Field(i))
+			if name == "" {
+				continue
+			}
+			if val, ok := fileValue(f.Elem().Field(i)); ok {
+				m[name] = val
+			}
+		}
+		return m, true
+	case reflect.Struct:
+		nf := f.FieldByName("Node")
+		if !nf.IsValid() {
+			return nil, false
+		}
+		if n, ok := nf.Interface().(*Node); ok && n != nil && n.Kind != KindNull {
+			return n.Any(), true
+		}
+	}
+	return nil, false
+}

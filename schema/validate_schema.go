@@ -298,6 +298,9 @@ func (sv *schemaValidation) leaf(ve *jsonschema.ValidationError) {
 	case "enum", "const":
 		vals := enumValues(schMap)
 		got := describeNode(n)
+		if n != nil && n.Kind == KindString {
+			got = "`" + n.Str + "`"
+		}
 		f.Message = fmt.Sprintf("`%s`: unknown value %s, expected one of: %s", field, got, quoteList(vals))
 		if n != nil && n.Kind == KindString {
 			f.Suggestion = suggest(n.Str, vals)
@@ -345,6 +348,14 @@ func (sv *schemaValidation) leaf(ve *jsonschema.ValidationError) {
 			f.Message = fmt.Sprintf("`%s`: an empty object is not allowed here", field)
 		}
 	case "minItems", "maxItems", "items", "prefixItems":
+		if keyword(ve) == "items" {
+			if b, ok := schMap["items"].(bool); ok && !b {
+				// items: false reports each extra item; report the pair once.
+				f.Pointer = parentPointer(at)
+				f.Start, f.End = valueSpan(sv.root, f.Pointer)
+				field = fieldPath(f.Pointer)
+			}
+		}
 		f.Message = fmt.Sprintf("`%s`: expected a pair of ports [local, remote]", field)
 	default:
 		f.Message = fmt.Sprintf("`%s`: %s", field, ve.Message)
@@ -410,6 +421,9 @@ func (sv *schemaValidation) unknownKeys(at string, n *Node, sch map[string]any) 
 			where = "the config root"
 		}
 		f.Message = fmt.Sprintf("unknown field `%s` in %s, expected one of: %s", m.Key, where, strings.Join(known, ", "))
+		if len(known) > 12 {
+			f.Message = fmt.Sprintf("unknown field `%s` in %s (%d fields are allowed there; `mirrord schema` lists them)", m.Key, where, len(known))
+		}
 		if len(known) == 0 {
 			f.Message = fmt.Sprintf("unknown field `%s` in %s: no fields are allowed here", m.Key, where)
 		}

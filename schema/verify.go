@@ -210,7 +210,7 @@ func Verify(ctx context.Context, text []byte, opts Options) *Result {
 
 	cfg, more := resolve(file, key, &opts)
 	fs = append(fs, more...)
-	fs = append(fs, checkRules(file, cfg, &opts)...)
+	fs = append(fs, checkRules(root, file, cfg, &opts)...)
 	res.Config = cfg
 	return finish()
 }
@@ -232,9 +232,17 @@ func resolveKey(src string, format Format, opts *Options) (string, []finding) {
 			if b, ok := opts.gitBranch(); ok {
 				vars["git_branch"] = b
 			}
-			out, err := tera.Render(k, tera.Context{Vars: vars, LookupEnv: opts.TemplateEnv})
+			lookup := opts.TemplateEnv
+			if lookup == nil {
+				lookup = opts.env
+			}
+			out, err := tera.Render(k, tera.Context{Vars: vars, LookupEnv: lookup})
 			if err == nil {
 				return out.Text, nil
+			}
+			var te *tera.Error
+			if errors.As(err, &te) {
+				err = errors.New(te.Message)
 			}
 			return randomKey(), []finding{{
 				Severity: SeverityError, Code: "TEMPLATE", Stage: StageTemplate, Pointer: "/key", Original: true,
@@ -255,7 +263,14 @@ func randomKey() string {
 // toDiagnostics maps findings to the original text and orders them.
 func toDiagnostics(fs []finding, orig *lineIndex, m *tera.SourceMap) []Diagnostic {
 	out := make([]Diagnostic, 0, len(fs))
+	type key struct{ ptr, code, msg string }
+	seen := make(map[key]bool, len(fs))
 	for _, f := range fs {
+		k := key{f.Pointer, f.Code, f.Message}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
 		d := Diagnostic{Severity: f.Severity, Message: f.Message, Pointer: f.Pointer, Code: f.Code, Stage: f.Stage, Suggestion: f.Suggestion}
 		if !f.NoSpan {
 			start, end := f.Start, f.End

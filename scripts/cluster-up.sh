@@ -175,10 +175,10 @@ start kube-controller-manager --kubeconfig "$state/admin.kubeconfig" \
   --leader-elect=false --use-service-account-credentials=true \
   --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
   --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
-  --profiling=false
+  --kube-api-qps 200 --kube-api-burst 400 --profiling=false
 start kube-scheduler --kubeconfig "$state/admin.kubeconfig" \
   --bind-address 127.0.0.1 --secure-port "$scheduler_port" \
-  --leader-elect=false --profiling=false
+  --leader-elect=false --kube-api-qps 200 --kube-api-burst 400 --profiling=false
 start kwok --kubeconfig "$state/admin.kubeconfig" --config "$cache/kwok-stages.yaml" \
   --manage-all-nodes=false \
   --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \

@@ -115,3 +115,17 @@ func ioError(p string, err error) error {
 	}
 	return protocol.ErrorFrom(protocol.CodeIO, &os.PathError{Op: "", Path: p, Err: err})
 }
+
+// Parent resolves the directory holding p's final name inside the root and
+// returns it (an O_PATH descriptor) with that name.
+func (r *Root) Parent(p string) (*os.File, string, error) {
+	rel, err := Clean(p)
+	if err != nil {
+		return nil, "", err
+	}
+	fd, base, err := r.parent(rel)
+	if err != nil {
+		return nil, "", err
+	}
+	return os.NewFile(uintptr(fd), p), base, nil
+}

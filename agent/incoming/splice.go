@@ -20,7 +20,7 @@ func splice(peerIn io.Reader, peer halfCloser, otherIn io.Reader, other halfClos
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, _ = io.Copy(other, otherIn)
+		_, _ = io.Copy(peer, otherIn)
 		_ = peer.CloseWrite()
 	}()
 	src := peerIn

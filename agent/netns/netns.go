@@ -1,13 +1,15 @@
 // Package netns runs code inside another network namespace.
 //
 // Go schedules goroutines on any OS thread, and setns(2) changes only the
-// calling thread. So Run starts a goroutine, locks it to a fresh OS thread,
-// switches that thread into the namespace, runs the function and then exits
-// the goroutine while still locked, which makes the runtime discard the
-// thread instead of reusing it. The agent's main thread never switches.
-// Sockets created inside Run belong to the namespace for their whole life,
-// whichever thread later reads or writes them; processes started inside Run
-// inherit the namespace.
+// calling thread. So Run locks the calling goroutine to its thread, switches
+// that thread into the namespace, runs the function and switches back before
+// unlocking. If switching back fails the goroutine ends still locked, and the
+// runtime discards the thread instead of reusing it. (Threads are not simply
+// thrown away after every call: a child started with Pdeathsig would be killed
+// when the thread that forked it dies.) The agent's main thread never
+// switches. Sockets created inside Run belong to the namespace for their whole
+// life, whichever thread later reads or writes them; processes started inside
+// Run inherit the namespace.
 package netns
 
 import (
@@ -21,66 +23,87 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Namespace is a network namespace, identified by a path such as
-// /proc/PID/ns/net or /run/netns/NAME. The zero value (empty path) means the
-// agent's own namespace: Run then calls the function directly.
+// Namespace is an open network namespace. The zero value means the
+// process's own namespace: Run then calls the function directly.
 type Namespace struct {
+	f    *os.File
 	path string
 }
 
-// Open checks that path is a network namespace and returns it. An empty
-// path gives the agent's own namespace.
+// Open opens the network namespace at path (/proc/PID/ns/net,
+// /run/netns/NAME). The namespace stays usable after the process that
+// created it exits, until Close. An empty path gives the own namespace.
 func Open(path string) (Namespace, error) {
 	if path == "" {
 		return Namespace{}, nil
 	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	f, err := os.Open(path)
 	if err != nil {
 		return Namespace{}, fmt.Errorf("open network namespace %s: %w", path, err)
 	}
-	defer unix.Close(fd)
 	var st unix.Statfs_t
-	if err := unix.Fstatfs(fd, &st); err != nil {
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		f.Close()
 		return Namespace{}, fmt.Errorf("stat network namespace %s: %w", path, err)
 	}
-	if st.Type != unix.NSFS_MAGIC && st.Type != unix.PROC_SUPER_MAGIC {
+	if st.Type != unix.NSFS_MAGIC {
+		f.Close()
 		return Namespace{}, fmt.Errorf("%s is not a namespace file", path)
 	}
-	return Namespace{path: path}, nil
+	return Namespace{f: f, path: path}, nil
 }
 
-// Path is the namespace's path ("" for the agent's own).
+// Close releases the namespace.
+func (n Namespace) Close() error {
+	if n.f == nil {
+		return nil
+	}
+	return n.f.Close()
+}
+
+// Path is the path the namespace was opened from ("" for the own one).
 func (n Namespace) Path() string { return n.path }
 
 // Run calls fn on an OS thread that is inside the namespace and returns its
-// error.
+// error. fn runs on its own goroutine, so a thread that cannot switch back
+// is discarded with that goroutine and never reused.
 func (n Namespace) Run(fn func() error) error {
-	if n.path == "" {
+	if n.f == nil {
 		return fn()
 	}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		// No UnlockOSThread: the thread is in a foreign namespace and must
-		// die with this goroutine.
-		fd, err := unix.Open(n.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		orig, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
-			errc <- fmt.Errorf("open network namespace %s: %w", n.path, err)
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open own network namespace: %w", err)
 			return
 		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
+		defer orig.Close()
+		if err := unix.Setns(int(n.f.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("enter network namespace %s: %w", n.path, err)
 			return
 		}
-		errc <- fn()
+		fnErr := fn()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			// Stay locked: the thread dies with this goroutine.
+			errc <- fmt.Errorf("leave network namespace %s: %w", n.path, err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- fnErr
 	}()
 	return <-errc
 }
 
-// DialContext dials network/address from inside the namespace.
+// DialContext dials network/address from inside the namespace. A nil d
+// means a zero net.Dialer.
 func (n Namespace) DialContext(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error) {
+	if d == nil {
+		d = &net.Dialer{}
+	}
 	var conn net.Conn
 	err := n.Run(func() error {
 		var err error
@@ -102,22 +125,5 @@ func (n Namespace) Listen(ctx context.Context, network, address string) (net.Lis
 	return ln, err
 }
 
-// Same reports whether the namespace is the calling process's own network
-// namespace (compared by inode).
-func (n Namespace) Same() (bool, error) {
-	if n.path == "" {
-		return true, nil
-	}
-	a, err := os.Stat(n.path)
-	if err != nil {
-		return false, err
-	}
-	b, err := os.Stat("/proc/self/ns/net")
-	if err != nil {
-		return false, err
-	}
-	return os.SameFile(a, b), nil
-}
-
-// connectTimeout is exported for callers that want the agent default.
+// ConnectTimeout is the agent's timeout for outgoing connects.
 const ConnectTimeout = 5 * time.Second

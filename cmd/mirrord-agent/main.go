@@ -1,13 +1,187 @@
-// Command mirrord-agent runs in the target pod's namespaces and serves the
-// mirrord agent protocol.
+// Command mirrord-agent runs in (or next to) the target pod's namespaces and
+// serves the agent protocol (docs/agent-protocol.md).
+//
+//	mirrord-agent [targetless] [--listen HOST:PORT] [--token TOKEN]
+//	              [--pid N | --container-id ID | --netns PATH] [--root PATH]
+//
+// A targeted agent runs as a guard process that starts the real agent as a
+// worker child and removes its iptables chains however the worker ends.
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/mirrord-ls/mirrord-ls/agent"
+	"github.com/mirrord-ls/mirrord-ls/agent/target"
+	"github.com/mirrord-ls/mirrord-ls/internal/version"
 )
 
+type options struct {
+	listen       string
+	token        string
+	pid          int
+	containerID  string
+	netnsPath    string
+	root         string
+	commTimeout  time.Duration
+	linger       time.Duration
+	cleanOnStart bool
+	ownerGID     int
+	noGuard      bool
+	logLevel     string
+	targetless   bool
+}
+
 func main() {
-	fmt.Fprintln(os.Stderr, "mirrord-agent: not implemented yet")
-	os.Exit(2)
+	os.Exit(run())
+}
+
+func run() int {
+	var o options
+	fs := pflag.NewFlagSet("mirrord-agent", pflag.ContinueOnError)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:61337", "address clients connect to (HOST:PORT)")
+	fs.StringVar(&o.token, "token", "", "session token clients must present (or $MIRRORD_AGENT_TOKEN)")
+	fs.IntVar(&o.pid, "pid", 0, "target process: its network namespace, root and environment")
+	fs.StringVar(&o.containerID, "container-id", "", "target container, found by scanning /proc/*/cgroup")
+	fs.StringVar(&o.netnsPath, "netns", "", "target network namespace file (with --root; for tests)")
+	fs.StringVar(&o.root, "root", "", "target filesystem root (overrides /proc/PID/root)")
+	fs.DurationVar(&o.commTimeout, "communication-timeout", 30*time.Second, "exit when no client connects within this time")
+	fs.DurationVar(&o.linger, "linger", 0, "stay this long after the last client left")
+	fs.BoolVar(&o.cleanOnStart, "clean-iptables-on-start", false, "remove iptables chains of a previous agent instead of refusing to start")
+	fs.IntVar(&o.ownerGID, "owner-gid", 0, "group the worker runs as, exempted from redirection (default: random)")
+	fs.BoolVar(&o.noGuard, "no-guard", false, "do not start a guard process (iptables chains may outlive a killed agent)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "mirrord-agent:", err)
+		return 2
+	}
+	for _, a := range fs.Args() {
+		switch a {
+		case "targetless":
+			o.targetless = true
+		case "targeted":
+		default:
+			fmt.Fprintf(os.Stderr, "mirrord-agent: unknown mode %q (want targetless or targeted)\n", a)
+			return 2
+		}
+	}
+	if o.token == "" {
+		o.token = os.Getenv("MIRRORD_AGENT_TOKEN")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		fmt.Fprintln(os.Stderr, "mirrord-agent: --log-level:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := o.check(); err != nil {
+		log.Error(err.Error())
+		return 2
+	}
+	t, err := o.target()
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	worker := os.Getenv(agent.EnvWorker) == "1"
+	if !o.targetless && !o.noGuard && !worker {
+		gid := o.ownerGID
+		if gid == 0 {
+			gid = 3000 + rand.IntN(62000)
+		}
+		stop() // the guard forwards signals itself
+		return agent.Guard(context.Background(), t, gid, log)
+	}
+	if worker {
+		log = log.With("role", "worker")
+	}
+	gid, _ := strconv.Atoi(os.Getenv(agent.EnvOwnerGID))
+	a, err := agent.New(ctx, agent.Config{
+		Listen:               o.listen,
+		Token:                o.token,
+		Target:               t,
+		Targetless:           o.targetless,
+		CommunicationTimeout: o.commTimeout,
+		Linger:               o.linger,
+		OwnerGID:             gid,
+		CleanIPTablesOnStart: o.cleanOnStart,
+		Version:              version.Version,
+		Log:                  log,
+	})
+	if err != nil {
+		log.Error(err.Error())
+		if errors.Is(err, agent.ErrDirtyIPTables) {
+			return agent.ExitDirty
+		}
+		return 1
+	}
+	if err := a.Run(ctx); err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	return 0
+}
+
+func (o *options) check() error {
+	if o.token == "" {
+		return errors.New("no session token: pass --token or set MIRRORD_AGENT_TOKEN")
+	}
+	n := 0
+	for _, set := range []bool{o.pid != 0, o.containerID != "", o.netnsPath != ""} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return errors.New("--pid, --container-id and --netns exclude each other")
+	}
+	if o.targetless && n > 0 {
+		return errors.New("targetless mode takes no --pid, --container-id or --netns")
+	}
+	if !o.targetless && n == 0 {
+		return errors.New("no target: pass --pid, --container-id or --netns, or use targetless mode")
+	}
+	return nil
+}
+
+func (o *options) target() (target.Target, error) {
+	switch {
+	case o.targetless:
+		t := target.Targetless()
+		if o.root != "" {
+			t.Root = o.root
+		}
+		return t, nil
+	case o.containerID != "":
+		pid, err := target.FindContainerPID("/proc", o.containerID)
+		if err != nil {
+			return target.Target{}, err
+		}
+		t, err := target.FromPID(pid, o.root)
+		if err == nil {
+			t.ID = "c" + target.ShortID(o.containerID)[:min(12, len(target.ShortID(o.containerID)))]
+		}
+		return t, err
+	case o.pid != 0:
+		return target.FromPID(o.pid, o.root)
+	default:
+		return target.FromPaths(o.netnsPath, o.root)
+	}
 }

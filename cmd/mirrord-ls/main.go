@@ -1,12 +1,105 @@
-// Command mirrord-ls is the language server for mirrord: `mirrord-ls --stdio`.
+// Command mirrord-ls is the language server for mirrord config files and
+// the backend of the mirrord editor extensions:
+//
+//	mirrord-ls --stdio [--log-file PATH] [--log-level debug|info|warn|error]
+//	mirrord-ls --version
+//
+// It speaks JSON-RPC 2.0 with LSP framing on stdin/stdout. Logs go to the
+// log file and to the editor (window/logMessage), never to stdout.
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/mirrord-ls/mirrord-ls/internal/version"
+	"github.com/mirrord-ls/mirrord-ls/server"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "mirrord-ls: not implemented yet")
-	os.Exit(2)
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("mirrord-ls", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	stdio := fs.Bool("stdio", false, "serve the language server protocol on stdin/stdout")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	logFile := fs.String("log-file", "", "append the server log to this file")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: mirrord-ls --stdio [--log-file PATH] [--log-level LEVEL] | --version")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *showVersion {
+		fmt.Printf("mirrord-ls %s\n", version.Version)
+		return 0
+	}
+	if !*stdio {
+		fs.Usage()
+		return 2
+	}
+	level, err := parseLevel(*logLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mirrord-ls:", err)
+		return 2
+	}
+	var logw io.Writer
+	if *logFile != "" {
+		f, err := os.OpenFile(*logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mirrord-ls: opening the log file:", err)
+			return 2
+		}
+		defer f.Close()
+		logw = f
+	}
+
+	// stdout belongs to the protocol: anything else that prints goes to
+	// stderr.
+	protocolOut := os.Stdout
+	os.Stdout = os.Stderr
+
+	srv, err := server.New(server.Options{Version: version.Version, Log: logw, LogLevel: level})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mirrord-ls:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return srv.Serve(ctx, os.Stdin, protocolOut, stdioCloser{os.Stdin, protocolOut})
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug", "trace":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown log level %q (debug, info, warn, error)", s)
+}
+
+type stdioCloser struct{ in, out *os.File }
+
+func (c stdioCloser) Close() error {
+	return errors.Join(c.in.Close(), c.out.Close())
 }

@@ -25,6 +25,11 @@ func newRootCmd() *cobra.Command {
 	// Each subcommand lives in its own file as newXxxCmd(); add it here.
 	root.AddCommand(
 		newSessionCmd(),
+		newLsCmd(),
+		newIntproxyCmd(),
+		newExecCmd(),
+		newVerifyConfigCmd(),
+		newSchemaCmd(),
 	)
 	return root
 }

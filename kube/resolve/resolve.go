@@ -21,17 +21,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/mirrord-ls/mirrord-ls/kube/listing"
 	"github.com/mirrord-ls/mirrord-ls/kube/podselect"
 	"github.com/mirrord-ls/mirrord-ls/kube/suggest"
 	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 )
-
-// RolloutResource is Argo Rollouts' resource.
-var RolloutResource = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
 
 // Resolver resolves targets with API calls (GET the workload, LIST its pods).
 type Resolver struct {
@@ -281,7 +279,7 @@ func (r *Resolver) rolloutSelector(ctx context.Context, ns string, t targetpath.
 	if r.Dynamic == nil {
 		return nil, fmt.Errorf("target %s: rollouts need a dynamic client", t)
 	}
-	obj, err := r.Dynamic.Resource(RolloutResource).Namespace(ns).Get(ctx, t.Name, metav1.GetOptions{})
+	obj, err := r.Dynamic.Resource(listing.RolloutResource).Namespace(ns).Get(ctx, t.Name, metav1.GetOptions{})
 	if err != nil {
 		return nil, r.getError(ctx, ns, t, err)
 	}
@@ -292,7 +290,7 @@ func (r *Resolver) rolloutSelector(ctx context.Context, ns string, t targetpath.
 func RolloutSelector(ctx context.Context, client kubernetes.Interface, obj *unstructured.Unstructured) (*metav1.LabelSelector, error) {
 	if m, found, _ := unstructured.NestedMap(obj.Object, "spec", "selector"); found {
 		var ls metav1.LabelSelector
-		if err := convertMap(m, &ls); err != nil {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &ls); err != nil {
 			return nil, fmt.Errorf("rollout %q: spec.selector: %w", obj.GetName(), err)
 		}
 		return &ls, nil
@@ -396,7 +394,7 @@ func (r *Resolver) names(ctx context.Context, ns string, kind targetpath.Kind) (
 		if r.Dynamic == nil {
 			return nil, nil
 		}
-		l, err := r.Dynamic.Resource(RolloutResource).Namespace(ns).List(ctx, opts)
+		l, err := r.Dynamic.Resource(listing.RolloutResource).Namespace(ns).List(ctx, opts)
 		if err != nil {
 			return nil, err
 		}

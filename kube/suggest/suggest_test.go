@@ -9,6 +9,7 @@ func TestClosest(t *testing.T) {
 		want       string
 	}{
 		{"api", []string{"apj", "web"}, "apj"},
+		{"wbe", []string{"web", "db"}, "web"},
 		{"nginx-deploy", []string{"nginx-deployment", "redis"}, "nginx-deployment"},
 		{"frontend", []string{"backend", "database"}, ""},
 		{"api", []string{"api"}, ""},
@@ -46,7 +47,7 @@ func TestDistance(t *testing.T) {
 		a, b string
 		want int
 	}{
-		{"", "", 0}, {"a", "", 1}, {"kitten", "sitting", 3}, {"abc", "abc", 0},
+		{"", "", 0}, {"a", "", 1}, {"kitten", "sitting", 3}, {"abc", "abc", 0}, {"wbe", "web", 1}, {"alpah", "alpha", 1},
 	}
 	for _, tt := range tests {
 		if got := distance(tt.a, tt.b); got != tt.want {

@@ -5,11 +5,12 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits that keep a hostile template from using unbounded time or memory.
 const (
-	maxSteps     = 200_000 // evaluation steps (tag executions, loop iterations, list items)
+	maxSteps     = 100_000 // evaluation steps (tag executions, loop iterations, list items)
 	maxOutput    = 8 << 20 // bytes of rendered output
 	maxStringLen = 1 << 20 // bytes in any one string value
 	maxListLen   = 10_000  // items in any one list (e.g. from range())
@@ -37,7 +38,8 @@ func (e *Error) isUndefined() bool { return e != nil && e.undefined }
 func (rt *runtime) eval(e expr, sc scope) (any, *Error) {
 	rt.steps++
 	if rt.steps > maxSteps {
-		return nil, errAt(spanOfErr(e), fmt.Sprintf("template is too expensive: more than %d evaluation steps", maxSteps))
+		s, t := e.span()
+		return nil, errAt(s, t, fmt.Sprintf("template is too expensive: more than %d evaluation steps", maxSteps))
 	}
 	switch x := e.(type) {
 	case *literal:
@@ -59,6 +61,9 @@ func (rt *runtime) eval(e expr, sc scope) (any, *Error) {
 				return nil, err
 			}
 			out = append(out, v)
+		}
+		if err := rt.checkValue(out, x); err != nil {
+			return nil, err
 		}
 		return out, nil
 	case *funcCall:
@@ -89,10 +94,9 @@ func (rt *runtime) eval(e expr, sc scope) (any, *Error) {
 	case *testExpr:
 		return rt.evalTest(x, sc)
 	}
-	return nil, errAt(spanOfErr(e), "internal error: unknown expression")
+	s, t := e.span()
+	return nil, errAt(s, t, "internal error: unknown expression")
 }
-
-func spanOfErr(e expr) (int, int) { return e.span() }
 
 // pathText is the source text of a variable path such as `a.b[0]`.
 func (rt *runtime) pathText(e expr) string {
@@ -107,7 +111,7 @@ func (rt *runtime) undefinedErr(e expr) *Error {
 		msg += " (git_branch is only set when the branch is known: MIRRORD_BRANCH_NAME or a git checkout with a current branch)"
 	}
 	if _, ok := e.(*indexAccess); ok {
-		msg += "; maybe the index is out of bounds?"
+		msg += " (maybe the index is out of bounds)"
 	}
 	msg += fmt.Sprintf("; write `%s | default(value='…')` if it may be missing", name)
 	s, t := e.span()
@@ -248,6 +252,9 @@ func isPathLike(e expr) bool {
 	return false
 }
 
+// checkValue enforces the size limits on a value just made, and charges
+// its size to the step budget. Arrays may share parts (`[b, b]`), so the
+// size is the size of the tree, as printing or encoding would see it.
 func (rt *runtime) checkValue(v any, e expr) *Error {
 	switch x := v.(type) {
 	case string:
@@ -255,14 +262,57 @@ func (rt *runtime) checkValue(v any, e expr) *Error {
 			s, t := e.span()
 			return errAt(s, t, fmt.Sprintf("string value is too long (%d bytes, the limit is %d)", len(x), maxStringLen))
 		}
-	case []any:
-		if len(x) > maxListLen {
+	case []any, map[string]any:
+		if l, ok := x.([]any); ok && len(l) > maxListLen {
 			s, t := e.span()
-			return errAt(s, t, fmt.Sprintf("list is too long (%d items, the limit is %d)", len(x), maxListLen))
+			return errAt(s, t, fmt.Sprintf("list is too long (%d items, the limit is %d)", len(l), maxListLen))
 		}
-		rt.steps += len(x)
+		var m measure
+		if !m.walk(x, 0) {
+			s, t := e.span()
+			return errAt(s, t, fmt.Sprintf("value is too large (the limits are %d items, %d bytes of text and %d levels of nesting)", maxNodes, maxValueBytes, maxDepth))
+		}
+		rt.steps += m.nodes
+		if rt.steps > maxSteps {
+			s, t := e.span()
+			return errAt(s, t, fmt.Sprintf("template is too expensive: more than %d evaluation steps", maxSteps))
+		}
 	}
 	return nil
+}
+
+const (
+	maxNodes      = 100_000 // items in a value, nested ones included
+	maxValueBytes = 8 << 20 // bytes of text in a value
+)
+
+// measure counts the items and text bytes of a value, giving up as soon as
+// a limit is passed.
+type measure struct{ nodes, bytes int }
+
+func (m *measure) walk(v any, depth int) bool {
+	m.nodes++
+	if m.nodes > maxNodes || depth > maxDepth {
+		return false
+	}
+	switch x := v.(type) {
+	case string:
+		m.bytes += len(x)
+	case []any:
+		for _, e := range x {
+			if !m.walk(e, depth+1) {
+				return false
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			m.bytes += len(k)
+			if !m.walk(e, depth+1) {
+				return false
+			}
+		}
+	}
+	return m.bytes <= maxValueBytes
 }
 
 func (rt *runtime) evalBinary(x *binaryOp, sc scope) (any, *Error) {
@@ -498,7 +548,11 @@ func (rt *runtime) applyFilter(f filterCall, v any, sc scope) (any, *Error) {
 	if err != nil {
 		return nil, err
 	}
-	rt.steps++
+	// A filter's work grows with its input: charge for it up front.
+	rt.steps += 1 + cost(v)
+	if rt.steps > maxSteps {
+		return nil, errAt(f.start, f.end, fmt.Sprintf("template is too expensive: more than %d evaluation steps", maxSteps))
+	}
 	out, ferr := filters[f.name].call(v, args)
 	if ferr != nil {
 		return nil, errAt(f.start, f.end, fmt.Sprintf("Filter `%s` failed: %v", f.name, ferr))
@@ -570,6 +624,9 @@ func (rt *runtime) iterate(n *forNode, v any) (keys, vals []any, err *Error) {
 		if n.key != "" {
 			return nil, nil, errAt(s, t, "cannot iterate with `key, value` over a string")
 		}
+		if n := utf8.RuneCountInString(c); n > maxListLen {
+			return nil, nil, errAt(s, t, fmt.Sprintf("the string has %d characters, more than the limit of %d for a loop", n, maxListLen))
+		}
 		for _, r := range c {
 			vals = append(vals, string(r))
 		}
@@ -585,4 +642,17 @@ func (rt *runtime) iterate(n *forNode, v any) (keys, vals []any, err *Error) {
 		return keys, vals, nil
 	}
 	return nil, nil, errAt(s, t, fmt.Sprintf("cannot iterate over %s; a for loop needs an array, a string or an object", typeName(v)))
+}
+
+// cost estimates the work of processing a value, in evaluation steps.
+func cost(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x) / 256
+	case []any:
+		return len(x)
+	case map[string]any:
+		return len(x)
+	}
+	return 0
 }

@@ -57,7 +57,7 @@ func (pg *program) compile(nodes []node, sc scope) {
 	for _, n := range nodes {
 		switch n := n.(type) {
 		case textNode:
-			pg.emitSite(site{kind: siteText, sc: sc, text: pos{n.start, n.end}, tag: pos{n.start, n.end}})
+			pg.emitSite(site{kind: siteText, sc: sc, text: pos(n), tag: pos(n)})
 		case outputNode:
 			pg.emitSite(site{kind: siteOutput, sc: sc, tag: n.tag, e: n.e})
 		case setNode:
@@ -92,6 +92,10 @@ func (pg *program) compile(nodes []node, sc scope) {
 			copy(inner, sc)
 			inner[len(sc)] = loopID
 			pg.compile(n.body, inner)
+			if n.emptyBody != nil {
+				pg.p2src.WriteString("{% empty %}")
+				pg.compile(n.emptyBody, sc)
+			}
 			pg.p2src.WriteString("{% endfor %}")
 		case filterBlock:
 			begin := pg.addSite(site{kind: siteFilterBegin, sc: sc, tag: n.tag, fb: &n})

@@ -91,7 +91,7 @@ type filterCall struct {
 type node interface{}
 
 type (
-	textNode struct{ start, end int }
+	textNode   struct{ start, end int }
 	outputNode struct {
 		tag pos
 		e   expr
@@ -106,11 +106,12 @@ type (
 		elseBody []node
 	}
 	forNode struct {
-		tag      pos
-		key, val string // key is "" unless iterating key, value
-		iter     expr
-		body     []node
-		end      pos // the {% endfor %} tag
+		tag       pos
+		key, val  string // key is "" unless iterating key, value
+		iter      expr
+		body      []node
+		emptyBody []node // the {% else %} body, nil without one
+		end       pos    // the {% endfor %} tag
 	}
 	setNode struct {
 		tag    pos
@@ -139,7 +140,8 @@ type parser struct {
 	src    string
 	pieces []piece
 	i      int
-	depth  int
+	depth  int // expression nesting
+	blocks int // block nesting
 	loops  int // number of enclosing for loops
 }
 
@@ -222,8 +224,8 @@ func (p *parser) parseBody() ([]node, *piece, *Error) {
 }
 
 func (p *parser) enter(at pos) *Error {
-	p.depth++
-	if p.depth > maxDepth {
+	p.blocks++
+	if p.blocks > maxDepth {
 		return errAt(at.start, at.end, fmt.Sprintf("blocks are nested more than %d deep", maxDepth))
 	}
 	return nil
@@ -279,7 +281,7 @@ func (p *parser) parseIf(pc *piece, ts *tokStream) (node, *Error) {
 	if err := p.enter(pos{pc.start, pc.end}); err != nil {
 		return nil, err
 	}
-	defer func() { p.depth-- }()
+	defer func() { p.blocks-- }()
 	n := ifNode{}
 	cur, curTs := pc, ts
 	for {
@@ -338,7 +340,7 @@ func (p *parser) parseFor(pc *piece, ts *tokStream) (node, *Error) {
 	if err := p.enter(pos{pc.start, pc.end}); err != nil {
 		return nil, err
 	}
-	defer func() { p.depth-- }()
+	defer func() { p.blocks-- }()
 	n := forNode{tag: pos{pc.start, pc.end}}
 	first, err := ts.expectIdent("a loop variable after `for`")
 	if err != nil {
@@ -371,10 +373,26 @@ func (p *parser) parseFor(pc *piece, ts *tokStream) (node, *Error) {
 	if end == nil {
 		return nil, errAt(pc.start, pc.end, "`{% for %}` has no matching `{% endfor %}`")
 	}
-	if end.toks[0].text != "endfor" {
-		if end.toks[0].text == "else" {
-			return nil, errAt(end.start, end.end, "`{% else %}` inside `{% for %}` is not supported")
+	if end.toks[0].text == "else" {
+		// {% for %}…{% else %}…{% endfor %}: the else body renders when
+		// the container is empty.
+		if err := (&tokStream{toks: end.toks[1:], tagEnd: end.end, src: p.src}).expectEnd("`else`"); err != nil {
+			return nil, err
 		}
+		p.i++
+		empty, end2, err := p.parseBody()
+		if err != nil {
+			return nil, err
+		}
+		if end2 == nil {
+			return nil, errAt(pc.start, pc.end, "`{% for %}` has no matching `{% endfor %}`")
+		}
+		n.emptyBody, end = empty, end2
+		if n.emptyBody == nil {
+			n.emptyBody = []node{}
+		}
+	}
+	if end.toks[0].text != "endfor" {
 		return nil, errAt(end.start, end.end, fmt.Sprintf("expected `{%% endfor %%}` to close the `{%% for %%}`, found `{%% %s %%}`", end.toks[0].text))
 	}
 	if err := (&tokStream{toks: end.toks[1:], tagEnd: end.end, src: p.src}).expectEnd("`endfor`"); err != nil {
@@ -390,7 +408,7 @@ func (p *parser) parseFilterBlock(pc *piece, ts *tokStream) (node, *Error) {
 	if err := p.enter(pos{pc.start, pc.end}); err != nil {
 		return nil, err
 	}
-	defer func() { p.depth-- }()
+	defer func() { p.blocks-- }()
 	f, err := p.parseFilterCall(ts)
 	if err != nil {
 		return nil, err
@@ -498,12 +516,12 @@ func (ts *tokStream) expectEnd(what string) *Error {
 // Expressions, lowest precedence first:
 //
 //	or < and < not < comparison (== != < > <= >= in, not in)
-//	   < + - ~ < * / % < filters (| f) and tests (is [not] t) < unary -
-//	   < postfix (.name, [index]) < primary
+//	   < ~ < + - < * / % < unary - < postfix (.name, [index]) < primary
 //
-// A filter applies to the arithmetic expression on its left, as in Tera:
-// `a ~ b | upper` is `(a ~ b) | upper`; `x | length + 1` is
-// `(x | length) + 1`.
+// Filters (| f) and tests (is [not] t) apply to the whole concatenation or
+// arithmetic on their left, as in Tera: `a ~ b | upper` is
+// `(a ~ b) | upper`; arithmetic may continue after them: `x | length + 1`
+// is `(x | length) + 1`.
 
 func (p *parser) parseExpr(ts *tokStream) (expr, *Error) {
 	p.depth++
@@ -513,11 +531,6 @@ func (p *parser) parseExpr(ts *tokStream) (expr, *Error) {
 		return nil, errAt(t.start, t.end, fmt.Sprintf("expression is nested more than %d deep", maxDepth))
 	}
 	return p.parseOr(ts)
-}
-
-func spanOf(e expr) pos {
-	s, t := e.span()
-	return pos{s, t}
 }
 
 func join(l, r expr) pos {
@@ -579,7 +592,7 @@ func (p *parser) parseNot(ts *tokStream) (expr, *Error) {
 var comparisonOps = map[string]bool{"==": true, "!=": true, "<": true, ">": true, "<=": true, ">=": true}
 
 func (p *parser) parseComparison(ts *tokStream) (expr, *Error) {
-	l, err := p.parseAdditive(ts)
+	l, err := p.parseConcat(ts)
 	if err != nil {
 		return nil, err
 	}
@@ -599,21 +612,31 @@ func (p *parser) parseComparison(ts *tokStream) (expr, *Error) {
 	default:
 		return l, nil
 	}
-	r, err := p.parseAdditive(ts)
+	r, err := p.parseConcat(ts)
 	if err != nil {
 		return nil, err
 	}
 	return &binaryOp{join(l, r), op, l, r}, nil
 }
 
-func (p *parser) parseAdditive(ts *tokStream) (expr, *Error) {
-	l, err := p.parseMultiplicative(ts)
+// parseConcat parses `~` (below + and -, so `"v" ~ 1 + 2` is "v3") and the
+// filters and tests that apply to everything on their left.
+func (p *parser) parseConcat(ts *tokStream) (expr, *Error) {
+	l, err := p.parseAdditive(ts)
 	if err != nil {
 		return nil, err
 	}
 	for {
 		switch {
-		case ts.isPunct("+") || ts.isPunct("-") || ts.isPunct("~"):
+		case ts.isPunct("~"):
+			ts.advance()
+			r, err := p.parseAdditive(ts)
+			if err != nil {
+				return nil, err
+			}
+			l = &binaryOp{join(l, r), "~", l, r}
+		case ts.isPunct("+") || ts.isPunct("-"):
+			// Only reachable after a filter or test: `x | length + 1`.
 			op := ts.advance().text
 			r, err := p.parseMultiplicative(ts)
 			if err != nil {
@@ -621,7 +644,6 @@ func (p *parser) parseAdditive(ts *tokStream) (expr, *Error) {
 			}
 			l = &binaryOp{join(l, r), op, l, r}
 		case ts.isPunct("*") || ts.isPunct("/") || ts.isPunct("%"):
-			// Only reachable after a filter or test: `x | length * 2`.
 			op := ts.advance().text
 			r, err := p.parseUnary(ts)
 			if err != nil {
@@ -636,6 +658,22 @@ func (p *parser) parseAdditive(ts *tokStream) (expr, *Error) {
 			return l, nil
 		}
 	}
+}
+
+func (p *parser) parseAdditive(ts *tokStream) (expr, *Error) {
+	l, err := p.parseMultiplicative(ts)
+	if err != nil {
+		return nil, err
+	}
+	for ts.isPunct("+") || ts.isPunct("-") {
+		op := ts.advance().text
+		r, err := p.parseMultiplicative(ts)
+		if err != nil {
+			return nil, err
+		}
+		l = &binaryOp{join(l, r), op, l, r}
+	}
+	return l, nil
 }
 
 func (p *parser) parseMultiplicative(ts *tokStream) (expr, *Error) {
@@ -702,6 +740,9 @@ func (p *parser) parseFiltersAndTests(ts *tokStream, x expr) (expr, *Error) {
 				return nil, err
 			}
 		}
+		if want := tests[t.name].nargs; len(t.args) != want {
+			return nil, errAt(name.start, end, fmt.Sprintf("test `%s` takes %d argument(s), got %d", t.name, want, len(t.args)))
+		}
 		start, _ := x.span()
 		t.pos = pos{start, end}
 		x = t
@@ -715,6 +756,9 @@ func (p *parser) parseFilterCall(ts *tokStream) (filterCall, *Error) {
 		return filterCall{}, err
 	}
 	fc := filterCall{pos: pos{name.start, name.end}, name: name.text, nameEnd: name.end}
+	if colon := ts.peek(); colon.kind == tokPunct && colon.text == ":" {
+		return filterCall{}, errAt(name.start, colon.end, fmt.Sprintf("`%s:` is Django/pongo2 syntax; Tera filters take keyword arguments, e.g. `%s`", name.text, filterExample(name.text)))
+	}
 	if ts.isPunct("(") {
 		args, end, err := p.parseKwargs(ts, "filter `"+name.text+"`")
 		if err != nil {
@@ -722,8 +766,12 @@ func (p *parser) parseFilterCall(ts *tokStream) (filterCall, *Error) {
 		}
 		fc.args, fc.end = args, end
 	}
-	if _, ok := filters[fc.name]; !ok {
+	f, ok := filters[fc.name]
+	if !ok {
 		return filterCall{}, errAt(name.start, name.end, fmt.Sprintf("Filter `%s` not found%s", fc.name, didYouMean(fc.name, filterNames())))
+	}
+	if err := checkArgs("filter `"+fc.name+"`", f.params, fc.args, fc.pos); err != nil {
+		return filterCall{}, err
 	}
 	return fc, nil
 }
@@ -798,6 +846,16 @@ func (p *parser) parsePostfix(ts *tokStream) (expr, *Error) {
 		case ts.isPunct("."):
 			ts.advance()
 			t := ts.peek()
+			if t.kind == tokFloat && !strings.ContainsAny(t.text, "eE") {
+				// `list.0.1` lexes as list . 0.1
+				ts.advance()
+				first, second, _ := strings.Cut(t.text, ".")
+				start, _ := x.span()
+				mid := t.start + len(first)
+				x = &attrAccess{pos{start, mid}, x, first}
+				x = &attrAccess{pos{start, t.end}, x, second}
+				continue
+			}
 			if t.kind != tokIdent && t.kind != tokInt {
 				return nil, ts.errHere("expected a field name after `.`")
 			}
@@ -861,8 +919,12 @@ func (p *parser) parsePrimary(ts *tokStream) (expr, *Error) {
 			if err != nil {
 				return nil, err
 			}
-			if _, ok := functions[t.text]; !ok {
+			fn, ok := functions[t.text]
+			if !ok {
 				return nil, errAt(t.start, t.end, fmt.Sprintf("Function `%s` not found%s", t.text, didYouMean(t.text, functionNames())))
+			}
+			if err := checkArgs("function `"+t.text+"`", fn.params, args, pos{t.start, end}); err != nil {
+				return nil, err
 			}
 			return &funcCall{pos{t.start, end}, t.text, t.end, args}, nil
 		}
@@ -905,9 +967,9 @@ func (p *parser) parsePrimary(ts *tokStream) (expr, *Error) {
 
 // didYouMean suggests the closest known name, or returns "".
 func didYouMean(name string, known []string) string {
-	best, bestDist := "", len(name)/2+2
+	best, bestDist := "", len(name)/3+2
 	for _, k := range known {
-		if d := editDistance(strings.ToLower(name), k); d < bestDist {
+		if d := editDistance(strings.ToLower(name), k); d < bestDist && d < len(name) {
 			best, bestDist = k, d
 		}
 	}
@@ -938,4 +1000,53 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// checkArgs checks keyword arguments against a function's or filter's
+// parameters: every name must be known and every required one given.
+func checkArgs(what string, params []param, args []kwarg, call pos) *Error {
+	for _, a := range args {
+		known := false
+		for _, p := range params {
+			if p.name == a.name {
+				known = true
+				break
+			}
+		}
+		if !known {
+			end := a.start + len(a.name)
+			if len(params) == 0 {
+				return errAt(a.start, end, fmt.Sprintf("%s takes no arguments", what))
+			}
+			names := make([]string, len(params))
+			for i, p := range params {
+				names[i] = p.name
+			}
+			return errAt(a.start, end, fmt.Sprintf("%s has no argument `%s`%s (it takes: %s)", what, a.name, didYouMean(a.name, names), strings.Join(names, ", ")))
+		}
+	}
+	for _, p := range params {
+		if !p.required {
+			continue
+		}
+		found := false
+		for _, a := range args {
+			if a.name == p.name {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return errAt(call.start, call.end, fmt.Sprintf("%s needs the argument `%s`", what, p.name))
+		}
+	}
+	return nil
+}
+
+// filterExample is how a filter is called in Tera, for error messages.
+func filterExample(name string) string {
+	if f, ok := filters[name]; ok {
+		return f.doc.Signature
+	}
+	return name + "(name=value)"
 }

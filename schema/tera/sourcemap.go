@@ -14,8 +14,7 @@ type segment struct {
 // SourceMap maps byte offsets of the rendered text back to the original
 // template text. Rendered bytes copied from literal text map to the very
 // byte they were copied from; bytes printed by an expression map to the
-// whole `{{ }}` tag that printed them. The zero SourceMap (and a nil one) is
-// the identity.
+// whole `{{ }}` tag that printed them. A nil SourceMap is the identity.
 type SourceMap struct {
 	segs   []segment
 	outLen int

@@ -6,10 +6,16 @@
 // cannot tell.
 package cursor
 
-import (
-	"strings"
+import "strings"
 
-	"github.com/mirrord-ls/mirrord-ls/schema"
+// Format of a document.
+type Format int
+
+// Formats (the same order as schema.Format).
+const (
+	JSON Format = iota
+	YAML
+	TOML
 )
 
 // Seg is one step of a key path: an object key or an array index.
@@ -111,7 +117,7 @@ func itoa(i int) string {
 
 // Find returns the cursor context at byte offset off of text in format f.
 // Offsets outside the text are clamped.
-func Find(text string, off int, f schema.Format) Context {
+func Find(text string, off int, f Format) Context {
 	if off < 0 {
 		off = 0
 	}
@@ -122,9 +128,9 @@ func Find(text string, off int, f schema.Format) Context {
 		return ctx
 	}
 	switch f {
-	case schema.FormatYAML:
+	case YAML:
 		return findYAML(text, off)
-	case schema.FormatTOML:
+	case TOML:
 		return findTOML(text, off)
 	default:
 		return findJSON(text, off, ':', 0)

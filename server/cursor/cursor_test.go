@@ -6,15 +6,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/mirrord-ls/mirrord-ls/schema"
 )
 
 // In the cases, "¦" marks the cursor.
 func TestFind(t *testing.T) {
 	tests := []struct {
 		name     string
-		format   schema.Format
+		format   Format
 		text     string
 		kind     Kind
 		pointer  string
@@ -24,46 +22,46 @@ func TestFind(t *testing.T) {
 		hasSep   bool
 		inFilter bool
 	}{
-		{name: "json partial key at depth", format: schema.FormatJSON, text: `{"feature": {"fs": {"mo¦`, kind: Key, pointer: "/feature/fs", prefix: "mo", span: `"mo`},
-		{name: "json empty object", format: schema.FormatJSON, text: `{"feature": {¦}}`, kind: Key, pointer: "/feature", span: ``},
-		{name: "json root key", format: schema.FormatJSON, text: "{\n  \"ta¦\"\n}", kind: Key, pointer: "", prefix: "ta", span: `"ta"`},
-		{name: "json key with colon", format: schema.FormatJSON, text: `{"tar¦get": "x"}`, kind: Key, pointer: "", prefix: "tar", span: `"target"`, hasSep: true},
-		{name: "json siblings", format: schema.FormatJSON, text: `{"a": 1, ¦, "b": {"c": 2}, "d": 3}`, kind: Key, siblings: []string{"a", "b", "d"}},
-		{name: "json value after colon", format: schema.FormatJSON, text: `{"feature": {"fs": {"mode": ¦}}}`, kind: Value, pointer: "/feature/fs/mode"},
-		{name: "json value in string", format: schema.FormatJSON, text: `{"feature": {"fs": {"mode": "re¦ad"}}}`, kind: Value, pointer: "/feature/fs/mode", prefix: "re", span: `"read"`},
-		{name: "json bare value", format: schema.FormatJSON, text: `{"feature": {"env": tr¦`, kind: Value, pointer: "/feature/env", prefix: "tr", span: `tr`},
-		{name: "json array element", format: schema.FormatJSON, text: `{"a": {"ports": [80, ¦]}}`, kind: Value, pointer: "/a/ports/1"},
-		{name: "json object in array", format: schema.FormatJSON, text: `{"l": [{"x": 1}, {"¦`, kind: Key, pointer: "/l/1", span: `"`},
-		{name: "json new line without comma", format: schema.FormatJSON, text: "{\"a\": 1\n  ¦\n}", kind: Key, pointer: ""},
-		{name: "json after value", format: schema.FormatJSON, text: `{"a": 1 ¦}`, kind: Nothing},
-		{name: "json template function", format: schema.FormatJSON, text: `{"key": "{{ get_e¦"}`, kind: Template, prefix: "get_e", span: "get_e"},
-		{name: "json template filter", format: schema.FormatJSON, text: `{"key": "{{ git_branch | def¦}}"}`, kind: Template, prefix: "def", span: "def", inFilter: true},
-		{name: "json after template block", format: schema.FormatJSON, text: `{"key": "{{ x }}", "¦`, kind: Key, pointer: "", span: `"`},
-		{name: "json template outside strings", format: schema.FormatJSON, text: "{% if true %}{\"feature\": {¦}}{% endif %}", kind: Key, pointer: "/feature"},
-		{name: "jsonc comment", format: schema.FormatJSON, text: "{ // a comment \"x\n \"fe¦", kind: Key, pointer: "", prefix: "fe", span: `"fe`},
+		{name: "json partial key at depth", format: JSON, text: `{"feature": {"fs": {"mo¦`, kind: Key, pointer: "/feature/fs", prefix: "mo", span: `"mo`},
+		{name: "json empty object", format: JSON, text: `{"feature": {¦}}`, kind: Key, pointer: "/feature", span: ``},
+		{name: "json root key", format: JSON, text: "{\n  \"ta¦\"\n}", kind: Key, pointer: "", prefix: "ta", span: `"ta"`},
+		{name: "json key with colon", format: JSON, text: `{"tar¦get": "x"}`, kind: Key, pointer: "", prefix: "tar", span: `"target"`, hasSep: true},
+		{name: "json siblings", format: JSON, text: `{"a": 1, ¦, "b": {"c": 2}, "d": 3}`, kind: Key, siblings: []string{"a", "b", "d"}},
+		{name: "json value after colon", format: JSON, text: `{"feature": {"fs": {"mode": ¦}}}`, kind: Value, pointer: "/feature/fs/mode"},
+		{name: "json value in string", format: JSON, text: `{"feature": {"fs": {"mode": "re¦ad"}}}`, kind: Value, pointer: "/feature/fs/mode", prefix: "re", span: `"read"`},
+		{name: "json bare value", format: JSON, text: `{"feature": {"env": tr¦`, kind: Value, pointer: "/feature/env", prefix: "tr", span: `tr`},
+		{name: "json array element", format: JSON, text: `{"a": {"ports": [80, ¦]}}`, kind: Value, pointer: "/a/ports/1"},
+		{name: "json object in array", format: JSON, text: `{"l": [{"x": 1}, {"¦`, kind: Key, pointer: "/l/1", span: `"`},
+		{name: "json new line without comma", format: JSON, text: "{\"a\": 1\n  ¦\n}", kind: Key, pointer: ""},
+		{name: "json after value", format: JSON, text: `{"a": 1 ¦}`, kind: Nothing},
+		{name: "json template function", format: JSON, text: `{"key": "{{ get_e¦"}`, kind: Template, prefix: "get_e", span: "get_e"},
+		{name: "json template filter", format: JSON, text: `{"key": "{{ git_branch | def¦}}"}`, kind: Template, prefix: "def", span: "def", inFilter: true},
+		{name: "json after template block", format: JSON, text: `{"key": "{{ x }}", "¦`, kind: Key, pointer: "", span: `"`},
+		{name: "json template outside strings", format: JSON, text: "{% if true %}{\"feature\": {¦}}{% endif %}", kind: Key, pointer: "/feature"},
+		{name: "jsonc comment", format: JSON, text: "{ // a comment \"x\n \"fe¦", kind: Key, pointer: "", prefix: "fe", span: `"fe`},
 
-		{name: "yaml nested key", format: schema.FormatYAML, text: "feature:\n  fs:\n    mo¦", kind: Key, pointer: "/feature/fs", prefix: "mo", span: "mo"},
-		{name: "yaml blank line key", format: schema.FormatYAML, text: "feature:\n  env: true\n  ¦", kind: Key, pointer: "/feature", siblings: []string{"env"}},
-		{name: "yaml dedent", format: schema.FormatYAML, text: "feature:\n  env: true\n¦", kind: Key, pointer: "", siblings: []string{"feature"}},
-		{name: "yaml value", format: schema.FormatYAML, text: "feature:\n  fs:\n    mode: re¦", kind: Value, pointer: "/feature/fs/mode", prefix: "re", span: "re"},
-		{name: "yaml quoted value", format: schema.FormatYAML, text: "feature:\n  fs: \"wr¦\"", kind: Value, pointer: "/feature/fs", prefix: "wr", span: `"wr"`},
-		{name: "yaml empty value", format: schema.FormatYAML, text: "feature:\n  env: ¦", kind: Value, pointer: "/feature/env"},
-		{name: "yaml sequence item key", format: schema.FormatYAML, text: "feature:\n  network:\n    incoming:\n      http_filter:\n        ports:\n        - 80\n        - ¦", kind: Value, pointer: "/feature/network/incoming/http_filter/ports/1"},
-		{name: "yaml object item", format: schema.FormatYAML, text: "list:\n  - name: a\n    va¦", kind: Key, pointer: "/list/0", prefix: "va", span: "va", siblings: []string{"name"}},
-		{name: "yaml key with colon", format: schema.FormatYAML, text: "tar¦get: x", kind: Key, pointer: "", prefix: "tar", span: "target", hasSep: true},
-		{name: "yaml flow value", format: schema.FormatYAML, text: "feature:\n  fs: {mo¦", kind: Key, pointer: "/feature/fs", prefix: "mo", span: "mo"},
-		{name: "yaml siblings below", format: schema.FormatYAML, text: "feature:\n  ¦\n  env: true\n  fs: read\ntarget: x", kind: Key, pointer: "/feature", siblings: []string{"env", "fs"}},
-		{name: "yaml comment", format: schema.FormatYAML, text: "# fe¦", kind: Nothing},
+		{name: "yaml nested key", format: YAML, text: "feature:\n  fs:\n    mo¦", kind: Key, pointer: "/feature/fs", prefix: "mo", span: "mo"},
+		{name: "yaml blank line key", format: YAML, text: "feature:\n  env: true\n  ¦", kind: Key, pointer: "/feature", siblings: []string{"env"}},
+		{name: "yaml dedent", format: YAML, text: "feature:\n  env: true\n¦", kind: Key, pointer: "", siblings: []string{"feature"}},
+		{name: "yaml value", format: YAML, text: "feature:\n  fs:\n    mode: re¦", kind: Value, pointer: "/feature/fs/mode", prefix: "re", span: "re"},
+		{name: "yaml quoted value", format: YAML, text: "feature:\n  fs: \"wr¦\"", kind: Value, pointer: "/feature/fs", prefix: "wr", span: `"wr"`},
+		{name: "yaml empty value", format: YAML, text: "feature:\n  env: ¦", kind: Value, pointer: "/feature/env"},
+		{name: "yaml sequence item key", format: YAML, text: "feature:\n  network:\n    incoming:\n      http_filter:\n        ports:\n        - 80\n        - ¦", kind: Value, pointer: "/feature/network/incoming/http_filter/ports/1"},
+		{name: "yaml object item", format: YAML, text: "list:\n  - name: a\n    va¦", kind: Key, pointer: "/list/0", prefix: "va", span: "va", siblings: []string{"name"}},
+		{name: "yaml key with colon", format: YAML, text: "tar¦get: x", kind: Key, pointer: "", prefix: "tar", span: "target", hasSep: true},
+		{name: "yaml flow value", format: YAML, text: "feature:\n  fs: {mo¦", kind: Key, pointer: "/feature/fs", prefix: "mo", span: "mo"},
+		{name: "yaml siblings below", format: YAML, text: "feature:\n  ¦\n  env: true\n  fs: read\ntarget: x", kind: Key, pointer: "/feature", siblings: []string{"env", "fs"}},
+		{name: "yaml comment", format: YAML, text: "# fe¦", kind: Nothing},
 
-		{name: "toml dotted key", format: schema.FormatTOML, text: "[feature]\nfs.mo¦", kind: Key, pointer: "/feature/fs", prefix: "mo", span: "mo"},
-		{name: "toml table header", format: schema.FormatTOML, text: "[feature.f¦]", kind: Key, pointer: "/feature", prefix: "f", span: "f", hasSep: false},
-		{name: "toml value", format: schema.FormatTOML, text: "[feature.fs]\nmode = \"re¦\"", kind: Value, pointer: "/feature/fs/mode", prefix: "re", span: `"re"`},
-		{name: "toml empty value", format: schema.FormatTOML, text: "[feature]\nenv = ¦", kind: Value, pointer: "/feature/env"},
-		{name: "toml inline table", format: schema.FormatTOML, text: "[feature]\nfs = { mode = \"read\", re¦", kind: Key, pointer: "/feature/fs", prefix: "re", span: "re", siblings: []string{"mode"}},
-		{name: "toml root key", format: schema.FormatTOML, text: "tar¦\n[feature]\nenv = true", kind: Key, pointer: "", prefix: "tar", span: "tar"},
-		{name: "toml siblings", format: schema.FormatTOML, text: "[feature]\nenv = true\n¦\nfs = \"read\"\n[target]\npath = \"x\"", kind: Key, pointer: "/feature", siblings: []string{"env", "fs"}},
-		{name: "toml multiline array", format: schema.FormatTOML, text: "[feature.network.incoming]\nports = [\n  80,\n  ¦", kind: Value, pointer: "/feature/network/incoming/ports/1"},
-		{name: "toml array of tables", format: schema.FormatTOML, text: "[[list]]\na = 1\n[[list]]\nb¦", kind: Key, pointer: "/list/1", prefix: "b", span: "b"},
+		{name: "toml dotted key", format: TOML, text: "[feature]\nfs.mo¦", kind: Key, pointer: "/feature/fs", prefix: "mo", span: "mo"},
+		{name: "toml table header", format: TOML, text: "[feature.f¦]", kind: Key, pointer: "/feature", prefix: "f", span: "f", hasSep: false},
+		{name: "toml value", format: TOML, text: "[feature.fs]\nmode = \"re¦\"", kind: Value, pointer: "/feature/fs/mode", prefix: "re", span: `"re"`},
+		{name: "toml empty value", format: TOML, text: "[feature]\nenv = ¦", kind: Value, pointer: "/feature/env"},
+		{name: "toml inline table", format: TOML, text: "[feature]\nfs = { mode = \"read\", re¦", kind: Key, pointer: "/feature/fs", prefix: "re", span: "re", siblings: []string{"mode"}},
+		{name: "toml root key", format: TOML, text: "tar¦\n[feature]\nenv = true", kind: Key, pointer: "", prefix: "tar", span: "tar"},
+		{name: "toml siblings", format: TOML, text: "[feature]\nenv = true\n¦\nfs = \"read\"\n[target]\npath = \"x\"", kind: Key, pointer: "/feature", siblings: []string{"env", "fs"}},
+		{name: "toml multiline array", format: TOML, text: "[feature.network.incoming]\nports = [\n  80,\n  ¦", kind: Value, pointer: "/feature/network/incoming/ports/1"},
+		{name: "toml array of tables", format: TOML, text: "[[list]]\na = 1\n[[list]]\nb¦", kind: Key, pointer: "/list/1", prefix: "b", span: "b"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,13 +124,17 @@ func FuzzFind(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, text string, off int, format int) {
-		fm := schema.Format(((format % 3) + 3) % 3)
+		fm := Format(((format % 3) + 3) % 3)
 		ctx := Find(text, off, fm)
 		if ctx.Kind == Nothing {
 			return
 		}
 		if ctx.Start < 0 || ctx.End > len(text) || ctx.Start > ctx.End {
 			t.Fatalf("span %d..%d outside text of %d bytes (%+v)", ctx.Start, ctx.End, len(text), ctx)
+		}
+		off = min(max(off, 0), len(text))
+		if !strings.Contains(text, "\r") && (off < ctx.Start || off > ctx.End) {
+			t.Fatalf("span %d..%d does not hold the cursor %d (%+v)", ctx.Start, ctx.End, off, ctx)
 		}
 	})
 }

@@ -131,12 +131,9 @@ func bracketDelta(s string) int {
 func findTOML(text string, off int) Context {
 	lines := splitLines(text)
 	ts := &tomlState{arrayCount: map[string]int{}}
-	cur := 0
-	for i, ln := range lines {
-		if off >= ln.start && off <= ln.end {
-			cur = i
-			break
-		}
+	cur := lineAt(lines, off)
+	if off > lines[cur].end {
+		off = lines[cur].end // the cursor sits in a "\r\n"
 	}
 	for _, ln := range lines[:cur] {
 		line := text[ln.start:ln.end]
@@ -245,6 +242,14 @@ func tomlKeyCtx(text string, lines []yline, cur, start, end, off int, table []Se
 	for i, s := range starts {
 		if start+s <= off {
 			last = i
+			continue
+		}
+		// After the dot that precedes part i, the cursor belongs to it.
+		if i > 0 {
+			dot := strings.LastIndexByte(text[start:start+s], '.')
+			if dot >= 0 && start+dot < off {
+				last = i
+			}
 		}
 	}
 	for _, p := range parts[:last] {
@@ -257,6 +262,12 @@ func tomlKeyCtx(text string, lines []yline, cur, start, end, off int, table []Se
 		for pend > pstart && (text[pend-1] == ' ' || text[pend-1] == '.') {
 			pend--
 		}
+	}
+	if off < pstart {
+		pstart = off // in the blank between a dot and the part
+	}
+	if pend < off {
+		pend = off
 	}
 	ctx := Context{Kind: Key, Path: path, Start: pstart, End: pend, TableHeader: header, HasSeparator: hasSep || last+1 < len(parts)}
 	ps := pstart

@@ -147,12 +147,9 @@ func (st *ystack) pushItems(items []int) {
 func findYAML(text string, off int) Context {
 	lines := splitLines(text)
 	st := &ystack{entries: []*yentry{{indent: -1}}}
-	cur := 0
-	for i, ln := range lines {
-		if off >= ln.start && off <= ln.end {
-			cur = i
-			break
-		}
+	cur := lineAt(lines, off)
+	if off > lines[cur].end {
+		off = lines[cur].end // the cursor sits in a "\r\n"
 	}
 	for _, ln := range lines[:cur] {
 		line := text[ln.start:ln.end]
@@ -301,4 +298,16 @@ func yamlValueCtx(text string, vstart, lineEnd, off int, path []Seg, col int) Co
 		ctx.Prefix = text[ps:off]
 	}
 	return ctx
+}
+
+// lineAt is the index of the line holding offset off.
+func lineAt(lines []yline, off int) int {
+	cur := 0
+	for i, ln := range lines {
+		if ln.start > off {
+			break
+		}
+		cur = i
+	}
+	return cur
 }

@@ -325,7 +325,7 @@ type WorkspaceEdit struct {
 
 // Code action kinds.
 const (
-	QuickFix       = "quickfix"
+	QuickFix        = "quickfix"
 	RefactorRewrite = "refactor.rewrite"
 )
 

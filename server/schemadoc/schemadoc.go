@@ -44,6 +44,7 @@ type Set struct {
 	def         any
 	hasDefault  bool
 	deprecated  bool
+	examples    []any
 }
 
 // Root is the set of the whole document.
@@ -79,6 +80,9 @@ func (st *Set) absorbMeta(n map[string]any) {
 		if d, ok := n["default"]; ok {
 			st.def, st.hasDefault = d, true
 		}
+	}
+	if ex, ok := n["examples"].([]any); ok && len(st.examples) == 0 {
+		st.examples = ex
 	}
 	if dep, ok := n["deprecated"].(bool); ok && dep {
 		st.deprecated = true
@@ -511,4 +515,18 @@ func (st Set) TypeSummary() string {
 		return "any"
 	}
 	return strings.Join(parts, " | ")
+}
+
+// Examples lists the schema's examples for the value (outermost first).
+func (st Set) Examples() []any {
+	var out []any
+	for _, alt := range st.alts {
+		if list, ok := alt["examples"].([]any); ok {
+			out = append(out, list...)
+		}
+	}
+	if len(st.examples) > 0 {
+		return st.examples
+	}
+	return out
 }

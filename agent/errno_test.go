@@ -1,0 +1,5 @@
+package agent_test
+
+import "syscall"
+
+var syscallECONNREFUSED = syscall.ECONNREFUSED

@@ -1,0 +1,331 @@
+package agent_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/agent/netns"
+	"github.com/mirrord-ls/mirrord-ls/protocol"
+)
+
+var podURL = "http://" + agenttest.PodIP.String()
+
+// serveStolen answers every stolen connection or request of sub with body
+// "stolen: <path>" until ctx ends.
+func serveStolen(ctx context.Context, t *testing.T, sub *protocol.Subscription) {
+	go func() {
+		for {
+			in, err := sub.Accept(ctx)
+			if err != nil {
+				return
+			}
+			go func() {
+				defer in.Close()
+				if in.Info.Mode != protocol.ModeSteal {
+					t.Errorf("incoming mode %q, want steal", in.Info.Mode)
+					return
+				}
+				// Unfiltered steal carries the raw connection; a filtered one
+				// exactly one request. Both start with an HTTP request here.
+				for {
+					req, err := in.ReadRequest()
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					body := "stolen: " + req.URL.Path
+					fmt.Fprintf(in, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nX-Served-By: client\r\n\r\n%s", len(body), body)
+					if in.Info.HTTP {
+						in.CloseWrite()
+						return
+					}
+				}
+			}()
+		}
+	}()
+}
+
+func waitChains(t *testing.T, pod *agenttest.Pod, want bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		chains, err := pod.Chains()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(chains) > 0) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chains = %v after 10s, want present=%v", chains, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestSteal(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+	c := a.Client(t)
+	ctx := testCtx(t)
+
+	if out, err := pod.Curl(ctx, podURL+"/before"); err != nil || out != "app: GET /before" {
+		t.Fatalf("before subscribing: %q, %v", out, err)
+	}
+	sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitChains(t, pod, true)
+	serveStolen(ctx, t, sub)
+	// From the peer ("third") namespace, through PREROUTING.
+	if out, err := pod.Curl(ctx, podURL+"/x", podURL+"/y"); err != nil || out != "stolen: /xstolen: /y" {
+		t.Fatalf("stolen from the peer: %q, %v\n%s", out, err, a.Log())
+	}
+	// From inside the pod itself, through OUTPUT on lo.
+	if out, err := pod.ExecTarget(ctx, "curl", "-sS", "--max-time", "10", "http://127.0.0.1/local"); err != nil || string(out) != "stolen: /local" {
+		t.Fatalf("stolen from inside the pod: %q, %v", out, err)
+	}
+	// A second unfiltered stealer is refused.
+	c2 := a.Client(t)
+	if _, err := c2.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal}); err == nil {
+		t.Fatal("second unfiltered steal accepted")
+	}
+	sub.Close()
+	waitChains(t, pod, false)
+	if out, err := pod.Curl(ctx, podURL+"/after"); err != nil || out != "app: GET /after" {
+		t.Fatalf("after unsubscribing: %q, %v", out, err)
+	}
+}
+
+func TestMirror(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+	c := a.Client(t)
+	ctx := testCtx(t)
+	sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeMirror})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pod.Curl(ctx, "-H", "X-Trace: 42", podURL+"/mirrored")
+	if err != nil || out != "app: GET /mirrored" {
+		t.Fatalf("the app must still answer: %q, %v", out, err)
+	}
+	in, err := sub.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if in.Info.Mode != protocol.ModeMirror || !strings.HasSuffix(in.Info.Local, ":80") {
+		t.Fatalf("incoming info %+v", in.Info)
+	}
+	req, err := in.ReadRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.URL.Path != "/mirrored" || req.Header.Get("X-Trace") != "42" {
+		t.Fatalf("mirrored request %s %s %v", req.Method, req.URL, req.Header)
+	}
+	// The copy ends when the peer's connection ends.
+	if rest, err := io.ReadAll(in); err != nil || len(rest) != 0 {
+		t.Fatalf("after the request: %q, %v", rest, err)
+	}
+}
+
+func TestHTTPFilters(t *testing.T) {
+	tests := []struct {
+		name   string
+		filter protocol.HTTPFilter
+		// curl arguments (a keep-alive connection when several URLs) and
+		// the expected output.
+		args []string
+		want string
+	}{
+		{"header match", protocol.HTTPFilter{Header: "^X-User: alice$"}, []string{"-H", "X-User: alice", podURL + "/a"}, "stolen: /a"},
+		{"header case-insensitive", protocol.HTTPFilter{Header: "^x-user: ALICE$"}, []string{"-H", "X-User: alice", podURL + "/a"}, "stolen: /a"},
+		{"header no match", protocol.HTTPFilter{Header: "^X-User: alice$"}, []string{"-H", "X-User: bob", podURL + "/b"}, "app: GET /b"},
+		{"look-ahead path, keep-alive", protocol.HTTPFilter{Path: "^(?!/health)"}, []string{podURL + "/health", podURL + "/api", podURL + "/health"}, "app: GET /healthstolen: /apiapp: GET /health"},
+		{"method", protocol.HTTPFilter{Method: "post"}, []string{podURL + "/get", "--next", "-X", "POST", podURL + "/post"}, "app: GET /getstolen: /post"},
+		{"all_of", protocol.HTTPFilter{AllOf: []protocol.HTTPFilter{{Header: "X-User: alice"}, {Path: "^/api"}}},
+			[]string{"-H", "X-User: alice", podURL + "/api", podURL + "/web"}, "stolen: /apiapp: GET /web"},
+		{"any_of", protocol.HTTPFilter{AnyOf: []protocol.HTTPFilter{{Header: "X-User: alice"}, {Path: "^/api"}}},
+			[]string{podURL + "/api", podURL + "/web"}, "stolen: /apiapp: GET /web"},
+	}
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+	c := a.Client(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal, Filter: &tt.filter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			sctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			serveStolen(sctx, t, sub)
+			out, err := pod.Curl(ctx, tt.args...)
+			if err != nil || out != tt.want {
+				t.Fatalf("curl %v = %q, %v; want %q\n%s", tt.args, out, err, tt.want, a.Log())
+			}
+		})
+	}
+	ctx := testCtx(t)
+	if _, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal, Filter: &protocol.HTTPFilter{Path: "(unclosed"}}); err == nil {
+		t.Fatal("bad regex accepted")
+	}
+	waitChains(t, pod, false)
+}
+
+// Non-HTTP traffic on a port with a filter passes through to the app.
+func TestFilteredPortPassesNonHTTP(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+	c := a.Client(t)
+	ctx := testCtx(t)
+	sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: agenttest.AppEchoPort, Mode: protocol.ModeSteal, Filter: &protocol.HTTPFilter{Path: "/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	peer, err := netns.Open("/run/netns/" + pod.Peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	for _, msg := range []string{"ping\n", "\x16\x03\x01binary"} {
+		conn, err := peer.DialContext(ctx, nil, "tcp", fmt.Sprintf("%s:%d", agenttest.PodIP, agenttest.AppEchoPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write([]byte(msg))
+		got := make([]byte, len(msg))
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(conn, got); err != nil || string(got) != msg {
+			t.Fatalf("echo through a filtered port = %q, %v", got, err)
+		}
+		conn.Close()
+	}
+	// A silent client passes through after the detection timeout.
+	conn, err := peer.DialContext(ctx, nil, "tcp", fmt.Sprintf("%s:%d", agenttest.PodIP, agenttest.AppEchoPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	time.Sleep(2500 * time.Millisecond) // longer than the agent's 2 s detection timeout: the point of the test
+	conn.Write([]byte("late"))
+	got := make([]byte, 4)
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(conn, got); err != nil || string(got) != "late" {
+		t.Fatalf("echo after detection timeout = %q, %v", got, err)
+	}
+}
+
+func TestChainsRemovedWhenClientLeaves(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--linger", "1m"}})
+	c := a.Client(t)
+	ctx := testCtx(t)
+	if _, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal}); err != nil {
+		t.Fatal(err)
+	}
+	waitChains(t, pod, true)
+	c.Close()
+	waitChains(t, pod, false)
+}
+
+func TestChainsRemovedOnSIGTERM(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+	c := a.Client(t)
+	ctx := testCtx(t)
+	if _, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeMirror}); err != nil {
+		t.Fatal(err)
+	}
+	waitChains(t, pod, true)
+	syscall.Kill(a.PID, syscall.SIGTERM)
+	if code := a.Wait(15 * time.Second); code != 0 {
+		t.Fatalf("agent exit code %d after SIGTERM\n%s", code, a.Log())
+	}
+	waitChains(t, pod, false)
+}
+
+func TestChainsRemovedWhenWorkerKilled(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+	c := a.Client(t)
+	ctx := testCtx(t)
+	if _, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal}); err != nil {
+		t.Fatal(err)
+	}
+	waitChains(t, pod, true)
+	workers := a.Workers()
+	if len(workers) != 1 {
+		t.Fatalf("agent workers = %v, want one", workers)
+	}
+	syscall.Kill(workers[0], syscall.SIGKILL)
+	code := a.Wait(15 * time.Second)
+	if code == -1 {
+		t.Fatal("guard did not exit after its worker was killed")
+	}
+	waitChains(t, pod, false)
+	// The app answers directly again.
+	if out, err := pod.Curl(ctx, podURL+"/back"); err != nil || out != "app: GET /back" {
+		t.Fatalf("after the worker died: %q, %v", out, err)
+	}
+}
+
+func TestDirtyChainsAtStart(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	ctx := testCtx(t)
+	if out, err := pod.ExecTarget(ctx, "iptables", "-w", "5", "-t", "nat", "-N", "MRDLS_IN_stale"); err != nil {
+		t.Fatalf("create stale chain: %v: %s", err, out)
+	}
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{NoWait: true})
+	if code := a.Wait(30 * time.Second); code != 99 {
+		t.Fatalf("agent with stale chains: exit code %d, want 99\n%s", code, a.Log())
+	}
+	if !strings.Contains(a.Log(), "--clean-iptables-on-start") {
+		t.Fatalf("the refusal does not say how to proceed:\n%s", a.Log())
+	}
+	if chains, _ := pod.Chains(); len(chains) != 1 {
+		t.Fatalf("the guard touched chains that are not its own: %v", chains)
+	}
+	b := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--clean-iptables-on-start"}})
+	waitChains(t, pod, false)
+	b.Stop()
+}
+
+func TestAgentExitsWithTarget(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+	_ = a.Client(t)
+	pod.StopApp()
+	if code := a.Wait(15 * time.Second); code == -1 {
+		t.Fatalf("agent still running after the target exited\n%s", a.Log())
+	}
+	if !strings.Contains(a.Log(), "exited") {
+		t.Errorf("log does not say why the agent stopped:\n%s", a.Log())
+	}
+}
+
+func TestAgentExitsWithoutClient(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--communication-timeout", "500ms"}})
+	if code := a.Wait(15 * time.Second); code != 0 {
+		t.Fatalf("agent without clients: exit code %d\n%s", code, a.Log())
+	}
+}
+
+// readHTTP is used by tests that speak raw HTTP.
+var _ = bufio.NewReader
+var _ = http.ReadResponse

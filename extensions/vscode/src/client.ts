@@ -1,0 +1,113 @@
+// The language client: starts `mirrord-ls --stdio`, serves the config files,
+// restarts the server when it dies, and exposes the connection as an
+// RpcChannel for ServerApi.
+
+import * as fs from "node:fs";
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  State,
+  WorkDoneProgress,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from "vscode-languageclient/node";
+import { CONFIG_DOCUMENT_PATTERNS } from "./configFiles";
+import { Method } from "./protocol";
+import { RestartPolicy } from "./restartPolicy";
+import type { RpcChannel } from "./serverApi";
+import { resolveServerCommand, type ServerCommand } from "./serverPath";
+
+export interface ServerHandle {
+  readonly client: LanguageClient;
+  readonly command: ServerCommand;
+  readonly channel: RpcChannel;
+  restart(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export function serverCommand(context: vscode.ExtensionContext): ServerCommand {
+  const setting = vscode.workspace.getConfiguration("mirrord").get<string | null>("serverPath");
+  return resolveServerCommand(setting, context.extensionPath, process.platform, (p) => {
+    try {
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function startServer(
+  context: vscode.ExtensionContext,
+  output: vscode.LogOutputChannel,
+  onSessionsChanged: () => void,
+): ServerHandle {
+  const command = serverCommand(context);
+  output.info(`starting ${command.command} --stdio (${command.source})`);
+  const serverOptions: ServerOptions = { command: command.command, args: ["--stdio"] };
+  const policy = new RestartPolicy();
+  const watcher = vscode.workspace.createFileSystemWatcher("**/{*mirrord.{json,yaml,yml,toml},.mirrord/*}");
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: CONFIG_DOCUMENT_PATTERNS.flatMap((pattern) => [
+      { scheme: "file", pattern },
+      { scheme: "untitled", pattern },
+    ]),
+    outputChannel: output,
+    synchronize: { fileEvents: watcher },
+    initializationOptions: { client: "vscode" },
+    errorHandler: {
+      error: () => ({ action: ErrorAction.Continue }),
+      closed: () => {
+        if (policy.shouldRestart()) {
+          output.warn("mirrord-ls exited; restarting it");
+          return { action: CloseAction.Restart, handled: true };
+        }
+        return {
+          action: CloseAction.DoNotRestart,
+          message: "mirrord-ls keeps exiting; it is not restarted. See the mirrord output, then run “mirrord: Restart server”.",
+        };
+      },
+    },
+  };
+  const client = new LanguageClient("mirrord", "mirrord", serverOptions, clientOptions);
+  client.onNotification(Method.sessionsChanged, onSessionsChanged);
+  client.onDidChangeState((e) => {
+    if (e.newState === State.Running) output.info("mirrord-ls is running");
+  });
+  void client.start().catch((err: unknown) => {
+    output.error(`could not start ${command.command}: ${err instanceof Error ? err.message : String(err)}`);
+  });
+
+  const channel: RpcChannel = {
+    async request(method, params, token) {
+      if (client.state === State.Stopped) {
+        // A server that gave up (or failed to start) is started again on demand.
+        policy.reset();
+        await client.start();
+      }
+      return client.sendRequest(method, params, token);
+    },
+    onWorkDone(token, report) {
+      return client.onProgress(WorkDoneProgress.type, token, (value) => {
+        if ((value.kind === "begin" || value.kind === "report") && value.message) report(value.message);
+      });
+    },
+  };
+
+  return {
+    client,
+    command,
+    channel,
+    async restart() {
+      policy.reset();
+      output.info("restarting mirrord-ls");
+      if (client.state === State.Stopped) await client.start();
+      else await client.restart();
+    },
+    async dispose() {
+      watcher.dispose();
+      if (client.state !== State.Stopped) await client.stop();
+    },
+  };
+}

@@ -1,0 +1,275 @@
+package intproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mirrord-ls/mirrord-ls/layer/fspolicy"
+	"github.com/mirrord-ls/mirrord-ls/layer/wire"
+	"github.com/mirrord-ls/mirrord-ls/protocol"
+)
+
+// fileTimeout bounds one remote file operation.
+const fileTimeout = 30 * time.Second
+
+// remoteFile is a read_write snapshot the app may modify; it is written
+// back to the target when the app closes its last fd or exits.
+type remoteFile struct {
+	pid  uint32
+	path string
+	mode uint32
+	f    *os.File // our duplicate of the memfd
+}
+
+// open answers an open: local, an errno, or a memfd snapshot.
+func (p *Proxy) open(ctx context.Context, proc *process, r wire.Open) (*wire.Builder, int) {
+	acc := r.Flags & unix.O_ACCMODE
+	write := acc != unix.O_RDONLY || r.Flags&(unix.O_CREAT|unix.O_TRUNC) != 0
+	d := p.fs.Decide(r.Path, write, proc.paths)
+	switch d {
+	case fspolicy.Local:
+		return localResponse(), -1
+	case fspolicy.NotFound:
+		return errnoResponse(syscall.ENOENT), -1
+	}
+	if r.Flags&unix.O_DIRECTORY != 0 {
+		return localResponse(), -1 // directories are not snapshotted (docs/layer.md)
+	}
+	ctx, cancel := context.WithTimeout(ctx, fileTimeout)
+	defer cancel()
+
+	content, exists, err := p.fetch(ctx, r.Path, r.Flags&unix.O_TRUNC != 0)
+	if err != nil {
+		e := errnoOf(err)
+		if e == syscall.EISDIR {
+			return localResponse(), -1
+		}
+		if e != syscall.ENOENT || d != fspolicy.RemoteWrite || r.Flags&unix.O_CREAT == 0 {
+			return errnoResponse(e), -1
+		}
+		exists = false
+	}
+	if exists && r.Flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
+		return errnoResponse(syscall.EEXIST), -1
+	}
+	fd, err := snapshot(r.Path, content, r.Flags&unix.O_APPEND != 0)
+	if err != nil {
+		p.log.Warn("memfd snapshot", "path", r.Path, "err", err)
+		return errnoResponse(errnoOf(err)), -1
+	}
+	var token uint64
+	if d == fspolicy.RemoteWrite && acc != unix.O_RDONLY {
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			closeFD(fd)
+			return errnoResponse(errnoOf(err)), -1
+		}
+		mode := r.Mode & 0o7777
+		if mode == 0 {
+			mode = 0o644
+		}
+		p.mu.Lock()
+		p.nextToken++
+		token = p.nextToken
+		p.files[token] = &remoteFile{pid: proc.pid, path: r.Path, mode: mode, f: os.NewFile(uintptr(dup), r.Path)}
+		p.mu.Unlock()
+		if !exists || r.Flags&unix.O_TRUNC != 0 {
+			// make creation and truncation visible now, as a real open would
+			go p.writeBack(token, false)
+		}
+	}
+	return okResponse().U64(token), fd
+}
+
+// fetch reads the whole remote file (or only checks it exists when
+// truncating).
+func (p *Proxy) fetch(ctx context.Context, path string, truncate bool) ([]byte, bool, error) {
+	if truncate {
+		st, err := p.agent.Stat(ctx, path)
+		if err != nil {
+			return nil, false, err
+		}
+		if st.Mode&protocol.SIfmt == protocol.SIfdir {
+			return nil, true, syscall.EISDIR
+		}
+		return nil, true, nil
+	}
+	data, st, err := p.agent.ReadFile(ctx, path, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	if st != nil && st.Mode&protocol.SIfmt == protocol.SIfdir {
+		return nil, true, syscall.EISDIR
+	}
+	if st != nil && st.Size > int64(len(data)) && st.Mode&protocol.SIfmt == protocol.SIfreg {
+		// larger than one message: stream it
+		f, err := p.agent.OpenFile(ctx, path, protocol.ORdonly, 0)
+		if err != nil {
+			return nil, true, err
+		}
+		defer f.Close()
+		all, err := io.ReadAll(f)
+		if err != nil {
+			return nil, true, fmt.Errorf("read %s: %w", path, err)
+		}
+		return all, true, nil
+	}
+	return data, true, nil
+}
+
+// snapshot makes a memfd holding content, positioned at 0.
+func snapshot(path string, content []byte, appendMode bool) (int, error) {
+	fd, err := unix.MemfdCreate("mirrord:"+filepath.Base(path), unix.MFD_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("memfd_create: %w", err)
+	}
+	for off := 0; off < len(content); {
+		n, err := unix.Pwrite(fd, content[off:], int64(off))
+		if err != nil {
+			closeFD(fd)
+			return -1, fmt.Errorf("fill memfd: %w", err)
+		}
+		off += n
+	}
+	if appendMode {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, unix.O_APPEND); err != nil {
+			closeFD(fd)
+			return -1, fmt.Errorf("memfd O_APPEND: %w", err)
+		}
+	}
+	return fd, nil
+}
+
+// closeFile writes back and forgets a read_write file.
+func (p *Proxy) closeFile(ctx context.Context, token uint64) *wire.Builder {
+	if err := p.writeBack(token, true); err != nil {
+		p.log.Warn("write back", "err", err)
+		return errnoResponse(errnoOf(err))
+	}
+	return okResponse()
+}
+
+// writeBack uploads the snapshot of token; release forgets it afterwards.
+func (p *Proxy) writeBack(token uint64, release bool) error {
+	p.mu.Lock()
+	rf := p.files[token]
+	if release {
+		delete(p.files, token)
+	}
+	p.mu.Unlock()
+	if rf == nil {
+		return nil
+	}
+	if release {
+		defer rf.f.Close()
+	}
+	st, err := rf.f.Stat()
+	if err != nil {
+		return fmt.Errorf("write back %s: %w", rf.path, err)
+	}
+	data := make([]byte, st.Size())
+	if _, err := rf.f.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("write back %s: %w", rf.path, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), fileTimeout)
+	defer cancel()
+	f, err := p.agent.OpenFile(ctx, rf.path, protocol.OWronly|protocol.OCreat|protocol.OTrunc, rf.mode)
+	if err != nil {
+		return fmt.Errorf("write back %s: %w", rf.path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write back %s: %w", rf.path, err)
+	}
+	return f.Close()
+}
+
+// processGone writes back the files and ends the subscriptions of an
+// exited process.
+func (p *Proxy) processGone(pid uint32) {
+	p.mu.Lock()
+	var tokens []uint64
+	for t, rf := range p.files {
+		if rf.pid == pid {
+			tokens = append(tokens, t)
+		}
+	}
+	var subs []*subscription
+	for port, s := range p.subs {
+		if s.pid == pid {
+			subs = append(subs, s)
+			delete(p.subs, port)
+		}
+	}
+	p.mu.Unlock()
+	for _, t := range tokens {
+		if err := p.writeBack(t, true); err != nil {
+			p.log.Warn("write back at exit", "err", err)
+		}
+	}
+	for _, s := range subs {
+		p.unsubscribed(s)
+	}
+}
+
+func (p *Proxy) stat(ctx context.Context, proc *process, r wire.Stat) *wire.Builder {
+	switch p.fs.Decide(r.Path, false, proc.paths) {
+	case fspolicy.Local:
+		return localResponse()
+	case fspolicy.NotFound:
+		return errnoResponse(syscall.ENOENT)
+	}
+	ctx, cancel := context.WithTimeout(ctx, fileTimeout)
+	defer cancel()
+	var st *protocol.Stat
+	var err error
+	if r.Follow {
+		st, err = p.agent.Stat(ctx, r.Path)
+	} else {
+		st, err = p.agent.Lstat(ctx, r.Path)
+	}
+	if err != nil {
+		return errnoResponse(errnoOf(err))
+	}
+	return okResponse().U64(st.Dev).U64(st.Ino).U32(st.Mode).U64(st.Nlink).U32(st.UID).U32(st.GID).
+		U64(st.Rdev).I64(st.Size).I64(st.Blksize).I64(st.Blocks).I64(st.AtimeNs).I64(st.MtimeNs).I64(st.CtimeNs)
+}
+
+func (p *Proxy) access(ctx context.Context, proc *process, r wire.Access) *wire.Builder {
+	switch p.fs.Decide(r.Path, r.Mode&unix.W_OK != 0, proc.paths) {
+	case fspolicy.Local:
+		return localResponse()
+	case fspolicy.NotFound:
+		return errnoResponse(syscall.ENOENT)
+	}
+	ctx, cancel := context.WithTimeout(ctx, fileTimeout)
+	defer cancel()
+	if err := p.agent.Access(ctx, r.Path); err != nil {
+		return errnoResponse(errnoOf(err))
+	}
+	return okResponse()
+}
+
+func (p *Proxy) readLink(ctx context.Context, proc *process, r wire.ReadLink) *wire.Builder {
+	switch p.fs.Decide(r.Path, false, proc.paths) {
+	case fspolicy.Local:
+		return localResponse()
+	case fspolicy.NotFound:
+		return errnoResponse(syscall.ENOENT)
+	}
+	ctx, cancel := context.WithTimeout(ctx, fileTimeout)
+	defer cancel()
+	target, err := p.agent.ReadLink(ctx, r.Path)
+	if err != nil {
+		return errnoResponse(errnoOf(err))
+	}
+	return okResponse().Str(target)
+}

@@ -1,0 +1,151 @@
+// Package assist computes the editor features of a mirrord config document:
+// completion, hover and code actions. It is pure (no I/O of its own except
+// through the KubeContexts and ClusterCompleter hooks) so the server can run
+// it on a document snapshot and tests can call it directly.
+package assist
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/mirrord-ls/mirrord-ls/server/cursor"
+	"github.com/mirrord-ls/mirrord-ls/server/schemadoc"
+)
+
+// TemplateDoc documents one template function or filter.
+type TemplateDoc struct {
+	Name        string
+	Signature   string
+	Description string
+}
+
+// TemplateVariable documents one variable of the template context.
+type TemplateVariable struct {
+	Name        string
+	Description string
+}
+
+// ClusterField names a config field whose values live in the cluster.
+type ClusterField string
+
+// Cluster fields.
+const (
+	FieldTarget    ClusterField = "target"    // a target path (pod/x, deployment/y/container/z)
+	FieldNamespace ClusterField = "namespace" // a namespace
+	FieldContainer ClusterField = "container" // a container of the chosen target
+)
+
+// ClusterQuery asks for cluster values for one field.
+type ClusterQuery struct {
+	Field   ClusterField
+	Pointer string // JSON pointer of the field, e.g. /target/path
+	Prefix  string // what the user typed so far
+	// Document and Format let the implementation read the context it needs
+	// (kube_context, target.namespace) from the config being edited.
+	Document string
+	Format   cursor.Format
+}
+
+// ClusterValue is one proposed value.
+type ClusterValue struct {
+	Value         string
+	Detail        string
+	Documentation string
+}
+
+// ClusterCompleter proposes values that only the cluster knows: targets,
+// namespaces, containers. The server works without one; the kube-backed
+// target cache plugs in here.
+type ClusterCompleter interface {
+	CompleteCluster(ctx context.Context, q ClusterQuery) ([]ClusterValue, error)
+}
+
+// clusterFields maps config pointers to cluster fields.
+var clusterFields = map[string]ClusterField{
+	"/target":           FieldTarget,
+	"/target/path":      FieldTarget,
+	"/target/namespace": FieldNamespace,
+	"/agent/namespace":  FieldNamespace,
+	"/target/container": FieldContainer,
+}
+
+// Engine holds what the features need: the schema and the template docs.
+type Engine struct {
+	schema    *schemadoc.Schema
+	Functions []TemplateDoc
+	Filters   []TemplateDoc
+	Variables []TemplateVariable
+	// KubeContexts lists kube context names (nil: none offered).
+	KubeContexts func(ctx context.Context) ([]KubeContext, error)
+	// Cluster proposes targets, namespaces, containers (nil: none offered).
+	Cluster ClusterCompleter
+}
+
+// New returns an engine over a JSON Schema.
+func New(schemaJSON []byte) (*Engine, error) {
+	s, err := schemadoc.Parse(schemaJSON)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{schema: s}, nil
+}
+
+// lookup walks the schema along a cursor path.
+func (e *Engine) lookup(path []cursor.Seg) schemadoc.Set {
+	st := e.schema.Root()
+	for _, seg := range path {
+		if st.Empty() {
+			return st
+		}
+		if seg.IsIndex {
+			st = st.Item(seg.Index)
+		} else {
+			st = st.Property(seg.Key)
+		}
+	}
+	return st
+}
+
+// Lookup returns the schema set at a JSON-pointer-like key path.
+func (e *Engine) Lookup(keys ...string) schemadoc.Set {
+	path := make([]cursor.Seg, len(keys))
+	for i, k := range keys {
+		path[i] = cursor.Seg{Key: k}
+	}
+	return e.lookup(path)
+}
+
+// jsonText renders a value as JSON.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// docMarkdown renders a field's documentation.
+func docMarkdown(name string, st schemadoc.Set) string {
+	var b strings.Builder
+	if name != "" {
+		b.WriteString("**")
+		b.WriteString(name)
+		b.WriteString("**: `")
+		b.WriteString(st.TypeSummary())
+		b.WriteString("`\n\n")
+	}
+	if d := st.Description(); d != "" {
+		b.WriteString(d)
+		b.WriteString("\n\n")
+	}
+	if def, ok := st.Default(); ok && def != nil {
+		b.WriteString("Default: `")
+		b.WriteString(jsonText(def))
+		b.WriteString("`\n")
+	}
+	if st.Deprecated() {
+		b.WriteString("\n*Deprecated.*\n")
+	}
+	return strings.TrimSpace(b.String())
+}

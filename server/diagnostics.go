@@ -1,0 +1,209 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/schema"
+	"github.com/mirrord-ls/mirrord-ls/server/lsp"
+)
+
+// diagnoser validates documents off the read loop. Per document at most
+// one validation runs; edits that arrive meanwhile cancel it and mark the
+// document dirty, and the worker then validates the newest version. A
+// result is published only if the document still has the version that was
+// validated, so the newest version always wins.
+type diagnoser struct {
+	s *Server
+
+	mu      sync.Mutex
+	states  map[lsp.DocumentURI]*diagState
+	stopped bool
+	wg      sync.WaitGroup
+	base    context.Context
+	cancel  context.CancelFunc
+}
+
+type diagState struct {
+	running bool
+	dirty   bool
+	cancel  context.CancelFunc
+	// last holds the diagnostics last published (for code actions).
+	last []publishedDiagnostic
+}
+
+// publishedDiagnostic pairs an LSP diagnostic with the engine's finding.
+type publishedDiagnostic struct {
+	lsp    lsp.Diagnostic
+	engine schema.Diagnostic
+}
+
+// diagnosticData travels in lsp.Diagnostic.Data so code actions can use
+// the engine's suggestion whatever the client keeps.
+type diagnosticData struct {
+	Pointer    string `json:"pointer,omitempty"`
+	Stage      string `json:"stage,omitempty"`
+	Suggestion string `json:"suggestion,omitempty"`
+}
+
+func newDiagnoser(s *Server) *diagnoser {
+	base, cancel := context.WithCancel(context.Background())
+	return &diagnoser{s: s, states: map[lsp.DocumentURI]*diagState{}, base: base, cancel: cancel}
+}
+
+// schedule asks for the document to be validated.
+func (d *diagnoser) schedule(uri lsp.DocumentURI) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	st := d.states[uri]
+	if st == nil {
+		st = &diagState{}
+		d.states[uri] = st
+	}
+	if st.running {
+		st.dirty = true
+		if st.cancel != nil {
+			st.cancel()
+		}
+		return
+	}
+	st.running = true
+	d.wg.Add(1)
+	go d.run(uri, st)
+}
+
+// forget drops the state of a closed document.
+func (d *diagnoser) forget(uri lsp.DocumentURI) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if st := d.states[uri]; st != nil {
+		if st.cancel != nil {
+			st.cancel()
+		}
+		if !st.running {
+			delete(d.states, uri)
+		}
+	}
+}
+
+// stop cancels running validations and waits for the workers.
+func (d *diagnoser) stop() {
+	d.mu.Lock()
+	d.stopped = true
+	d.mu.Unlock()
+	d.cancel()
+	d.wg.Wait()
+}
+
+func (d *diagnoser) lastDiagnostics(uri lsp.DocumentURI) []publishedDiagnostic {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if st := d.states[uri]; st != nil {
+		return st.last
+	}
+	return nil
+}
+
+func (d *diagnoser) run(uri lsp.DocumentURI, st *diagState) {
+	defer d.wg.Done()
+	for {
+		if delay := d.s.opts.DiagnosticsDelay; delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-d.base.Done():
+				t.Stop()
+			}
+		}
+		doc := d.s.docs.get(uri)
+		d.mu.Lock()
+		if doc == nil || d.base.Err() != nil {
+			st.running = false
+			if doc == nil {
+				delete(d.states, uri)
+			}
+			d.mu.Unlock()
+			return
+		}
+		ctx, cancel := context.WithCancel(d.base)
+		st.cancel = cancel
+		st.dirty = false
+		d.mu.Unlock()
+
+		res := schema.Verify(ctx, []byte(doc.doc.Text()), d.s.verifyOptions(doc.path))
+		cancelled := ctx.Err() != nil
+		cancel()
+
+		d.mu.Lock()
+		if st.dirty || cancelled {
+			d.mu.Unlock()
+			continue
+		}
+		d.mu.Unlock()
+
+		if cur := d.s.docs.get(uri); cur == nil || cur.version != doc.version || cur.doc != doc.doc {
+			continue // closed or edited meanwhile: the newer version wins
+		}
+		published := make([]publishedDiagnostic, 0, len(res.Diagnostics))
+		diags := toLSPDiagnostics(doc, res.Diagnostics)
+		for i, ld := range diags {
+			published = append(published, publishedDiagnostic{lsp: ld, engine: res.Diagnostics[i]})
+		}
+		version := doc.version
+		d.s.notify(d.base, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: uri, Version: &version, Diagnostics: diags})
+
+		d.mu.Lock()
+		st.last = published
+		if st.dirty {
+			d.mu.Unlock()
+			continue
+		}
+		st.running = false
+		st.cancel = nil
+		d.mu.Unlock()
+		return
+	}
+}
+
+// toLSPDiagnostics converts engine findings; positions come from the
+// engine's line and UTF-16 columns.
+func toLSPDiagnostics(doc *document, in []schema.Diagnostic) []lsp.Diagnostic {
+	out := make([]lsp.Diagnostic, 0, len(in))
+	for _, d := range in {
+		sev := lsp.SeverityError
+		if d.Severity == schema.SeverityWarning {
+			sev = lsp.SeverityWarning
+		}
+		data, _ := json.Marshal(diagnosticData{Pointer: d.Pointer, Stage: string(d.Stage), Suggestion: d.Suggestion})
+		out = append(out, lsp.Diagnostic{
+			Range: lsp.Range{
+				Start: lsp.Position{Line: clampU32(d.Range.Start.Line), Character: clampU32(d.Range.Start.UTF16)},
+				End:   lsp.Position{Line: clampU32(d.Range.End.Line), Character: clampU32(d.Range.End.UTF16)},
+			},
+			Severity: sev,
+			Code:     d.Code,
+			Source:   "mirrord",
+			Message:  d.Message,
+			Data:     data,
+		})
+	}
+	_ = doc
+	return out
+}
+
+func clampU32(v int) uint32 {
+	if v < 0 {
+		return 0
+	}
+	return uint32(v)
+}
+
+// verifyOptions are the engine options for a document at path.
+func (s *Server) verifyOptions(path string) schema.Options {
+	return schema.Options{Path: path, Env: s.opts.LookupEnv, IDE: true}
+}

@@ -1,0 +1,234 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/mirrord-ls/mirrord-ls/schema"
+	"github.com/mirrord-ls/mirrord-ls/server/cursor"
+	"github.com/mirrord-ls/mirrord-ls/server/lsp"
+	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
+)
+
+// document is one version of an open config file. It is immutable; edits
+// replace it in the store.
+type document struct {
+	uri     lsp.DocumentURI
+	path    string
+	format  schema.Format
+	version int32
+	doc     *textdoc.Doc
+}
+
+func (d *document) cursorFormat() cursor.Format { return cursor.Format(d.format) }
+
+type documents struct {
+	mu sync.RWMutex
+	m  map[lsp.DocumentURI]*document
+}
+
+func newDocuments() *documents {
+	return &documents{m: map[lsp.DocumentURI]*document{}}
+}
+
+func (ds *documents) get(uri lsp.DocumentURI) *document {
+	ds.mu.RLock()
+	defer ds.mu.RUnlock()
+	return ds.m[uri]
+}
+
+func (ds *documents) put(d *document) {
+	ds.mu.Lock()
+	ds.m[d.uri] = d
+	ds.mu.Unlock()
+}
+
+func (ds *documents) remove(uri lsp.DocumentURI) bool {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	_, ok := ds.m[uri]
+	delete(ds.m, uri)
+	return ok
+}
+
+func (ds *documents) uris() []lsp.DocumentURI {
+	ds.mu.RLock()
+	defer ds.mu.RUnlock()
+	out := make([]lsp.DocumentURI, 0, len(ds.m))
+	for u := range ds.m {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// IsConfigPath reports whether the server acts on a file: *mirrord.json
+// (and *mirrord.{yaml,yml,toml}) anywhere, and any .json, .yaml, .yml or
+// .toml file directly inside a .mirrord folder.
+func IsConfigPath(path string) bool {
+	base := filepath.Base(path)
+	ext := strings.ToLower(filepath.Ext(base))
+	switch ext {
+	case ".json", ".yaml", ".yml", ".toml":
+	default:
+		return false
+	}
+	if strings.HasSuffix(strings.TrimSuffix(base, filepath.Ext(base)), "mirrord") {
+		return true
+	}
+	return filepath.Base(filepath.Dir(path)) == ".mirrord"
+}
+
+var configLanguages = map[string]bool{"json": true, "jsonc": true, "yaml": true, "toml": true, "": true}
+
+// openConfig makes a document from an opened file, or explains why the
+// server leaves it alone.
+func openConfig(item lsp.TextDocumentItem) (*document, error) {
+	path, err := item.URI.Path()
+	if err != nil {
+		return nil, err
+	}
+	if !IsConfigPath(path) {
+		return nil, fmt.Errorf("%s is not a mirrord config file", path)
+	}
+	if !configLanguages[item.LanguageID] {
+		return nil, fmt.Errorf("%s: language %q is not json, jsonc, yaml or toml", path, item.LanguageID)
+	}
+	format, err := schema.FormatOf(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &document{uri: item.URI, path: path, format: format, version: item.Version, doc: textdoc.New(item.Text)}, nil
+}
+
+func (s *Server) didOpen(_ context.Context, p lsp.DidOpenTextDocumentParams) error {
+	if p.TextDocument.URI == "" {
+		return errors.New("didOpen without a uri")
+	}
+	d, err := openConfig(p.TextDocument)
+	if err != nil {
+		s.log.Debug("not acting on document", "uri", p.TextDocument.URI, "reason", err)
+		return nil
+	}
+	s.docs.put(d)
+	s.diags.schedule(d.uri)
+	return nil
+}
+
+func (s *Server) didChange(_ context.Context, p lsp.DidChangeTextDocumentParams) error {
+	uri := p.TextDocument.URI
+	d := s.docs.get(uri)
+	if d == nil {
+		return nil // not a config document
+	}
+	edits := make([]textdoc.Edit, len(p.ContentChanges))
+	for i, c := range p.ContentChanges {
+		if c.Range == nil {
+			edits[i] = textdoc.Edit{Whole: true, Text: c.Text}
+			continue
+		}
+		edits[i] = textdoc.Edit{
+			StartLine: int(c.Range.Start.Line), StartChar: int(c.Range.Start.Character),
+			EndLine: int(c.Range.End.Line), EndChar: int(c.Range.End.Character),
+			Text: c.Text,
+		}
+	}
+	next, err := d.doc.Apply(edits)
+	if err != nil {
+		return fmt.Errorf("applying the edits of version %d to %s: %w", p.TextDocument.Version, uri, err)
+	}
+	nd := *d
+	nd.doc = next
+	nd.version = p.TextDocument.Version
+	s.docs.put(&nd)
+	s.diags.schedule(uri)
+	return nil
+}
+
+func (s *Server) didClose(ctx context.Context, p lsp.DidCloseTextDocumentParams) error {
+	if s.docs.remove(p.TextDocument.URI) {
+		s.diags.forget(p.TextDocument.URI)
+		s.notify(ctx, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: p.TextDocument.URI, Diagnostics: []lsp.Diagnostic{}})
+	}
+	return nil
+}
+
+func (s *Server) didSave(_ context.Context, p lsp.DidSaveTextDocumentParams) error {
+	if s.docs.get(p.TextDocument.URI) != nil {
+		s.diags.schedule(p.TextDocument.URI)
+	}
+	return nil
+}
+
+// didChangeWatchedFiles re-validates: every open config (a change on disk
+// can matter to it, e.g. an env_file), and config files that changed on
+// disk but are not open (their diagnostics come from the disk text;
+// deleted ones are cleared).
+func (s *Server) didChangeWatchedFiles(ctx context.Context, p lsp.DidChangeWatchedFilesParams) error {
+	for _, uri := range s.docs.uris() {
+		s.diags.schedule(uri)
+	}
+	for _, ev := range p.Changes {
+		if s.docs.get(ev.URI) != nil {
+			continue
+		}
+		path, err := ev.URI.Path()
+		if err != nil || !IsConfigPath(path) {
+			continue
+		}
+		if ev.Type == lsp.FileDeleted {
+			s.notify(ctx, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: ev.URI, Diagnostics: []lsp.Diagnostic{}})
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			s.log.Debug("watched file not readable", "path", path, "error", err)
+			continue
+		}
+		format, err := schema.FormatOf(path)
+		if err != nil {
+			continue
+		}
+		d := &document{uri: ev.URI, path: path, format: format, version: -1, doc: textdoc.New(string(data))}
+		res := schema.Verify(ctx, data, s.verifyOptions(path))
+		s.notify(ctx, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: ev.URI, Diagnostics: toLSPDiagnostics(d, res.Diagnostics)})
+	}
+	return nil
+}
+
+func (s *Server) didChangeWorkspaceFolders(_ context.Context, p struct {
+	Event struct {
+		Added   []lsp.WorkspaceFolder `json:"added"`
+		Removed []lsp.WorkspaceFolder `json:"removed"`
+	} `json:"event"`
+}) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	removed := map[string]bool{}
+	for _, f := range p.Event.Removed {
+		if path, err := f.URI.Path(); err == nil {
+			removed[path] = true
+		}
+	}
+	var next []string
+	for _, f := range s.folders {
+		if !removed[f] {
+			next = append(next, f)
+		}
+	}
+	for _, f := range p.Event.Added {
+		if path, err := f.URI.Path(); err == nil {
+			next = append(next, path)
+		}
+	}
+	s.folders = next
+	return nil
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

@@ -1,0 +1,137 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+
+	"go.lsp.dev/jsonrpc2"
+
+	"github.com/mirrord-ls/mirrord-ls/server/assist"
+	"github.com/mirrord-ls/mirrord-ls/server/lsp"
+)
+
+// positionOf resolves a document and an LSP position to a byte offset.
+func (s *Server) positionOf(p lsp.TextDocumentPositionParams) (*document, int, error) {
+	if p.TextDocument.URI == "" {
+		return nil, 0, jsonrpc2.NewError(jsonrpc2.InvalidParams, "textDocument.uri is required")
+	}
+	d := s.docs.get(p.TextDocument.URI)
+	if d == nil {
+		return nil, 0, nil
+	}
+	off, err := d.doc.Offset(int(p.Position.Line), int(p.Position.Character))
+	if err != nil {
+		return nil, 0, jsonrpc2.NewError(jsonrpc2.InvalidParams, err.Error())
+	}
+	return d, off, nil
+}
+
+func (s *Server) snippets() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.caps.TextDocument.Completion.CompletionItem.SnippetSupport
+}
+
+func (s *Server) completion(ctx context.Context, p lsp.CompletionParams) (lsp.CompletionList, error) {
+	d, off, err := s.positionOf(p.TextDocumentPositionParams)
+	if err != nil || d == nil {
+		return lsp.CompletionList{Items: []lsp.CompletionItem{}}, err
+	}
+	return s.engine.Complete(ctx, assist.Request{Doc: d.doc, Offset: off, Format: d.cursorFormat(), Snippets: s.snippets()})
+}
+
+func (s *Server) hover(_ context.Context, p lsp.HoverParams) (*lsp.Hover, error) {
+	d, off, err := s.positionOf(p)
+	if err != nil || d == nil {
+		return nil, err
+	}
+	return s.engine.Hover(assist.Request{Doc: d.doc, Offset: off, Format: d.cursorFormat()}), nil
+}
+
+func (s *Server) codeAction(_ context.Context, p lsp.CodeActionParams) ([]lsp.CodeAction, error) {
+	if p.TextDocument.URI == "" {
+		return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, "textDocument.uri is required")
+	}
+	d := s.docs.get(p.TextDocument.URI)
+	if d == nil {
+		return []lsp.CodeAction{}, nil
+	}
+	start, err1 := d.doc.Offset(int(p.Range.Start.Line), int(p.Range.Start.Character))
+	end, err2 := d.doc.Offset(int(p.Range.End.Line), int(p.Range.End.Character))
+	if err1 != nil || err2 != nil {
+		return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, "invalid range")
+	}
+	if end < start {
+		start, end = end, start
+	}
+	var fixes []assist.Fix
+	for _, diag := range p.Context.Diagnostics {
+		var data diagnosticData
+		if len(diag.Data) > 0 && json.Unmarshal(diag.Data, &data) == nil && data.Suggestion != "" {
+			fixes = append(fixes, assist.Fix{Diagnostic: diag, Suggestion: data.Suggestion})
+			continue
+		}
+		// The client dropped the data: find the published diagnostic.
+		for _, pd := range s.diags.lastDiagnostics(d.uri) {
+			if pd.lsp.Range == diag.Range && pd.lsp.Message == diag.Message && pd.engine.Suggestion != "" {
+				fixes = append(fixes, assist.Fix{Diagnostic: diag, Suggestion: pd.engine.Suggestion})
+				break
+			}
+		}
+	}
+	if len(p.Context.Diagnostics) == 0 {
+		// Clients that send no context still get the fixes at the range.
+		for _, pd := range s.diags.lastDiagnostics(d.uri) {
+			ds, _ := d.doc.Offset(int(pd.lsp.Range.Start.Line), int(pd.lsp.Range.Start.Character))
+			de, _ := d.doc.Offset(int(pd.lsp.Range.End.Line), int(pd.lsp.Range.End.Character))
+			if pd.engine.Suggestion != "" && ds <= end && de >= start {
+				fixes = append(fixes, assist.Fix{Diagnostic: pd.lsp, Suggestion: pd.engine.Suggestion})
+			}
+		}
+	}
+	actions := s.engine.CodeActions(assist.ActionRequest{
+		URI: d.uri, Doc: d.doc, Format: d.cursorFormat(), Start: start, End: end, Fixes: fixes,
+	})
+	if actions == nil {
+		actions = []lsp.CodeAction{}
+	}
+	if len(p.Context.Only) > 0 {
+		allowed := map[string]bool{}
+		for _, k := range p.Context.Only {
+			allowed[k] = true
+		}
+		filtered := actions[:0]
+		for _, a := range actions {
+			if allowed[a.Kind] || (a.Kind == lsp.RefactorRewrite && allowed["refactor"]) {
+				filtered = append(filtered, a)
+			}
+		}
+		actions = filtered
+	}
+	return actions, nil
+}
+
+func (s *Server) executeCommand(ctx context.Context, p lsp.ExecuteCommandParams) (any, error) {
+	arg := json.RawMessage(`{}`)
+	if len(p.Arguments) > 0 {
+		arg = p.Arguments[0]
+	}
+	switch p.Command {
+	case CommandVerifyConfig:
+		var vp VerifyConfigParams
+		if err := decodeParams(arg, &vp); err != nil {
+			return nil, err
+		}
+		return s.verifyConfig(ctx, vp)
+	case CommandDiscoverConfig:
+		var dp DiscoverConfigParams
+		if err := decodeParams(arg, &dp); err != nil {
+			return nil, err
+		}
+		return s.discoverConfig(ctx, dp)
+	case "":
+		return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, "command is required")
+	default:
+		return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, "unknown command "+p.Command)
+	}
+}

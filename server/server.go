@@ -1,0 +1,212 @@
+// Package server is mirrord-ls: a language server for mirrord config files
+// (diagnostics, completion, hover, code actions) and the backend of the
+// editor extensions (the mirrord/* methods), over JSON-RPC 2.0 with LSP
+// framing (go.lsp.dev/jsonrpc2).
+//
+// Requests are dispatched through a method table (methods.go). Lifecycle
+// rules follow the LSP specification: requests before initialize answer
+// ServerNotInitialized, requests after shutdown answer InvalidRequest, and
+// Serve's exit code is 0 only when exit follows shutdown.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.lsp.dev/jsonrpc2"
+
+	"github.com/mirrord-ls/mirrord-ls/schema"
+	"github.com/mirrord-ls/mirrord-ls/server/assist"
+	"github.com/mirrord-ls/mirrord-ls/server/lsp"
+	"github.com/mirrord-ls/mirrord-ls/server/wire"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Version is reported in serverInfo.
+	Version string
+	// Log receives the server's log (the --log-file). nil: discarded.
+	Log io.Writer
+	// LogLevel of the log file and of window/logMessage.
+	LogLevel slog.Level
+	// LookupEnv reads the environment (KUBECONFIG, MIRRORD_* overrides).
+	// nil: os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// DiagnosticsDelay is a quiet period after an edit before validation
+	// starts. 0 validates at once and coalesces edits that arrive while a
+	// validation runs (the newest version wins).
+	DiagnosticsDelay time.Duration
+	// Cluster adds cluster-aware completion (targets, namespaces, containers).
+	Cluster ClusterCompleter
+	// Targets implements mirrord/listTargets.
+	Targets TargetCatalog
+	// Sessions implements mirrord/startSession, listSessions, stopSession.
+	Sessions SessionManager
+}
+
+type lifecycle int32
+
+const (
+	stateNew lifecycle = iota
+	stateInitialized
+	stateShutdown
+)
+
+// Server is one language server connection.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	engine  *assist.Engine
+	methods map[string]method
+
+	conn     jsonrpc2.Conn
+	inflight inflight
+	state    atomic.Int32
+	exit     chan struct{}
+	exitOnce sync.Once
+
+	docs  *documents
+	diags *diagnoser
+
+	mu       sync.Mutex
+	folders  []string
+	caps     lsp.ClientCapabilities
+	baseCtx  context.Context
+	stopBase context.CancelFunc
+}
+
+// New builds a server.
+func New(opts Options) (*Server, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	engine, err := assist.New(schema.JSONSchema())
+	if err != nil {
+		return nil, fmt.Errorf("loading the config schema: %w", err)
+	}
+	engine.Functions, engine.Filters, engine.Variables = templateDocs()
+	engine.Cluster = opts.Cluster
+	lookup := opts.LookupEnv
+	engine.KubeContexts = func(ctx context.Context) ([]assist.KubeContext, error) {
+		return assist.ReadKubeContexts(ctx, assist.KubeconfigPaths(lookup))
+	}
+	s := &Server{
+		opts:   opts,
+		engine: engine,
+		exit:   make(chan struct{}),
+		docs:   newDocuments(),
+	}
+	s.diags = newDiagnoser(s)
+	s.methods = s.methodTable()
+	return s, nil
+}
+
+// Serve runs the server on a stdio-like transport until the client sends
+// exit or closes the transport. It returns the process exit code: 0 when
+// exit followed shutdown, 1 otherwise.
+func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer, c io.Closer) int {
+	stream := wire.NewSplit(r, w, c)
+	return s.ServeStream(ctx, stream)
+}
+
+// ServeStream is Serve over an existing stream.
+func (s *Server) ServeStream(ctx context.Context, stream *wire.Stream) int {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.baseCtx, s.stopBase = ctx, cancel
+	s.conn = jsonrpc2.NewConn(stream, jsonrpc2.WithCodec(stdCodec{}), jsonrpc2.WithPreempter(s))
+	s.log = s.newLogger()
+	stream.OnBadInput = func(err error) { s.log.Warn("bad input from the client", "error", err) }
+	s.conn.Go(ctx, s.handle)
+	s.log.Info("mirrord-ls started", "version", s.opts.Version, "pid", os.Getpid())
+
+	select {
+	case <-s.exit:
+	case <-s.conn.Done():
+	case <-ctx.Done():
+	}
+	shutdownSeen := lifecycle(s.state.Load()) == stateShutdown
+	exited := false
+	select {
+	case <-s.exit:
+		exited = true
+	default:
+	}
+	cancel()
+	s.diags.stop()
+	closed := make(chan struct{})
+	go func() {
+		_ = s.conn.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		// A reader blocked on a stdin that never closes cannot be
+		// interrupted; the process exits anyway.
+	}
+	if exited && shutdownSeen {
+		return 0
+	}
+	return 1
+}
+
+func (s *Server) newLogger() *slog.Logger {
+	level := &slog.LevelVar{}
+	level.Set(s.opts.LogLevel)
+	var hs fanoutHandler
+	if s.opts.Log != nil {
+		hs = append(hs, slog.NewTextHandler(s.opts.Log, &slog.HandlerOptions{Level: level}))
+	}
+	hs = append(hs, &clientLogHandler{level: level, send: s.logToClient})
+	return slog.New(hs)
+}
+
+func (s *Server) logToClient(t lsp.MessageType, msg string) {
+	if s.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = s.conn.Notify(ctx, "window/logMessage", lsp.LogMessageParams{Type: t, Message: msg})
+}
+
+// Preempt handles $/cancelRequest on the read loop, ahead of everything
+// else, so a cancel reaches a request that is still running.
+func (s *Server) Preempt(_ context.Context, req *jsonrpc2.Request) (any, error) {
+	if req.Method() != "$/cancelRequest" {
+		return nil, jsonrpc2.ErrNotHandled
+	}
+	var p lsp.CancelParams
+	if err := json.Unmarshal(req.Params(), &p); err != nil || len(p.ID) == 0 {
+		s.log.Warn("malformed $/cancelRequest", "params", string(req.Params()))
+		return struct{}{}, nil
+	}
+	var num int64
+	var str string
+	switch {
+	case json.Unmarshal(p.ID, &num) == nil:
+		s.inflight.cancel(jsonrpc2.NewNumberID(num))
+	case json.Unmarshal(p.ID, &str) == nil:
+		s.inflight.cancel(jsonrpc2.NewStringID(str))
+	}
+	return struct{}{}, nil
+}
+
+// notify sends a notification to the client, logging failures.
+func (s *Server) notify(ctx context.Context, method string, params any) {
+	if err := s.conn.Notify(ctx, method, params); err != nil && ctx.Err() == nil {
+		s.log.Debug("notification not sent", "method", method, "error", err)
+	}
+}
+
+func (s *Server) signalExit() {
+	s.exitOnce.Do(func() { close(s.exit) })
+}

@@ -1,0 +1,649 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.lsp.dev/jsonrpc2"
+
+	"github.com/mirrord-ls/mirrord-ls/server/lsp"
+)
+
+func TestLifecycle(t *testing.T) {
+	c := startClient(t, Options{Version: "test"})
+
+	if e := c.callErr("textDocument/hover", map[string]any{}); e.Code != lsp.CodeServerNotInitialized {
+		t.Errorf("request before initialize: code %d, want %d", e.Code, lsp.CodeServerNotInitialized)
+	}
+	res := c.initialize(t.TempDir())
+	caps := res.Capabilities
+	if caps.TextDocumentSync.Change != lsp.TextDocumentSyncIncremental || !caps.TextDocumentSync.OpenClose {
+		t.Errorf("textDocumentSync = %+v, want incremental with open/close", caps.TextDocumentSync)
+	}
+	if caps.CompletionProvider == nil || !caps.HoverProvider || caps.CodeActionProvider == nil || caps.ExecuteCommandProvider == nil {
+		t.Errorf("capabilities missing: %+v", caps)
+	}
+	if !slices.Equal(caps.ExecuteCommandProvider.Commands, []string{CommandVerifyConfig, CommandDiscoverConfig}) {
+		t.Errorf("commands = %v", caps.ExecuteCommandProvider.Commands)
+	}
+	exp, _ := json.Marshal(caps.Experimental)
+	if string(exp) != `{"mirrord":{"methods":["mirrord/discoverConfig","mirrord/verifyConfig"]}}` {
+		t.Errorf("experimental = %s: only implemented methods may be advertised", exp)
+	}
+	if res.ServerInfo.Name != "mirrord-ls" || res.ServerInfo.Version != "test" {
+		t.Errorf("serverInfo = %+v", res.ServerInfo)
+	}
+	if e := c.callErr("initialize", map[string]any{"capabilities": map[string]any{}}); e.Code != jsonrpc2.InvalidRequest {
+		t.Errorf("second initialize: code %d", e.Code)
+	}
+	if e := c.callErr("textDocument/definition", map[string]any{}); e.Code != jsonrpc2.MethodNotFound {
+		t.Errorf("unknown method: code %d, want MethodNotFound", e.Code)
+	}
+	if e := c.callErr("mirrord/listTargets", map[string]any{}); e.Code != jsonrpc2.MethodNotFound {
+		t.Errorf("mirrord/listTargets without a catalog: code %d, want MethodNotFound", e.Code)
+	}
+	c.notify("$/setTrace", map[string]any{"value": "off"}) // unknown notification: ignored
+	c.call("shutdown", nil, nil)
+	if e := c.callErr("textDocument/hover", map[string]any{}); e.Code != jsonrpc2.InvalidRequest {
+		t.Errorf("request after shutdown: code %d, want InvalidRequest", e.Code)
+	}
+	c.notify("exit", nil)
+	select {
+	case code := <-c.exit:
+		if code != 0 {
+			t.Errorf("exit after shutdown: code %d, want 0", code)
+		}
+		c.exit <- code
+	case <-time.After(waitTimeout):
+		t.Fatal("no exit")
+	}
+}
+
+func TestExitWithoutShutdown(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(c *testClient)
+	}{
+		{"exit notification", func(c *testClient) { c.notify("exit", nil) }},
+		{"transport closed", func(c *testClient) { _ = c.raw.Close() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startClient(t, Options{})
+			c.initialize(t.TempDir())
+			tc.end(c)
+			select {
+			case code := <-c.exit:
+				if code != 1 {
+					t.Errorf("exit code %d, want 1", code)
+				}
+				c.exit <- code
+			case <-time.After(waitTimeout):
+				t.Fatal("server did not exit")
+			}
+		})
+	}
+}
+
+func TestDiagnostics(t *testing.T) {
+	c := startClient(t, Options{})
+	dir := t.TempDir()
+	c.initialize(dir)
+	text := `{"feture": {}, "feature": {"fs": {"mode": "rad"}}}`
+	uri := c.open(dir, "mirrord.json", text)
+	got := c.diagnostics(uri, nil)
+	if got.Version == nil || *got.Version != 1 {
+		t.Errorf("version = %v, want 1", got.Version)
+	}
+	var unknown, enum *lsp.Diagnostic
+	for i, d := range got.Diagnostics {
+		switch {
+		case strings.Contains(d.Message, "feture"):
+			unknown = &got.Diagnostics[i]
+		case strings.Contains(d.Message, "rad"):
+			enum = &got.Diagnostics[i]
+		}
+	}
+	if unknown == nil || enum == nil {
+		t.Fatalf("want an unknown-key and an enum diagnostic, got %+v", got.Diagnostics)
+	}
+	wantKey := lsp.Range{Start: lsp.Position{Line: 0, Character: 1}, End: lsp.Position{Line: 0, Character: 9}}
+	if unknown.Range != wantKey || unknown.Severity != lsp.SeverityError || unknown.Source != "mirrord" {
+		t.Errorf("unknown key diagnostic = %+v, want error at %+v", *unknown, wantKey)
+	}
+	if enum.Range.Start.Character != 42 || enum.Severity != lsp.SeverityError {
+		t.Errorf("enum diagnostic = %+v, want an error at character 42", *enum)
+	}
+
+	// Two incremental edits fix both: "feture" -> "feature" is invalid as
+	// a duplicate, so rename it to "agent"; "rad" -> "read".
+	c.notify("textDocument/didChange", lsp.DidChangeTextDocumentParams{
+		TextDocument: lsp.VersionedTextDocumentIdentifier{URI: uri, Version: 2},
+		ContentChanges: []lsp.TextDocumentContentChangeEvent{
+			{Range: &lsp.Range{Start: lsp.Position{Line: 0, Character: 43}, End: lsp.Position{Line: 0, Character: 46}}, Text: "read"},
+			{Range: &lsp.Range{Start: lsp.Position{Line: 0, Character: 2}, End: lsp.Position{Line: 0, Character: 8}}, Text: "agent"},
+		},
+	})
+	fixed := c.diagnostics(uri, func(p lsp.PublishDiagnosticsParams) bool { return p.Version != nil && *p.Version == 2 })
+	for _, d := range fixed.Diagnostics {
+		if d.Severity == lsp.SeverityError {
+			t.Errorf("after the fix: %+v", d)
+		}
+	}
+
+	// Closing clears the diagnostics.
+	c.notify("textDocument/didClose", lsp.DidCloseTextDocumentParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}})
+	c.diagnostics(uri, func(p lsp.PublishDiagnosticsParams) bool { return p.Version == nil && len(p.Diagnostics) == 0 })
+}
+
+func TestDiagnosticsFormats(t *testing.T) {
+	c := startClient(t, Options{})
+	dir := t.TempDir()
+	c.initialize(dir)
+	for _, tc := range []struct {
+		name, text string
+		line       uint32
+		contains   string
+	}{
+		{".mirrord/mirrord.yaml", "feature:\n  fs:\n    mode: rad\n", 2, "rad"},
+		{".mirrord/config.toml", "[feature.fs]\nmode = \"rad\"\n", 1, "rad"},
+		{".mirrord/broken.json", "{\"feature\": {\n  \"env\": tru\n}}", 1, ""},
+		{"templated-mirrord.json", "{\"key\": \"{{ nosuchvar }}\"}", 0, "nosuchvar"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			uri := c.open(dir, tc.name, tc.text)
+			got := c.diagnostics(uri, nil)
+			found := false
+			for _, d := range got.Diagnostics {
+				if d.Severity == lsp.SeverityError && d.Range.Start.Line == tc.line && strings.Contains(d.Message, tc.contains) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("want an error on line %d mentioning %q, got %+v", tc.line, tc.contains, got.Diagnostics)
+			}
+		})
+	}
+	// Files that are not mirrord configs are left alone.
+	other := c.open(dir, "package.json", `{"name": 1}`)
+	var list lsp.CompletionList
+	c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: lsp.TextDocumentPositionParams{
+		TextDocument: lsp.TextDocumentIdentifier{URI: other}, Position: lsp.Position{Line: 0, Character: 2}}}, &list)
+	if len(list.Items) != 0 {
+		t.Errorf("completion in package.json: %d items, want none", len(list.Items))
+	}
+}
+
+func TestWatchedFiles(t *testing.T) {
+	c := startClient(t, Options{})
+	dir := t.TempDir()
+	c.initialize(dir)
+	path := filepath.Join(dir, ".mirrord", "mirrord.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(`{"feature": {"fs": "rad"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uri := lsp.URIFromPath(path)
+	c.notify("workspace/didChangeWatchedFiles", lsp.DidChangeWatchedFilesParams{Changes: []lsp.FileEvent{{URI: uri, Type: lsp.FileChanged}}})
+	got := c.diagnostics(uri, nil)
+	if len(got.Diagnostics) == 0 {
+		t.Fatal("no diagnostics for the changed file")
+	}
+	c.notify("workspace/didChangeWatchedFiles", lsp.DidChangeWatchedFilesParams{Changes: []lsp.FileEvent{{URI: uri, Type: lsp.FileDeleted}}})
+	c.diagnostics(uri, func(p lsp.PublishDiagnosticsParams) bool { return len(p.Diagnostics) == 0 })
+
+	// An open document is re-validated.
+	open := c.open(dir, "x-mirrord.json", `{"feature": {"env": true}}`)
+	c.diagnostics(open, nil)
+	c.mu.Lock()
+	before := len(c.notes)
+	c.mu.Unlock()
+	c.notify("workspace/didChangeWatchedFiles", lsp.DidChangeWatchedFilesParams{Changes: []lsp.FileEvent{{URI: lsp.URIFromPath(filepath.Join(dir, "other.json")), Type: lsp.FileChanged}}})
+	c.waitFor("re-validation of the open document", func() bool {
+		for _, n := range c.notes[before:] {
+			if n.method == "textDocument/publishDiagnostics" && strings.Contains(string(n.params), string(open)) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func completionLabels(list lsp.CompletionList) []string {
+	out := make([]string, len(list.Items))
+	for i, it := range list.Items {
+		out[i] = it.Label
+	}
+	return out
+}
+
+func TestCompletion(t *testing.T) {
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+current-context: kind-dev
+contexts:
+- name: kind-dev
+  context: {cluster: kind-dev, namespace: default}
+- name: prod-eu
+  context: {cluster: prod}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"KUBECONFIG": kubeconfig}
+	c := startClient(t, Options{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	c.initialize(dir)
+
+	tests := []struct {
+		name, file, text string
+		want             []string
+		notWant          []string
+		newText          map[string]string // label -> expected newText
+	}{
+		{name: "json partial key while typing", file: "mirrord.json", text: `{"feature": {"fs": {"mo¦`,
+			want: []string{"mode"}, newText: map[string]string{"mode": `"mode": "${1|read,write,local,localwithoverrides|}"`}},
+		{name: "json root keys skip present ones", file: "mirrord.json", text: "{\n  \"target\": \"pod/x\",\n  ¦\n}",
+			want: []string{"feature", "agent", "kube_context"}, notWant: []string{"target"}},
+		{name: "json object value snippet", file: "mirrord.json", text: `{"¦"}`,
+			want: []string{"feature", "target"}, newText: map[string]string{"feature": `"feature": {$1}`, "target": `"target": $1`}},
+		{name: "json enum value", file: "mirrord.json", text: `{"feature": {"fs": {"mode": "¦"}}}`,
+			want: []string{"read", "write", "local", "localwithoverrides"}, newText: map[string]string{"write": `"write"`}},
+		{name: "json shorthand and booleans", file: "mirrord.json", text: `{"feature": {"fs": ¦}}`,
+			want: []string{"true", "false", "read", "{…}"}},
+		{name: "json kube contexts", file: "mirrord.json", text: `{"kube_context": "¦"}`,
+			want: []string{"kind-dev", "prod-eu"}},
+		{name: "template functions", file: "mirrord.json", text: `{"key": "{{ ¦ }}"}`,
+			want: []string{"get_env", "git_branch", "key"}, notWant: []string{"upper"}},
+		{name: "template filters", file: "mirrord.json", text: `{"key": "{{ git_branch | ¦ }}"}`,
+			want: []string{"default", "upper"}, notWant: []string{"get_env"}},
+		{name: "yaml nested key", file: ".mirrord/mirrord.yaml", text: "feature:\n  fs:\n    mo¦",
+			want: []string{"mode"}, newText: map[string]string{"mode": "mode: ${1|read,write,local,localwithoverrides|}"}},
+		{name: "yaml value", file: ".mirrord/mirrord.yaml", text: "feature:\n  network:\n    incoming: ¦",
+			want: []string{"mirror", "steal"}},
+		{name: "toml key", file: ".mirrord/mirrord.toml", text: "[feature.fs]\nmo¦",
+			want: []string{"mode"}, newText: map[string]string{"mode": `mode = "${1|read,write,local,localwithoverrides|}"`}},
+		{name: "toml table header", file: ".mirrord/mirrord.toml", text: "[feature.n¦]",
+			want: []string{"network"}, newText: map[string]string{"network": "network"}},
+		{name: "toml value", file: ".mirrord/mirrord.toml", text: "[feature]\nenv = ¦",
+			want: []string{"true", "false"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			off := strings.Index(tc.text, "¦")
+			text := tc.text[:off] + tc.text[off+len("¦"):]
+			uri := c.open(filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")), tc.file, text)
+			line := uint32(strings.Count(text[:off], "\n"))
+			col := uint32(len([]rune(text[strings.LastIndex(text[:off], "\n")+1 : off])))
+			var list lsp.CompletionList
+			c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: lsp.TextDocumentPositionParams{
+				TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: line, Character: col}}}, &list)
+			labels := completionLabels(list)
+			for _, w := range tc.want {
+				if !slices.Contains(labels, w) {
+					t.Errorf("missing %q in %v", w, labels)
+				}
+			}
+			for _, w := range tc.notWant {
+				if slices.Contains(labels, w) {
+					t.Errorf("unexpected %q in %v", w, labels)
+				}
+			}
+			for _, it := range list.Items {
+				if it.TextEdit == nil {
+					t.Fatalf("item %q has no textEdit", it.Label)
+				}
+				r := it.TextEdit.Range
+				if r.Start.Line != line || r.End.Line != line || r.Start.Character > col || r.End.Character < col {
+					t.Fatalf("item %q edits %+v, which does not hold the cursor %d:%d", it.Label, r, line, col)
+				}
+				if want, ok := tc.newText[it.Label]; ok && it.TextEdit.NewText != want {
+					t.Errorf("item %q inserts %q, want %q", it.Label, it.TextEdit.NewText, want)
+				}
+			}
+		})
+	}
+}
+
+func TestHover(t *testing.T) {
+	c := startClient(t, Options{})
+	dir := t.TempDir()
+	c.initialize(dir)
+	uri := c.open(dir, "mirrord.json", `{"feature": {"fs": {"mode": "read"}}}`)
+	for _, tc := range []struct {
+		name string
+		char uint32
+		want []string
+	}{
+		{"key", 22, []string{"**mode**", "File operations mode", "Default: `\"read\"`", `"read" | "write"`}},
+		{"enum value", 31, []string{"`read`: ", "File operations mode"}},
+		{"object key", 3, []string{"**feature**", "environment, files, network"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h *lsp.Hover
+			c.call("textDocument/hover", lsp.TextDocumentPositionParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: 0, Character: tc.char}}, &h)
+			if h == nil {
+				t.Fatal("no hover")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(h.Contents.Value, w) {
+					t.Errorf("hover %q lacks %q", h.Contents.Value, w)
+				}
+			}
+		})
+	}
+	var h *lsp.Hover
+	c.call("textDocument/hover", lsp.TextDocumentPositionParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: 5, Character: 0}}, &h)
+	if h != nil {
+		t.Errorf("hover past the end: %+v, want null", h)
+	}
+}
+
+func applyEdits(t *testing.T, text string, edits []lsp.TextEdit) string {
+	t.Helper()
+	// Single-line documents only: ranges are columns of line 0.
+	slices.SortFunc(edits, func(a, b lsp.TextEdit) int { return int(b.Range.Start.Character) - int(a.Range.Start.Character) })
+	lines := strings.Split(text, "\n")
+	if len(lines) != 1 {
+		out := text
+		for _, e := range edits {
+			start := offsetOf(text, e.Range.Start)
+			end := offsetOf(text, e.Range.End)
+			out = out[:start] + e.NewText + out[end:]
+		}
+		return out
+	}
+	for _, e := range edits {
+		text = text[:e.Range.Start.Character] + e.NewText + text[e.Range.End.Character:]
+	}
+	return text
+}
+
+func offsetOf(text string, p lsp.Position) int {
+	off := 0
+	for i := uint32(0); i < p.Line; i++ {
+		off += strings.IndexByte(text[off:], '\n') + 1
+	}
+	return off + int(p.Character)
+}
+
+func TestCodeActions(t *testing.T) {
+	c := startClient(t, Options{})
+	dir := t.TempDir()
+	c.initialize(dir)
+
+	t.Run("did you mean", func(t *testing.T) {
+		text := `{"feture": {"fs": {"mode": "rad"}}}`
+		uri := c.open(dir, "dym-mirrord.json", text)
+		diags := c.diagnostics(uri, nil).Diagnostics
+		var actions []lsp.CodeAction
+		c.call("textDocument/codeAction", lsp.CodeActionParams{
+			TextDocument: lsp.TextDocumentIdentifier{URI: uri},
+			Range:        lsp.Range{End: lsp.Position{Character: uint32(len(text))}},
+			Context:      lsp.CodeActionContext{Diagnostics: diags},
+		}, &actions)
+		var titles []string
+		var edits []lsp.TextEdit
+		for _, a := range actions {
+			titles = append(titles, a.Title)
+			if a.Kind == lsp.QuickFix {
+				edits = append(edits, a.Edit.Changes[uri]...)
+			}
+		}
+		if !slices.Contains(titles, `Change to "feature"`) {
+			t.Errorf("actions %q lack the key fix", titles)
+		}
+		got := applyEdits(t, text, edits)
+		// The enum fix depends on the key being right, so only the key
+		// fix is certain; the enum fix appears when the engine suggests it.
+		if !strings.HasPrefix(got, `{"feature": `) {
+			t.Errorf("after the fixes: %s", got)
+		}
+
+		// Without data in the client's diagnostics the server still knows.
+		for i := range diags {
+			diags[i].Data = nil
+		}
+		c.call("textDocument/codeAction", lsp.CodeActionParams{
+			TextDocument: lsp.TextDocumentIdentifier{URI: uri},
+			Range:        lsp.Range{End: lsp.Position{Character: uint32(len(text))}},
+			Context:      lsp.CodeActionContext{Diagnostics: diags},
+		}, &actions)
+		if len(actions) == 0 || actions[0].Title != `Change to "feature"` {
+			t.Errorf("without diagnostic data: %+v", actions)
+		}
+	})
+
+	for _, tc := range []struct {
+		name, file, text, title, want string
+	}{
+		{"json to object", "t1-mirrord.json", `{"target": "deployment/api", "feature": {}}`, toObjectTitleTest, `{"target": {"path": "deployment/api"}, "feature": {}}`},
+		{"json to string", "t2-mirrord.json", `{"target": {"path": "pod/x"}}`, toStringTitleTest, `{"target": "pod/x"}`},
+		{"yaml to object", ".mirrord/t3.yaml", "target: pod/x\nfeature:\n  env: true\n", toObjectTitleTest, "target:\n  path: pod/x\nfeature:\n  env: true\n"},
+		{"yaml to string", ".mirrord/t4.yaml", "target:\n  path: pod/x\nfeature:\n  env: true\n", toStringTitleTest, "target: pod/x\nfeature:\n  env: true\n"},
+		{"toml to object", ".mirrord/t5.toml", "target = \"pod/x\"\n[feature]\nenv = true\n", toObjectTitleTest, "target = { path = \"pod/x\" }\n[feature]\nenv = true\n"},
+		{"toml to string", ".mirrord/t6.toml", "target = { path = \"pod/x\" }\n", toStringTitleTest, "target = \"pod/x\"\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			uri := c.open(dir, tc.file, tc.text)
+			var actions []lsp.CodeAction
+			c.call("textDocument/codeAction", lsp.CodeActionParams{
+				TextDocument: lsp.TextDocumentIdentifier{URI: uri},
+				Range:        lsp.Range{Start: lsp.Position{Character: 3}, End: lsp.Position{Character: 3}},
+			}, &actions)
+			var found *lsp.CodeAction
+			for i := range actions {
+				if actions[i].Title == tc.title {
+					found = &actions[i]
+				}
+			}
+			if found == nil {
+				t.Fatalf("no %q action in %+v", tc.title, actions)
+			}
+			if got := applyEdits(t, tc.text, found.Edit.Changes[uri]); got != tc.want {
+				t.Errorf("after %q:\n%s\nwant:\n%s", tc.title, got, tc.want)
+			}
+		})
+	}
+	t.Run("target with namespace stays", func(t *testing.T) {
+		uri := c.open(dir, "t7-mirrord.json", `{"target": {"path": "pod/x", "namespace": "a"}}`)
+		var actions []lsp.CodeAction
+		c.call("textDocument/codeAction", lsp.CodeActionParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}}, &actions)
+		if len(actions) != 0 {
+			t.Errorf("converting would drop the namespace, yet got %+v", actions)
+		}
+	})
+}
+
+const (
+	toObjectTitleTest = "Convert target to object form"
+	toStringTitleTest = "Convert target to string form"
+)
+
+// blockingCluster blocks every completion until the context ends: a stand
+// in for a slow cluster, which cannot run here.
+type blockingCluster struct{ started chan struct{} }
+
+func (b blockingCluster) CompleteCluster(ctx context.Context, _ ClusterQuery) ([]ClusterValue, error) {
+	close(b.started)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestCancelRequest(t *testing.T) {
+	cluster := blockingCluster{started: make(chan struct{})}
+	c := startClient(t, Options{Cluster: cluster})
+	dir := t.TempDir()
+	c.initialize(dir)
+	uri := c.open(dir, "mirrord.json", `{"target": ""}`)
+	id := c.send("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: lsp.TextDocumentPositionParams{
+		TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: 0, Character: 12}}})
+	select {
+	case <-cluster.started:
+	case <-time.After(waitTimeout):
+		t.Fatal("the cluster completer was not called")
+	}
+	// The server keeps answering while the completion runs.
+	c.call("mirrord/discoverConfig", map[string]any{}, nil)
+	n, _ := id.Number()
+	c.notify("$/cancelRequest", map[string]any{"id": n})
+	resp := c.wait(id)
+	var werr *jsonrpc2.Error
+	if resp.Err() == nil || !errorsAs(resp.Err(), &werr) || werr.Code != lsp.CodeRequestCancelled {
+		t.Fatalf("cancelled completion answered %v / %s, want RequestCancelled", resp.Err(), resp.Result())
+	}
+	// Cancelling an unknown or finished request is harmless.
+	c.notify("$/cancelRequest", map[string]any{"id": 9999})
+	c.notify("$/cancelRequest", map[string]any{"id": "nope"})
+	c.notify("$/cancelRequest", map[string]any{"id": []int{1}})
+	c.call("mirrord/discoverConfig", map[string]any{}, nil)
+}
+
+func TestBadInput(t *testing.T) {
+	c := startClient(t, Options{})
+	dir := t.TempDir()
+	c.initialize(dir)
+	uri := c.open(dir, "mirrord.json", `{"feature": {}}`)
+	c.diagnostics(uri, nil)
+
+	// Malformed frames: not JSON, JSON but not a message, a bad header.
+	frame := func(body string) []byte {
+		return []byte("Content-Length: " + itoaTest(len(body)) + "\r\n\r\n" + body)
+	}
+	c.writeRaw(frame(`{"jsonrpc": "2.0", "id": 1, "method": `))
+	c.writeRaw(frame(`{"jsonrpc": "2.0", "id": 77, "method": "x", "result": 1}`))
+	c.writeRaw([]byte("Garbage-Without-Colon\r\n"))
+	c.writeRaw([]byte("Content-Length: nope\r\n\r\n"))
+	c.writeRaw(frame(`[]`))
+	c.waitFor("the parse and invalid request errors", func() bool {
+		parse, invalid := false, false
+		for k, r := range c.replies {
+			var werr *jsonrpc2.Error
+			if errorsAs(r.Err(), &werr) {
+				parse = parse || werr.Code == jsonrpc2.ParseError
+				invalid = invalid || (werr.Code == jsonrpc2.InvalidRequest && k == idKey(jsonrpc2.NewNumberID(77)))
+			}
+		}
+		return parse && invalid
+	})
+
+	pos := func(line, char uint32) lsp.TextDocumentPositionParams {
+		return lsp.TextDocumentPositionParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: line, Character: char}}
+	}
+	// Malformed params.
+	for _, tc := range []struct {
+		method string
+		params any
+	}{
+		{"textDocument/completion", []int{1, 2}},
+		{"textDocument/completion", map[string]any{"textDocument": 5}},
+		{"textDocument/completion", map[string]any{"position": map[string]any{"line": -1}}},
+		{"textDocument/hover", "string params"},
+		{"textDocument/codeAction", map[string]any{"textDocument": map[string]any{"uri": ""}}},
+		{"mirrord/verifyConfig", map[string]any{}},
+		{"mirrord/verifyConfig", map[string]any{"ide": "yes"}},
+		{"workspace/executeCommand", map[string]any{"command": "nope"}},
+		{"workspace/executeCommand", map[string]any{"command": CommandVerifyConfig, "arguments": []any{42}}},
+		{"mirrord/discoverConfig", map[string]any{"workspaceFolder": "file://%zz"}},
+	} {
+		if e := c.callErr(tc.method, tc.params); e.Code != jsonrpc2.InvalidParams {
+			t.Errorf("%s %v: code %d (%s), want InvalidParams", tc.method, tc.params, e.Code, e.Message)
+		}
+	}
+	// Notifications with bad params and bad edits are logged, not fatal.
+	c.notify("textDocument/didOpen", []int{1})
+	c.notify("textDocument/didChange", map[string]any{"textDocument": map[string]any{"uri": uri, "version": 2},
+		"contentChanges": []any{map[string]any{"range": map[string]any{"start": map[string]any{"line": 0, "character": 9}, "end": map[string]any{"line": 0, "character": 2}}, "text": "x"}}})
+	c.notify("textDocument/didChange", map[string]any{"textDocument": "nope"})
+	// A position past the end is clamped, as the specification says.
+	var list lsp.CompletionList
+	c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: pos(40, 99)}, &list)
+	// The document was not damaged by the refused edit.
+	var h *lsp.Hover
+	c.call("textDocument/hover", pos(0, 4), &h)
+	if h == nil || !strings.Contains(h.Contents.Value, "**feature**") {
+		t.Errorf("hover after refused edits: %+v", h)
+	}
+	if code := c.shutdownAndExit(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}
+
+func itoaTest(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + jsonNumber(n)) }
+
+func jsonNumber(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func errorsAs(err error, target **jsonrpc2.Error) bool {
+	if err == nil {
+		return false
+	}
+	e, ok := err.(*jsonrpc2.Error)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+func TestVerifyAndDiscover(t *testing.T) {
+	c := startClient(t, Options{})
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, ".mirrord"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, ".mirrord", "mirrord.json")
+	if err := os.WriteFile(cfg, []byte(`{"target": "deployment/api", "feature": {"env": true}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.initialize(dir)
+
+	var disc DiscoverConfigResult
+	c.call("mirrord/discoverConfig", map[string]any{}, &disc)
+	if disc.Source != "default" || disc.Path != cfg || disc.URI != lsp.URIFromPath(cfg) {
+		t.Errorf("discoverConfig = %+v", disc)
+	}
+	c.call("mirrord/discoverConfig", map[string]any{"env": map[string]string{"MIRRORD_CONFIG_FILE": cfg}}, &disc)
+	if disc.Source != "env" {
+		t.Errorf("with MIRRORD_CONFIG_FILE: %+v", disc)
+	}
+	c.call("workspace/executeCommand", lsp.ExecuteCommandParams{Command: CommandDiscoverConfig, Arguments: []json.RawMessage{json.RawMessage(mustJSON(t, map[string]any{"active": lsp.URIFromPath(cfg)}))}}, &disc)
+	if disc.Source != "active" {
+		t.Errorf("executeCommand discover with active: %+v", disc)
+	}
+	empty := t.TempDir()
+	disc = DiscoverConfigResult{}
+	c.call("mirrord/discoverConfig", map[string]any{"workspaceFolder": empty}, &disc)
+	if disc.Source != "none" || disc.Path != "" {
+		t.Errorf("empty folder: %+v", disc)
+	}
+
+	var v VerifyConfigResult
+	c.call("mirrord/verifyConfig", map[string]any{"path": cfg}, &v)
+	if v.Type != "Success" || v.Config == nil || v.Format != "json" {
+		t.Fatalf("verifyConfig = %+v", v)
+	}
+	if b, _ := json.Marshal(v.Config.Path); !strings.Contains(string(b), "api") {
+		t.Errorf("target path = %s", b)
+	}
+	// An open document is verified as the editor holds it.
+	uri := lsp.URIFromPath(cfg)
+	c.notify("textDocument/didOpen", lsp.DidOpenTextDocumentParams{TextDocument: lsp.TextDocumentItem{URI: uri, LanguageID: "json", Version: 1, Text: "{\n  \"feture\": 1\n}"}})
+	c.diagnostics(uri, nil)
+	c.call("workspace/executeCommand", lsp.ExecuteCommandParams{Command: CommandVerifyConfig, Arguments: []json.RawMessage{json.RawMessage(mustJSON(t, map[string]any{"uri": uri}))}}, &v)
+	if v.Type != "Fail" || len(v.Errors) == 0 || len(v.Diagnostics) == 0 {
+		t.Fatalf("verify of the open buffer = %+v", v)
+	}
+	d := v.Diagnostics[0]
+	if d.Range.Start.Line != 1 || d.Pointer != "/feture" || d.Severity != "error" || d.Suggestion != "feature" {
+		t.Errorf("diagnostic = %+v", d)
+	}
+	if e := c.callErr("mirrord/verifyConfig", map[string]any{"path": filepath.Join(dir, "missing.json")}); e.Code != lsp.CodeRequestFailed {
+		t.Errorf("missing file: code %d", e.Code)
+	}
+}
