@@ -1,11 +1,9 @@
 package agent_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -318,6 +316,53 @@ func TestAgentExitsWithTarget(t *testing.T) {
 	}
 }
 
+func TestAgentExitsWhenLastClientLeaves(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+	c1 := a.Client(t)
+	c2 := a.Client(t)
+	c1.Close()
+	if code := a.Wait(500 * time.Millisecond); code != -1 {
+		t.Fatalf("agent exited (%d) while a client was still connected", code)
+	}
+	c2.Close()
+	if code := a.Wait(15 * time.Second); code != 0 {
+		t.Fatalf("agent after its last client left: exit code %d\n%s", code, a.Log())
+	}
+}
+
+// A filtered mirror copies only matching requests; the app answers all.
+func TestFilteredMirror(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+	c := a.Client(t)
+	ctx := testCtx(t)
+	sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeMirror, Filter: &protocol.HTTPFilter{Path: "^/copy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pod.Curl(ctx, podURL+"/skip", podURL+"/copy-me")
+	if err != nil || out != "app: GET /skipapp: GET /copy-me" {
+		t.Fatalf("the app must answer every request: %q, %v", out, err)
+	}
+	in, err := sub.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if !in.Info.HTTP || in.Info.Mode != protocol.ModeMirror {
+		t.Fatalf("incoming info %+v", in.Info)
+	}
+	req, err := in.ReadRequest()
+	if err != nil || req.URL.Path != "/copy-me" {
+		t.Fatalf("mirrored request %v, %v", req, err)
+	}
+	io.Copy(io.Discard, req.Body)
+	if rest, err := io.ReadAll(in); err != nil || len(rest) != 0 {
+		t.Fatalf("more than the matching request was copied: %q, %v", rest, err)
+	}
+}
+
 func TestAgentExitsWithoutClient(t *testing.T) {
 	pod := agenttest.NewPod(t, agenttest.PodOptions{})
 	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--communication-timeout", "500ms"}})
@@ -326,6 +371,22 @@ func TestAgentExitsWithoutClient(t *testing.T) {
 	}
 }
 
-// readHTTP is used by tests that speak raw HTTP.
-var _ = bufio.NewReader
-var _ = http.ReadResponse
+func TestContainerID(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{Env: map[string]string{"IN_CONTAINER": "yes"}})
+	id := pod.FakeContainer(t)
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Args: []string{"--container-id", "containerd://" + id, "--root", pod.Root}})
+	c := a.Client(t)
+	ctx := testCtx(t)
+	env, err := c.Env(ctx, protocol.EnvRequest{Include: []string{"IN_CONTAINER"}})
+	if err != nil || env["IN_CONTAINER"] != "yes" {
+		t.Fatalf("env of the container's process = %v, %v", env, err)
+	}
+	sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveStolen(ctx, t, sub)
+	if out, err := pod.Curl(ctx, podURL+"/c"); err != nil || out != "stolen: /c" {
+		t.Fatalf("steal through --container-id: %q, %v", out, err)
+	}
+}

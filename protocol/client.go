@@ -47,10 +47,10 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	return c, nil
 }
 
-// NewClient runs the handshake on conn (any reliable byte stream, e.g. a
-// kube port-forward) and starts the multiplexer. On error the caller closes
-// conn.
-func NewClient(ctx context.Context, conn net.Conn, opts Options) (*Client, error) {
+// NewClient runs the handshake on conn (any reliable byte stream: a TCP
+// connection, a kube port-forward stream) and starts the multiplexer. On
+// error the caller closes conn.
+func NewClient(ctx context.Context, conn io.ReadWriteCloser, opts Options) (*Client, error) {
 	if opts.Info.PID == 0 {
 		opts.Info.PID = os.Getpid()
 	}

@@ -119,7 +119,9 @@ func TokenEqual(got, want string) bool {
 }
 
 // ClientHandshake sends hello on conn and waits for the agent's Welcome.
-func ClientHandshake(ctx context.Context, conn net.Conn, hello Hello) (*Welcome, error) {
+// conn is any reliable byte stream; when it has no deadlines (a kube
+// port-forward stream), it is closed if ctx ends or the handshake times out.
+func ClientHandshake(ctx context.Context, conn io.ReadWriteCloser, hello Hello) (*Welcome, error) {
 	hello.Magic = Magic
 	if hello.Protocol == "" {
 		hello.Protocol = Version
@@ -189,19 +191,33 @@ var ErrBadToken = errors.New("client presented a wrong or missing token")
 // a Hello of this protocol.
 var ErrBadHello = errors.New("not a mirrord-ls agent hello")
 
-// deadlineFromContext sets conn's deadline to the earlier of ctx's deadline
-// and now+max, closes the deadline early when ctx is cancelled, and returns a
-// function that clears it.
-func deadlineFromContext(ctx context.Context, conn net.Conn, max time.Duration) func() {
+// deadliner is the deadline part of net.Conn.
+type deadliner interface {
+	SetDeadline(time.Time) error
+}
+
+// deadlineFromContext bounds the I/O on conn by the earlier of ctx's
+// deadline and now+max, and makes it fail at once when ctx is cancelled. It
+// returns a function that lifts the bound. A conn without deadlines is
+// closed instead when the bound is hit.
+func deadlineFromContext(ctx context.Context, conn io.Closer, max time.Duration) func() {
 	d := time.Now().Add(max)
 	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
 		d = cd
 	}
-	_ = conn.SetDeadline(d)
-	stopAfter := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	if dl, ok := conn.(deadliner); ok {
+		_ = dl.SetDeadline(d)
+		stopAfter := context.AfterFunc(ctx, func() { _ = dl.SetDeadline(time.Unix(1, 0)) })
+		return func() {
+			stopAfter()
+			_ = dl.SetDeadline(time.Time{})
+		}
+	}
+	timer := time.AfterFunc(time.Until(d), func() { _ = conn.Close() })
+	stopAfter := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	return func() {
+		timer.Stop()
 		stopAfter()
-		_ = conn.SetDeadline(time.Time{})
 	}
 }
 

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"testing"
@@ -172,5 +173,42 @@ func FuzzReadDatagram(f *testing.F) {
 		if err == nil && n > len(out) {
 			t.Fatal("datagram longer than the buffer")
 		}
+	})
+}
+
+// FuzzHeader decodes arbitrary JSON headers into every header type a peer
+// reads and validates requests: nothing may panic, and a request that
+// validates must name a known kind with its body.
+func FuzzHeader(f *testing.F) {
+	seeds := []string{
+		`{"kind":"tcp","connect":{"addr":"10.0.0.1:80"}}`,
+		`{"kind":"subscribe","subscribe":{"id":1,"port":80,"mode":"steal","filter":{"all_of":[{"header":"^x-user: alice$"},{"path":"^(?!/health)"}]}}}`,
+		`{"kind":"open","file":{"op":"open","path":"/x","flags":66,"mode":420}}`,
+		`{"kind":"incoming","subscription":1,"mode":"mirror","http":true,"remote":"a","local":"b"}`,
+		`{"op":"pread","size":10,"offset":5}`,
+		`{"error":{"code":"dns","message":"x","eai":-2}}`,
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var req Request
+		if json.Unmarshal(b, &req) == nil && req.Validate() == nil {
+			switch req.Kind {
+			case KindEnv, KindDNS, KindTCP, KindUDP, KindUnix, KindFile, KindOpen, KindSubscribe:
+			default:
+				t.Fatalf("validated unknown kind %q", req.Kind)
+			}
+		}
+		var in Incoming
+		_ = json.Unmarshal(b, &in)
+		var hr HandleRequest
+		_ = json.Unmarshal(b, &hr)
+		var resp Response
+		_ = json.Unmarshal(b, &resp)
+		var h Hello
+		_ = json.Unmarshal(b, &h)
+		var w Welcome
+		_ = json.Unmarshal(b, &w)
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -39,7 +38,7 @@ type Session struct {
 
 // NewSession starts the multiplexer on conn, after the handshake. The client
 // side passes server=false.
-func NewSession(conn net.Conn, server bool) (*Session, error) {
+func NewSession(conn io.ReadWriteCloser, server bool) (*Session, error) {
 	var (
 		s   *yamux.Session
 		err error

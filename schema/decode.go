@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // nodeDecoder is implemented by file-model types that decode themselves
@@ -32,8 +33,67 @@ func (d *decoder) mismatch(n *Node, ptr, want string) {
 	})
 }
 
+// typePlan is what the decoder needs to know about one Go type.
+type typePlan struct {
+	decodes bool        // *T implements nodeDecoder
+	fields  []fieldPlan // json-named fields of a struct
+	open    bool        // the struct accepts unknown keys
+}
+
+type fieldPlan struct {
+	index int
+	name  string
+}
+
+func planOf(t reflect.Type) *typePlan {
+	p := &typePlan{decodes: reflect.PointerTo(t).Implements(nodeDecoderType)}
+	if t.Kind() == reflect.Struct {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if f.Tag.Get("schema") == "open" {
+				p.open = true
+				continue
+			}
+			if name := jsonName(f); name != "" {
+				p.fields = append(p.fields, fieldPlan{index: i, name: name})
+			}
+		}
+	}
+	return p
+}
+
+// plans holds the plan of every type reachable from FileConfig. It is
+// built once, on first use, and never changed.
+var plans = sync.OnceValue(func() map[reflect.Type]*typePlan {
+	m := map[reflect.Type]*typePlan{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		if _, ok := m[t]; ok {
+			return
+		}
+		m[t] = planOf(t)
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+			walk(t.Elem())
+		case reflect.Struct:
+			for i := 0; i < t.NumField(); i++ {
+				walk(t.Field(i).Type)
+			}
+		}
+	}
+	walk(reflect.TypeFor[FileConfig]())
+	return m
+})
+
+func planFor(t reflect.Type) *typePlan {
+	if p, ok := plans()[t]; ok {
+		return p
+	}
+	return planOf(t)
+}
+
 func (d *decoder) value(v reflect.Value, n *Node, ptr string) {
-	if v.CanAddr() && v.Addr().Type().Implements(nodeDecoderType) {
+	if v.CanAddr() && planFor(v.Type()).decodes {
 		v.Addr().Interface().(nodeDecoder).decodeNode(d, n, ptr)
 		return
 	}
@@ -123,29 +183,17 @@ func (d *decoder) object(v reflect.Value, n *Node, ptr string) {
 		d.mismatch(n, ptr, "an object")
 		return
 	}
-	t := v.Type()
-	open := false
-	known := make(map[string]bool, t.NumField())
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.Tag.Get("schema") == "open" {
-			open = true
-			continue
-		}
-		name := jsonName(f)
-		if name == "" {
-			continue
-		}
-		known[name] = true
-		if m, ok := n.Get(name); ok {
-			d.value(v.Field(i), m.Value, Pointer(ptr, name))
-		}
-	}
-	if open {
-		return
-	}
+	plan := planFor(v.Type())
 	for _, m := range n.Members {
-		if !known[m.Key] {
+		found := false
+		for _, f := range plan.fields {
+			if f.name == m.Key {
+				d.value(v.Field(f.index), m.Value, Pointer(ptr, m.Key))
+				found = true
+				break
+			}
+		}
+		if !found && !plan.open {
 			d.bad = append(d.bad, finding{
 				Severity: SeverityError, Code: "A-UNKNOWN", Stage: StageSchema, Pointer: Pointer(ptr, m.Key),
 				Message: fmt.Sprintf("unknown field `%s` in `%s`", m.Key, fieldPath(ptr)),

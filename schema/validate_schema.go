@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -22,12 +23,69 @@ const schemaURL = "https://mirrord-ls.dev/mirrord-schema.json"
 // single source of truth for field names, types, defaults and docs.
 func JSONSchema() []byte { return append([]byte(nil), schemaJSON...) }
 
+// validatorDoc is the schema the validator runs: the embedded schema with
+// every local $ref replaced by a copy of its definition (the $defs stay,
+// so locations in both documents resolve the same way). The two are
+// equivalent; the inlined form spares the validator a scope per $ref,
+// which is most of its cost. It is built once and never changed.
+var validatorDoc = sync.OnceValue(func() map[string]any {
+	var m map[string]any
+	if err := json.Unmarshal(schemaJSON, &m); err != nil {
+		return map[string]any{}
+	}
+	defs, _ := m["$defs"].(map[string]any)
+	out, _ := inlineRefs(m, defs, 0).(map[string]any)
+	out["$defs"] = defs
+	return out
+})
+
+// inlineRefs replaces {"$ref": "#/$defs/X", ...siblings} with the
+// definition of X merged with the siblings.
+func inlineRefs(v any, defs map[string]any, depth int) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if ref, ok := x["$ref"].(string); ok && depth < maxDepth {
+			if d, ok := defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any); ok {
+				m := make(map[string]any, len(d)+len(x))
+				for k, e := range d {
+					m[k] = e
+				}
+				for k, e := range x {
+					if k != "$ref" {
+						m[k] = e
+					}
+				}
+				return inlineRefs(m, defs, depth+1)
+			}
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if k == "$defs" {
+				continue
+			}
+			out[k] = inlineRefs(e, defs, depth+1)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = inlineRefs(e, defs, depth+1)
+		}
+		return out
+	}
+	return v
+}
+
 // compiledSchema is built once, on first use, and never changed.
 var compiledSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	doc, err := json.Marshal(validatorDoc())
+	if err != nil {
+		return nil, fmt.Errorf("inline embedded schema: %w", err)
+	}
 	c := jsonschema.NewCompiler()
 	c.Draft = jsonschema.Draft2020
 	c.AssertFormat = true
-	if err := c.AddResource(schemaURL, strings.NewReader(string(schemaJSON))); err != nil {
+	if err := c.AddResource(schemaURL, bytes.NewReader(doc)); err != nil {
 		return nil, fmt.Errorf("load embedded schema: %w", err)
 	}
 	s, err := c.Compile(schemaURL)
@@ -37,8 +95,7 @@ var compiledSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 	return s, nil
 })
 
-// schemaDoc is the embedded schema as plain JSON values, used to name the
-// allowed keys and values in messages.
+// schemaDoc is the embedded schema as plain JSON values.
 var schemaDoc = sync.OnceValue(func() map[string]any {
 	var m map[string]any
 	if err := json.Unmarshal(schemaJSON, &m); err != nil {
@@ -47,9 +104,15 @@ var schemaDoc = sync.OnceValue(func() map[string]any {
 	return m
 })
 
+// validatorAt resolves a JSON pointer inside validatorDoc, where the
+// validator's keyword locations point.
+func validatorAt(pointer string) (any, bool) { return docAt(validatorDoc(), pointer) }
+
 // schemaAt resolves a JSON pointer inside the embedded schema.
-func schemaAt(pointer string) (any, bool) {
-	var cur any = schemaDoc()
+func schemaAt(pointer string) (any, bool) { return docAt(schemaDoc(), pointer) }
+
+func docAt(doc map[string]any, pointer string) (any, bool) {
+	var cur any = doc
 	if pointer == "" {
 		return cur, true
 	}
@@ -149,7 +212,7 @@ func typeMismatch(ve *jsonschema.ValidationError, at string) ([]string, bool) {
 		ve = ve.Causes[0]
 	}
 	if len(ve.Causes) == 0 && keyword(ve) == "type" && ve.InstanceLocation == at {
-		t, _ := schemaAt(schemaFragment(ve.AbsoluteKeywordLocation))
+		t, _ := validatorAt(schemaFragment(ve.AbsoluteKeywordLocation))
 		return typeNames(t), true
 	}
 	if len(ve.Causes) > 1 && ve.InstanceLocation == at {
@@ -278,13 +341,13 @@ func (sv *schemaValidation) leaf(ve *jsonschema.ValidationError) {
 	n, _ := sv.root.Locate(at)
 	field := fieldPath(at)
 	frag := schemaFragment(ve.AbsoluteKeywordLocation)
-	sch, _ := schemaAt(parentPointer(frag))
+	sch, _ := validatorAt(parentPointer(frag))
 	schMap, _ := sch.(map[string]any)
 	f := finding{Severity: SeverityError, Code: "A-TYPES", Stage: StageSchema, Pointer: at}
 	f.Start, f.End = valueSpan(sv.root, at)
 	switch keyword(ve) {
 	case "type":
-		t, _ := schemaAt(frag)
+		t, _ := validatorAt(frag)
 		f.Message = fmt.Sprintf("`%s`: expected %s, found %s", field, describeTypes(typeNames(t)), describeNode(n))
 		if n != nil && n.Kind == KindString {
 			if b, ok := yaml11Bool(n.Str); ok && contains(typeNames(t), "boolean") {

@@ -159,11 +159,19 @@ func Verify(ctx context.Context, text []byte, opts Options) *Result {
 		return finish()
 	}
 
-	key, keyFindings := resolveKey(src, format, &opts)
+	templated := tera.IsTemplate(src)
+	var root *Node
+	var parseErr error
+	if !templated {
+		// Rendering would not change the text: parse it once, for the key
+		// pre-pass and for everything after.
+		root, parseErr = parseAs(format, src)
+	}
+	key, keyFindings := resolveKey(src, format, &opts, root)
 	fs = append(fs, keyFindings...)
 
 	rendered := src
-	if tera.IsTemplate(src) {
+	if templated {
 		vars := map[string]any{"key": strings.TrimPrefix(key, autoKeyPrefix)}
 		if b, ok := opts.gitBranch(); ok {
 			vars["git_branch"] = b
@@ -186,8 +194,10 @@ func Verify(ctx context.Context, text []byte, opts Options) *Result {
 	}
 	res.Rendered = []byte(rendered)
 
-	root, err := parseAs(format, rendered)
-	if err != nil {
+	if templated {
+		root, parseErr = parseAs(format, rendered)
+	}
+	if err := parseErr; err != nil {
 		f := finding{Severity: SeverityError, Code: "SYNTAX", Stage: StageSyntax, Message: fmt.Sprintf("invalid %s: %s", strings.ToUpper(format.String()), err.Error())}
 		var se *syntaxError
 		if errors.As(err, &se) {
@@ -218,11 +228,15 @@ func Verify(ctx context.Context, text []byte, opts Options) *Result {
 // resolveKey implements the key pre-pass of mirrord (reference §3.3):
 // MIRRORD_KEY wins; else the root `key` of the raw, unrendered file,
 // rendered alone with only git_branch; else a random key.
-func resolveKey(src string, format Format, opts *Options) (string, []finding) {
+func resolveKey(src string, format Format, opts *Options, parsed *Node) (string, []finding) {
 	if k, ok := opts.env("MIRRORD_KEY"); ok {
 		return k, nil
 	}
-	if raw, err := parseAs(format, src); err == nil {
+	raw := parsed
+	if raw == nil {
+		raw, _ = parseAs(format, src)
+	}
+	if raw != nil {
 		if m, ok := raw.Get("key"); ok && m.Value.Kind == KindString {
 			k := m.Value.Str
 			if !tera.IsTemplate(k) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,7 +26,7 @@ import (
 // reads every message the server sends.
 type testClient struct {
 	t      testing.TB
-	raw    net.Conn
+	raw    io.WriteCloser
 	stream *wire.Stream
 	srv    *Server
 	exit   chan int
@@ -89,7 +90,9 @@ func (c *testClient) readLoop() {
 		case *jsonrpc2.Call:
 			// Server-to-client requests (client/registerCapability): accept.
 			id := m.ID()
-			go func() { _, _ = c.stream.Write(context.Background(), jsonrpc2.NewResponse(id, jsonrpc2.RawMessage("null"), nil)) }()
+			go func() {
+				_, _ = c.stream.Write(context.Background(), jsonrpc2.NewResponse(id, jsonrpc2.RawMessage("null"), nil))
+			}()
 		}
 		c.cond.Broadcast()
 		c.mu.Unlock()
@@ -280,4 +283,44 @@ func completeConfig(t testing.TB) string {
 	return ""
 }
 
-var _ = io.EOF
+// startProcess runs the mirrord-ls binary and connects a client to its
+// stdio.
+func startProcess(t testing.TB, bin string, args ...string) (*testClient, *exec.Cmd) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--stdio"}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(os.TempDir(), "mirrord-ls-no-kubeconfig"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &testClient{t: t, raw: stdin, stream: wire.NewSplit(stdout, stdin, stdin), exit: make(chan int, 1), replies: map[string]*jsonrpc2.Response{}}
+	c.cond = sync.NewCond(&c.mu)
+	go c.readLoop()
+	go func() {
+		err := cmd.Wait()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		c.exit <- code
+	}()
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		select {
+		case code := <-c.exit:
+			c.exit <- code
+		case <-time.After(waitTimeout):
+			_ = cmd.Process.Kill()
+			t.Errorf("mirrord-ls did not exit after its stdin closed")
+		}
+	})
+	return c, cmd
+}

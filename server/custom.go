@@ -10,6 +10,7 @@ import (
 
 	"go.lsp.dev/jsonrpc2"
 
+	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
@@ -49,10 +50,29 @@ type VerifyDiagnostic struct {
 	Suggestion string    `json:"suggestion,omitempty"`
 }
 
-// VerifiedTarget is the target the config names (verify-config's "config").
+// VerifiedTarget is the target the config names (verify-config's
+// "config"): Path in mirrord's shape (null, "targetless", or an object such
+// as {"deployment": "api", "container": null}), Target the same as a path
+// string ("deployment/api").
 type VerifiedTarget struct {
 	Path      any     `json:"path"`
 	Namespace *string `json:"namespace"`
+	Target    string  `json:"target,omitempty"`
+}
+
+// mirrordTargetShape renders a target as verify-config does.
+func mirrordTargetShape(t targetpath.Target) any {
+	if t.Kind == targetpath.Targetless {
+		return "targetless"
+	}
+	var container any
+	if t.Container != "" {
+		container = t.Container
+	}
+	if t.Kind == targetpath.Label {
+		return map[string]any{"labels": t.LabelMap(), "container": container}
+	}
+	return map[string]any{t.Kind.ObjectKey(): t.Name, "container": container}
 }
 
 // VerifyConfigResult answers mirrord/verifyConfig. Type, Config, Warnings
@@ -135,9 +155,13 @@ func (s *Server) verifyConfig(ctx context.Context, p VerifyConfigParams) (*Verif
 		out.Type = "Fail"
 		return out, nil
 	}
-	out.Config = &VerifiedTarget{Path: res.Config.Target.Path, Namespace: res.Config.Target.Namespace}
-	if res.Config.Target.Path == nil && res.Config.Targetless {
-		out.Config.Path = "targetless"
+	out.Config = &VerifiedTarget{Namespace: res.Config.Target.Namespace}
+	switch {
+	case res.Config.Target.Path != nil:
+		out.Config.Path = mirrordTargetShape(*res.Config.Target.Path)
+		out.Config.Target = res.Config.Target.Path.String()
+	case res.Config.Targetless:
+		out.Config.Path, out.Config.Target = "targetless", "targetless"
 	}
 	if p.Resolved {
 		out.ResolvedConfig = res.Config

@@ -628,8 +628,8 @@ func TestVerifyAndDiscover(t *testing.T) {
 	if v.Type != "Success" || v.Config == nil || v.Format != "json" {
 		t.Fatalf("verifyConfig = %+v", v)
 	}
-	if b, _ := json.Marshal(v.Config.Path); !strings.Contains(string(b), "api") {
-		t.Errorf("target path = %s", b)
+	if b, _ := json.Marshal(v.Config); string(b) != `{"path":{"container":null,"deployment":"api"},"namespace":null,"target":"deployment/api"}` {
+		t.Errorf("config = %s", b)
 	}
 	// An open document is verified as the editor holds it.
 	uri := lsp.URIFromPath(cfg)

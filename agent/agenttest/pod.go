@@ -242,3 +242,32 @@ func processAlive(pid int) bool {
 	}
 	return true
 }
+
+// FakeContainer makes the app look like a container with a random 64-hex id
+// to `--container-id`: it moves the app into a new cgroup named after the
+// id (in the first writable cgroup hierarchy) and returns the id. The cgroup
+// is removed at cleanup. The test is skipped when no hierarchy is writable.
+func (p *Pod) FakeContainer(t testing.TB) string {
+	t.Helper()
+	id := randomHex(32)
+	for _, base := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+		dir := filepath.Join(base, "mirrordtest-"+id)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(fmt.Sprint(p.AppPID)), 0o644); err != nil {
+			os.Remove(dir)
+			continue
+		}
+		t.Cleanup(func() {
+			// Move the app back (if still alive) so the cgroup can go.
+			_ = os.WriteFile(filepath.Join(base, "cgroup.procs"), []byte(fmt.Sprint(p.AppPID)), 0o644)
+			if err := os.Remove(dir); err != nil {
+				t.Errorf("remove test cgroup: %v", err)
+			}
+		})
+		return id
+	}
+	t.Skip("no writable cgroup hierarchy to fake a container in")
+	return ""
+}

@@ -81,7 +81,18 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return srv.Serve(ctx, os.Stdin, protocolOut, stdioCloser{os.Stdin, protocolOut})
+	in := pollableStdin()
+	return srv.Serve(ctx, in, protocolOut, stdioCloser{in, protocolOut})
+}
+
+// pollableStdin returns stdin registered with Go's poller when it is a
+// pipe or terminal, so closing it interrupts a pending read and the server
+// exits at once after the exit notification.
+func pollableStdin() *os.File {
+	if err := syscall.SetNonblock(syscall.Stdin, true); err != nil {
+		return os.Stdin
+	}
+	return os.NewFile(uintptr(syscall.Stdin), "/dev/stdin")
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -243,3 +243,47 @@ func FuzzLsKinds(f *testing.F) {
 		}
 	})
 }
+
+func TestLsConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	full := write("full.json", `{"kubeconfig": "/k/config", "kube_context": "ctx", "target": {"path": "pod/x", "namespace": "ns-file"}}`)
+	toml := write("m.toml", "kube_context = \"t\"\n[target]\nnamespace = \"ns-toml\"\n")
+	bad := write("bad.yaml", "target:\n  namespace: [1]\n")
+	tests := []struct {
+		name    string
+		path    string
+		env     map[string]string
+		want    lsSettings
+		wantErr string
+	}{
+		{name: "no file", want: lsSettings{}},
+		{name: "env override without file", env: map[string]string{"MIRRORD_TARGET_NAMESPACE": "ns-env"}, want: lsSettings{namespace: "ns-env"}},
+		{name: "file", path: full, want: lsSettings{namespace: "ns-file", kubeconfig: "/k/config", kubeContext: "ctx"}},
+		{name: "env over file", path: full, env: map[string]string{"MIRRORD_TARGET_NAMESPACE": "ns-env"},
+			want: lsSettings{namespace: "ns-env", kubeconfig: "/k/config", kubeContext: "ctx"}},
+		{name: "MIRRORD_CONFIG_FILE", env: map[string]string{"MIRRORD_CONFIG_FILE": toml}, want: lsSettings{namespace: "ns-toml", kubeContext: "t"}},
+		{name: "invalid", path: bad, wantErr: "bad.yaml:2:"},
+		{name: "missing", path: filepath.Join(dir, "nope.json"), wantErr: "read config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := lsConfig(context.Background(), tt.path, envOf(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}

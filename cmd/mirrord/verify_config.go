@@ -22,7 +22,7 @@ import (
 type verifyOutput struct {
 	Type                  string              `json:"type"`
 	Config                *verifiedConfig     `json:"config,omitempty"`
-	Warnings              []string            `json:"warnings,omitempty"`
+	Warnings              *[]string           `json:"warnings,omitempty"` // always present on Success
 	Errors                []string            `json:"errors,omitempty"`
 	CompatibleTargetTypes []string            `json:"compatible_target_types,omitempty"`
 	ResolvedConfig        *schema.Config      `json:"resolved_config,omitempty"`
@@ -116,10 +116,11 @@ func buildVerifyOutput(path string, res *schema.Result, withResolved bool) verif
 	out.Type = "Success"
 	cfg := res.Config
 	out.Config = &verifiedConfig{Path: schema.VerifiedTarget(cfg.Target.Path), Namespace: cfg.Target.Namespace}
-	out.Warnings = []string{}
+	warnings := []string{}
 	for _, d := range res.Warnings() {
-		out.Warnings = append(out.Warnings, d.Message)
+		warnings = append(warnings, d.Message)
 	}
+	out.Warnings = &warnings
 	out.CompatibleTargetTypes = schema.CompatibleTargetTypes(cfg)
 	if withResolved {
 		out.ResolvedConfig = cfg

@@ -89,7 +89,7 @@ func TestVerifyConfigContract(t *testing.T) {
 		want             string
 	}{
 		{name: "pod target", file: "a.json", text: `{"target": "pod/api"}`,
-			want: `"path": {"pod":"api","container":null}`},
+			want: "\"path\": {\n      \"pod\": \"api\",\n      \"container\": null\n    }"},
 		{name: "targetless without --ide", file: "b.json", text: `{}`,
 			want: `"path": null`},
 		{name: "label target", file: "c.yaml", text: "operator: true\ntarget: label/app=api\n",
@@ -116,7 +116,7 @@ func TestVerifyConfigContract(t *testing.T) {
 
 	// stdin is JSON.
 	out, err := runMirrord(t, `{"target": "deploy/x"}`, "verify-config", "-")
-	if err != nil || !strings.Contains(out, `"deployment":"x"`) {
+	if err != nil || !strings.Contains(out, `"deployment": "x"`) {
 		t.Errorf("stdin: %v\n%s", err, out)
 	}
 

@@ -65,7 +65,7 @@ func BenchmarkCatalogWarm(b *testing.B) {
 	ctx := context.Background()
 	ds := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
+	for i := range b.N {
 		start := time.Now()
 		if _, err := cat.ListTargets(ctx, Query{Namespace: namespaces[i%len(namespaces)]}); err != nil {
 			b.Fatal(err)
@@ -90,7 +90,7 @@ func BenchmarkCatalogWarmAllKinds(b *testing.B) {
 	}
 	ds := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
+	for i := range b.N {
 		start := time.Now()
 		if _, err := cat.ListTargets(ctx, Query{Namespace: namespaces[i%len(namespaces)], Kinds: listing.Kinds}); err != nil {
 			b.Fatal(err)
@@ -168,7 +168,7 @@ func BenchmarkPodReadyToVisible(b *testing.B) {
 		}
 	}()
 	var ds []time.Duration
-	for i := 0; b.Loop(); i++ {
+	for i := range b.N {
 		name := fmt.Sprintf("latency-%d-%d", time.Now().UnixNano(), i)
 		pod := kubetest.Pod(name, map[string]string{"bench": "latency"}, nil, "app")
 		pod.Spec.NodeName = "kwok-node-0"
@@ -219,7 +219,7 @@ func BenchmarkLsCold(b *testing.B) {
 	for _, rich := range []bool{false, true} {
 		b.Run(fmt.Sprintf("rich=%v", rich), func(b *testing.B) {
 			var ds []time.Duration
-			for i := 0; b.Loop(); i++ {
+			for i := range b.N {
 				cmd := exec.Command(bin, "ls", "-n", namespaces[i%len(namespaces)])
 				cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, fmt.Sprintf("MIRRORD_LS_RICH_OUTPUT=%v", rich))
 				start := time.Now()

@@ -343,6 +343,21 @@ func (cl *cluster) rolloutsInstalled() (bool, error) {
 
 // targets lists one kind of one namespace from its source.
 func (cl *cluster) targets(ctx context.Context, nc *namespaceCache, k targetpath.Kind) ([]listing.Target, string, error) {
+	objs, warning, err := cl.cached(ctx, nc, k)
+	if err != nil || warning != "" {
+		return nil, warning, err
+	}
+	var out []listing.Target
+	for _, o := range objs {
+		out = append(out, kinds[k].targets(o)...)
+	}
+	return out, "", nil
+}
+
+// cached returns the objects of one kind of one namespace, starting its
+// source on first use. Kinds the user may not list give a warning instead;
+// rollouts without the CRD give nothing.
+func (cl *cluster) cached(ctx context.Context, nc *namespaceCache, k targetpath.Kind) ([]any, string, error) {
 	if k == targetpath.Rollout {
 		ok, err := cl.rolloutsInstalled()
 		if err != nil {
@@ -381,11 +396,7 @@ func (cl *cluster) targets(ctx context.Context, nc *namespaceCache, k targetpath
 	if err != nil {
 		return nil, "", err
 	}
-	var out []listing.Target
-	for _, o := range objs {
-		out = append(out, kinds[k].targets(o)...)
-	}
-	return out, "", nil
+	return objs, "", nil
 }
 
 // namespaceNames lists namespaces from a cluster-wide informer, or returns

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -123,6 +124,42 @@ func TestCatalogRealCluster(t *testing.T) {
 		})
 	})
 
+	t.Run("describe", func(t *testing.T) {
+		tests := []struct {
+			target, chosen, container, problem, warning string
+			pods                                        int
+		}{
+			{target: "deployment/web", chosen: "web-", container: "app", pods: 2, warning: "has 2 pods"},
+			{target: "pod/multi", chosen: "multi", container: "second", pods: 1},
+			{target: "pod/multi/container/first", chosen: "multi", container: "first", pods: 1},
+			{target: "service/backend", chosen: "multi", container: "second", pods: 1},
+			{target: "statefulset/db", chosen: "db-0", container: "postgres", pods: 1},
+			{target: "pod/stuck", pods: 1, problem: "none of its 1 pod(s) can be targeted"},
+			{target: "rollout/canary", problem: "no pods match selector app=canary"},
+			{target: "label/tier=be", chosen: "multi", container: "second", pods: 1},
+		}
+		for _, tt := range tests {
+			tp, err := targetpath.Parse(tt.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := cat.Describe(ctx, Query{Namespace: ns}, tp)
+			if err != nil {
+				t.Errorf("%s: %v", tt.target, err)
+				continue
+			}
+			if !strings.HasPrefix(d.Chosen, tt.chosen) || (tt.chosen == "") != (d.Chosen == "") ||
+				d.ChosenContainer != tt.container || len(d.Pods) != tt.pods || !strings.Contains(d.Problem, tt.problem) ||
+				(tt.warning != "" && !slices.ContainsFunc(d.Warnings, func(w string) bool { return strings.Contains(w, tt.warning) })) {
+				t.Errorf("%s: got %+v", tt.target, d)
+			}
+		}
+		_, err := cat.Describe(ctx, Query{Namespace: ns}, targetpath.Target{Kind: targetpath.Deployment, Name: "wbe"})
+		if err == nil || !strings.Contains(err.Error(), "(did you mean web?)") {
+			t.Errorf("deployment/wbe: error %v, want a did-you-mean", err)
+		}
+	})
+
 	t.Run("no Rollout CRD", func(t *testing.T) {
 		absent := New(Options{LookupEnv: env(c),
 			Rollouts: schema.GroupVersionResource{Group: "rollouts.absent.mirrord.test", Version: "v1", Resource: "rollouts"}})
@@ -203,5 +240,25 @@ func TestClosed(t *testing.T) {
 	cat.Close()
 	if _, err := cat.ListTargets(context.Background(), Query{}); err != ErrClosed {
 		t.Fatalf("error %v, want ErrClosed", err)
+	}
+}
+
+// TestUnreachableCluster: a cluster that refuses connections gives one
+// error naming the cause once the caller's deadline passes.
+func TestUnreachableCluster(t *testing.T) {
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "kubeconfig")
+	text := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n" +
+		"users:\n- name: u\n  user: {token: t}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n"
+	if err := os.WriteFile(kc, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cat := New(Options{})
+	defer cat.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	_, err := cat.ListTargets(ctx, Query{Kubeconfig: kc, Kinds: []targetpath.Kind{targetpath.Pod}})
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("error %v, want one naming the refused connection", err)
 	}
 }

@@ -30,7 +30,7 @@ import (
 type resourceKind struct {
 	group, resource string
 	example         runtime.Object
-	lw              func(c *clients, ns string) cache.ListerWatcher
+	lw              func(c *clients, ns string) *cache.ListWatch
 	targets         func(obj any) []listing.Target
 }
 
@@ -48,49 +48,49 @@ func one(t listing.Target) []listing.Target { return []listing.Target{t} }
 // namespaceKind is the cluster-scoped Namespace resource.
 var namespaceKind = resourceKind{
 	resource: "namespaces", example: &corev1.Namespace{},
-	lw: func(c *clients, _ string) cache.ListerWatcher {
+	lw: func(c *clients, _ string) *cache.ListWatch {
 		return cache.NewFilteredListWatchFromClient(c.typed.CoreV1().RESTClient(), "namespaces", "", func(*metav1.ListOptions) {})
 	},
 }
 
 var kinds = map[targetpath.Kind]resourceKind{
 	targetpath.Pod: {resource: "pods", example: &corev1.Pod{},
-		lw: func(c *clients, ns string) cache.ListerWatcher {
+		lw: func(c *clients, ns string) *cache.ListWatch {
 			return cache.NewFilteredListWatchFromClient(c.typed.CoreV1().RESTClient(), "pods", ns, excludeMirrord)
 		},
 		targets: func(o any) []listing.Target { return listing.PodTargets(o.(*corev1.Pod)) }},
 	targetpath.Deployment: {group: "apps", resource: "deployments", example: &appsv1.Deployment{},
-		lw: func(c *clients, ns string) cache.ListerWatcher {
+		lw: func(c *clients, ns string) *cache.ListWatch {
 			return cache.NewFilteredListWatchFromClient(c.typed.AppsV1().RESTClient(), "deployments", ns, excludeMirrord)
 		},
 		targets: func(o any) []listing.Target { return one(listing.DeploymentTarget(o.(*appsv1.Deployment))) }},
 	targetpath.StatefulSet: {group: "apps", resource: "statefulsets", example: &appsv1.StatefulSet{},
-		lw: func(c *clients, ns string) cache.ListerWatcher {
+		lw: func(c *clients, ns string) *cache.ListWatch {
 			return cache.NewFilteredListWatchFromClient(c.typed.AppsV1().RESTClient(), "statefulsets", ns, excludeMirrord)
 		},
 		targets: func(o any) []listing.Target { return one(listing.StatefulSetTarget(o.(*appsv1.StatefulSet))) }},
 	targetpath.ReplicaSet: {group: "apps", resource: "replicasets", example: &appsv1.ReplicaSet{},
-		lw: func(c *clients, ns string) cache.ListerWatcher {
+		lw: func(c *clients, ns string) *cache.ListWatch {
 			return cache.NewFilteredListWatchFromClient(c.typed.AppsV1().RESTClient(), "replicasets", ns, excludeMirrord)
 		},
 		targets: func(o any) []listing.Target { return one(listing.ReplicaSetTarget(o.(*appsv1.ReplicaSet))) }},
 	targetpath.Job: {group: "batch", resource: "jobs", example: &batchv1.Job{},
-		lw: func(c *clients, ns string) cache.ListerWatcher {
+		lw: func(c *clients, ns string) *cache.ListWatch {
 			return cache.NewFilteredListWatchFromClient(c.typed.BatchV1().RESTClient(), "jobs", ns, excludeMirrord)
 		},
 		targets: func(o any) []listing.Target { return one(listing.JobTarget(o.(*batchv1.Job))) }},
 	targetpath.CronJob: {group: "batch", resource: "cronjobs", example: &batchv1.CronJob{},
-		lw: func(c *clients, ns string) cache.ListerWatcher {
+		lw: func(c *clients, ns string) *cache.ListWatch {
 			return cache.NewFilteredListWatchFromClient(c.typed.BatchV1().RESTClient(), "cronjobs", ns, excludeMirrord)
 		},
 		targets: func(o any) []listing.Target { return one(listing.CronJobTarget(o.(*batchv1.CronJob))) }},
 	targetpath.Service: {resource: "services", example: &corev1.Service{},
-		lw: func(c *clients, ns string) cache.ListerWatcher {
+		lw: func(c *clients, ns string) *cache.ListWatch {
 			return cache.NewFilteredListWatchFromClient(c.typed.CoreV1().RESTClient(), "services", ns, excludeMirrord)
 		},
 		targets: func(o any) []listing.Target { return one(listing.ServiceTarget(o.(*corev1.Service))) }},
 	targetpath.Rollout: {group: "argoproj.io", resource: "rollouts", example: &unstructured.Unstructured{},
-		lw: func(c *clients, ns string) cache.ListerWatcher {
+		lw: func(c *clients, ns string) *cache.ListWatch {
 			ri := c.dynamic.Resource(c.rollouts).Namespace(ns)
 			return &cache.ListWatch{
 				ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -132,6 +132,9 @@ type source struct {
 	watchFailed chan struct{}
 	listed      []any
 	listedAt    time.Time
+	// lastErr is the informer's last list/watch error, reported when a
+	// caller gives up waiting for the first sync (e.g. cluster unreachable).
+	lastErr error
 	// closed is set when the catalog dropped the source; it then refuses to
 	// start again (callers fetch a fresh source).
 	closed bool
@@ -172,14 +175,56 @@ func (s *source) objects(ctx context.Context) ([]any, error) {
 	}
 	inf, failed := s.informer, s.watchFailed
 	s.mu.Unlock()
-	select {
-	case <-inf.HasSyncedChecker().Done():
+	if inf.HasSynced() {
 		return inf.GetStore().List(), nil
-	case <-failed:
-		return s.listFallback(ctx)
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for the %s cache of namespace %q: %w", s.kind.resource, s.ns, ctx.Err())
 	}
+	// While the informer syncs, a one-item LIST tells at once whether the
+	// API answers at all (the informer itself retries quietly) and whether
+	// listing is allowed.
+	probe := make(chan error, 1)
+	go func() { probe <- s.list(ctx, metav1.ListOptions{Limit: 1}) }()
+	for {
+		select {
+		case <-inf.HasSyncedChecker().Done():
+			return inf.GetStore().List(), nil
+		case <-failed:
+			return s.listFallback(ctx)
+		case err := <-probe:
+			probe = nil
+			switch {
+			case err == nil:
+			case apierrors.IsForbidden(err):
+				s.release()
+				s.mu.Lock()
+				s.mode, s.forbiddenAt = modeForbidden, time.Now()
+				s.mu.Unlock()
+				return nil, errForbidden
+			case ctx.Err() == nil:
+				return nil, fmt.Errorf("list %s in %s: %w", s.kind.resource, s.where(), err)
+			}
+		case <-ctx.Done():
+			s.mu.Lock()
+			last := s.lastErr
+			s.mu.Unlock()
+			if last != nil {
+				return nil, fmt.Errorf("listing %s in %s: %w (last error: %v)", s.kind.resource, s.where(), ctx.Err(), last)
+			}
+			return nil, fmt.Errorf("listing %s in %s: %w", s.kind.resource, s.where(), ctx.Err())
+		}
+	}
+}
+
+func (s *source) where() string {
+	if s.ns == "" {
+		return "the cluster"
+	}
+	return fmt.Sprintf("namespace %q", s.ns)
+}
+
+// list runs one LIST request and drops the result.
+func (s *source) list(ctx context.Context, o metav1.ListOptions) error {
+	_, err := s.kind.lw(s.c, s.ns).ListWithContext(ctx, o)
+	return err
 }
 
 var (
@@ -206,7 +251,9 @@ func (s *source) startLocked() {
 			})
 			return
 		}
-		cache.DefaultWatchErrorHandler(ctx, r, err)
+		s.mu.Lock()
+		s.lastErr = err
+		s.mu.Unlock()
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	s.informer, s.stop = inf, cancel
@@ -243,12 +290,7 @@ func (s *source) listFallback(ctx context.Context) ([]any, error) {
 	}
 	s.mu.Unlock()
 	lw := s.kind.lw(s.c, s.ns)
-	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		if lwc, ok := lw.(cache.ListerWatcherWithContext); ok {
-			return lwc.ListWithContext(ctx, o)
-		}
-		return lw.List(o)
-	})
+	p := pager.New(lw.ListWithContext)
 	p.PageSize = listing.PageSize
 	var out []any
 	err := p.EachListItemWithAlloc(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
@@ -273,6 +315,9 @@ func (s *source) listFallback(ctx context.Context) ([]any, error) {
 	}
 	s.mu.Lock()
 	s.listed, s.listedAt = out, time.Now()
+	if s.mode == modeForbidden {
+		s.mode = modeList // permissions were granted since
+	}
 	s.mu.Unlock()
 	return out, nil
 }

@@ -182,7 +182,7 @@ func (c *Cluster) SetContainerID(t testing.TB, ns, pod string) {
 		for i := range p.Status.ContainerStatuses {
 			s := &p.Status.ContainerStatuses[i]
 			if s.ContainerID == "" {
-				s.ContainerID = "containerd://" + hex.EncodeToString([]byte(p.Name + "/" + s.Name))
+				s.ContainerID = "containerd://" + hex.EncodeToString([]byte(p.Name+"/"+s.Name))
 			}
 		}
 		_, err = c.Client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})

@@ -22,7 +22,7 @@ type Targets struct {
 }
 
 // PopulateTargets fills ns with one object of every listable kind, in
-// available and unavailable variants, waits until the controllers and kwok
+// available and unavailable variants (running pods get container ids), waits until the controllers and kwok
 // have settled them, and returns the expected listing:
 //
 //   - deployment web (2 replicas, istio-proxy + app) and its two pods;
@@ -85,6 +85,8 @@ func (c *Cluster) PopulateTargets(t testing.TB, ns string) Targets {
 
 	web := c.WaitPodsReady(t, ns, "app=web", 2)
 	c.WaitPodsReady(t, ns, "app=db", 1)
+	c.SetContainerIDs(t, ns, "app=web")
+	c.SetContainerIDs(t, ns, "app=db")
 	c.WaitDeploymentAvailable(t, ns, "web", 2)
 	Eventually(t, WaitTimeout, "statefulset db ready", func(ctx context.Context) (bool, error) {
 		s, err := cl.AppsV1().StatefulSets(ns).Get(ctx, "db", metav1.GetOptions{})

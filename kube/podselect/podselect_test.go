@@ -15,7 +15,7 @@ func pod(annotation string, containers []string, notReady ...string) *corev1.Pod
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
 		Spec:       corev1.PodSpec{NodeName: "n"},
-		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIPs: []corev1.PodIP{{IP: "10.0.0.1"}}},
+		Status:     corev1.PodStatus{Phase: corev1.PodRunning, PodIPs: []corev1.PodIP{{IP: "10.0.0.1"}}},
 	}
 	if annotation != "" {
 		p.Annotations = map[string]string{DefaultContainerAnnotation: annotation}

@@ -4,19 +4,35 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/session/registry"
 )
 
-func TestMain(m *testing.M) { agenttest.Main(m) }
+// agentTestRole is the variable agenttest re-executes this binary with to
+// play the target's app (see agenttest.Main).
+const agentTestRole = "MIRRORD_AGENTTEST_ROLE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(agentTestRole) != "" {
+		agenttest.Main(m) // plays a role and exits
+	}
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 var (
 	buildOnce sync.Once
@@ -30,8 +46,10 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// binaries builds mirrord and libmirrord_layer.so once per test process
-// (into one directory, where mirrord exec finds the layer).
+// binaries builds mirrord, libmirrord_layer.so (in one directory, where
+// mirrord exec finds the layer) and mirrord-agent once per test process, and
+// points agenttest at that agent (MIRRORD_AGENT_BIN) so TestMain can remove
+// everything.
 func binaries(t testing.TB) (mirrord string) {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -44,6 +62,7 @@ func binaries(t testing.TB) (mirrord string) {
 		root := repoRoot()
 		for _, c := range [][]string{
 			{"go", "build", "-o", filepath.Join(binDir, "mirrord"), "./cmd/mirrord"},
+			{"go", "build", "-o", filepath.Join(binDir, "mirrord-agent"), "./cmd/mirrord-agent"},
 			{"make", "-s", "BIN=" + binDir, filepath.Join(binDir, "libmirrord_layer.so")},
 		} {
 			cmd := exec.CommandContext(ctx, c[0], c[1:]...)
@@ -52,6 +71,9 @@ func binaries(t testing.TB) (mirrord string) {
 				buildErr = &buildError{cmd: strings.Join(c, " "), out: string(out), err: err}
 				return
 			}
+		}
+		if os.Getenv("MIRRORD_AGENT_BIN") == "" {
+			os.Setenv("MIRRORD_AGENT_BIN", filepath.Join(binDir, "mirrord-agent"))
 		}
 	})
 	if buildErr != nil {
@@ -69,14 +91,14 @@ func (e *buildError) Error() string { return e.cmd + ": " + e.err.Error() + "\n"
 
 // session is a pod with a running agent that mirrord exec runs against.
 type session struct {
-	t        *testing.T
+	t        testing.TB
 	pod      *agenttest.Pod
 	agent    *agenttest.Agent
 	mirrord  string
 	sessions string // MIRRORD_SESSIONS_DIR
 }
 
-func newSession(t *testing.T, opts agenttest.PodOptions) *session {
+func newSession(t testing.TB, opts agenttest.PodOptions) *session {
 	t.Helper()
 	agenttest.RequireRoot(t)
 	mirrord := binaries(t)
@@ -146,4 +168,94 @@ func (s *session) mustRun(cfg map[string]any, args ...string) string {
 		s.t.Fatalf("mirrord exec %v: exit %d\nstdout: %s\nstderr: %s\nagent log:\n%s", args, r.code, r.stdout, r.stderr, s.agent.Log())
 	}
 	return r.stdout
+}
+
+// lockedBuffer collects a background process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// background is a command running under mirrord exec.
+type background struct {
+	cmd            *exec.Cmd
+	stdout, stderr *lockedBuffer
+	done           chan struct{}
+}
+
+// start runs a command under mirrord exec in the background, in dir; the
+// test's cleanup stops it.
+func (s *session) start(cfg map[string]any, dir string, args ...string) *background {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := s.command(ctx, cfg, args...)
+	cmd.Dir = dir
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	b := &background{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = b.stdout, b.stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		s.t.Fatal(err)
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(b.done)
+	}()
+	s.t.Cleanup(func() {
+		cancel()
+		select {
+		case <-b.done:
+		case <-time.After(15 * time.Second):
+			s.t.Errorf("%v did not stop", args)
+			_ = cmd.Process.Kill()
+			<-b.done
+		}
+	})
+	return b
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitSubscribed waits until the session registry shows a subscription to
+// the target port.
+func (s *session) waitSubscribed(port uint16, bg *background) {
+	s.t.Helper()
+	waitFor(s.t, 30*time.Second, fmt.Sprintf("a subscription to port %d (stderr: %s)", port, bg.stderr), func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		infos, err := registry.List(ctx, s.sessions)
+		if err != nil {
+			return false
+		}
+		for _, in := range infos {
+			for _, p := range in.PortSubscriptions {
+				if p.Port == port {
+					return true
+				}
+			}
+		}
+		return false
+	})
 }

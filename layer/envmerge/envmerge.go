@@ -11,6 +11,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/dlclark/regexp2"
 
@@ -75,7 +76,7 @@ func Merge(remote map[string]string, cfg settings.Env, readFile func(string) ([]
 			if err != nil {
 				return Result{}, fmt.Errorf("feature.env.mapping: pattern %q: %w", p, err)
 			}
-			re.MatchTimeout = 0
+			re.MatchTimeout = time.Second
 			for name := range set {
 				if ok, err := re.MatchString(name); err == nil && ok {
 					set[name] = cfg.Mapping[p]

@@ -58,8 +58,8 @@ type Proxy struct {
 	mu        sync.Mutex
 	conns     int // live layer connections
 	procs     map[uint32]*process
-	names     map[netip.Addr][]string // addresses the session resolved remotely
-	subs      map[uint16]*subscription // by remote port
+	names     map[netip.Addr][]string   // addresses the session resolved remotely
+	subs      map[uint16]*subscription  // by remote port
 	peers     map[uint16]netip.AddrPort // local port of our dial to the app -> real peer
 	listening map[uint16]int            // local ports the session's listeners use
 	files     map[uint64]*remoteFile

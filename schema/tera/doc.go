@@ -21,7 +21,8 @@
 //     runs (Tera reports them only when the code path is taken).
 //   - The tree is compiled (exec.go) into a pongo2 template that holds the
 //     control flow only: `{% if %}`/`{% elif %}`/`{% else %}` and
-//     `{% for %}`, with every condition, loop container, output, text
+//     `{% for %}` (with `{% empty %}` for Tera's `{% for %}…{% else %}`),
+//     with every condition, loop container, output, text
 //     segment and `set` replaced by a call such as `{{ x(3) }}` or
 //     `{% if c(4) %}` into a per-render runtime passed in the pongo2
 //     Context. pongo2 parses and executes that program; nothing is

@@ -3,6 +3,7 @@ package tera
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -50,7 +51,7 @@ func (rt *runtime) eval(e expr, sc scope) (any, *Error) {
 			return nil, err
 		}
 		if !found {
-			return nil, rt.undefinedErr(e)
+			return nil, rt.undefinedErr(e, sc)
 		}
 		return v, nil
 	case *arrayLit:
@@ -104,20 +105,75 @@ func (rt *runtime) pathText(e expr) string {
 	return rt.src[s:t]
 }
 
-func (rt *runtime) undefinedErr(e expr) *Error {
+func (rt *runtime) undefinedErr(e expr, sc scope) *Error {
 	name := rt.pathText(e)
 	msg := fmt.Sprintf("Variable `%s` not found in context", name)
-	if v, ok := e.(*variable); ok && v.name == "git_branch" {
-		msg += " (git_branch is only set when the branch is known: MIRRORD_BRANCH_NAME or a git checkout with a current branch)"
+	fallback := fmt.Sprintf("write `%s | default(value='…')` for a fallback", name)
+	root := rootVariable(e)
+	_, rootFound := rt.lookupVar(root.name, sc)
+	switch {
+	case rootFound:
+		if _, ok := e.(*indexAccess); ok {
+			msg += " (maybe the index is out of bounds)"
+		}
+		msg += "; " + fallback
+	case root.name == "git_branch":
+		msg += ": it is only set when the branch is known (MIRRORD_BRANCH_NAME, or a git checkout on a branch); " +
+			strings.Replace(fallback, "…", "main", 1)
+	case root.name == "env":
+		msg += "; there is no `env` object: read environment variables with `get_env(name=\"…\")`"
+	default:
+		if hint := didYouMean(root.name, rt.visibleNames(sc)); hint != "" {
+			msg += hint + " Or " + fallback
+		} else {
+			msg += "; " + fallback
+		}
 	}
-	if _, ok := e.(*indexAccess); ok {
-		msg += " (maybe the index is out of bounds)"
-	}
-	msg += fmt.Sprintf("; write `%s | default(value='…')` if it may be missing", name)
 	s, t := e.span()
 	err := errAt(s, t, msg)
 	err.undefined = true
 	return err
+}
+
+// rootVariable is the variable a path expression starts from.
+func rootVariable(e expr) *variable {
+	for {
+		switch x := e.(type) {
+		case *variable:
+			return x
+		case *attrAccess:
+			e = x.x
+		case *indexAccess:
+			e = x.x
+		default:
+			return &variable{name: ""}
+		}
+	}
+}
+
+// visibleNames lists the variables an expression in scope sc can see.
+func (rt *runtime) visibleNames(sc scope) []string {
+	var names []string
+	for _, id := range sc {
+		if ls := rt.loops[id]; ls != nil {
+			names = append(names, ls.node.val, "loop")
+			if ls.node.key != "" {
+				names = append(names, ls.node.key)
+			}
+			for k := range ls.frame {
+				names = append(names, k)
+			}
+		}
+	}
+	for k := range rt.globals {
+		names = append(names, k)
+	}
+	for k := range rt.vars {
+		names = append(names, k)
+	}
+	names = append(names, "git_branch", "key") // mirrord's variables, even when unset
+	sort.Strings(names)
+	return names
 }
 
 // lookupPath resolves a variable, attribute or index expression. found is

@@ -46,13 +46,19 @@ type program struct {
 	sites []site
 	loops []*forNode
 	p2src strings.Builder
+	// run is the range of consecutive straight-line sites (text, output,
+	// set, break, continue, filter markers) not yet emitted; they become
+	// one call, {{ x(first, last) }}.
+	runFirst, runLast int
+	inRun             bool
 }
 
-// compile turns the Tera AST into pongo2 source. The generated pongo2
-// program only drives the control flow; every piece of output and every
-// expression is a call back into the runtime, e.g.
+// compile turns the Tera AST into pongo2 source (call flush after the
+// top-level call). The generated pongo2 program only drives the control
+// flow; every piece of output and every expression is a call back into the
+// runtime, e.g.
 //
-//	{{ x(0) }}{% if c(1) %}{{ x(2) }}{% endif %}{% for it in l(3) %}{{ i(3, it) }}...{% endfor %}
+//	{{ x(0, 2) }}{% if c(3) %}{{ x(4, 4) }}{% endif %}{% for it in l(5) %}{{ i(5, it) }}...{% endfor %}
 func (pg *program) compile(nodes []node, sc scope) {
 	for _, n := range nodes {
 		switch n := n.(type) {
@@ -75,35 +81,39 @@ func (pg *program) compile(nodes []node, sc scope) {
 				if i > 0 {
 					kw = "elif"
 				}
+				pg.flush()
 				fmt.Fprintf(&pg.p2src, "{%% %s c(%d) %%}", kw, id)
 				pg.compile(b.body, sc)
 			}
 			if n.elseBody != nil {
+				pg.flush()
 				pg.p2src.WriteString("{% else %}")
 				pg.compile(n.elseBody, sc)
 			}
+			pg.flush()
 			pg.p2src.WriteString("{% endif %}")
 		case forNode:
 			loopID := len(pg.loops)
 			pg.loops = append(pg.loops, &n)
 			id := pg.addSite(site{kind: siteLoop, sc: sc, tag: n.tag, e: n.iter, loop: loopID, fnode: &n})
+			pg.flush()
 			fmt.Fprintf(&pg.p2src, "{%% for it in l(%d) %%}{{ i(%d, it) }}", id, id)
 			inner := make(scope, len(sc)+1)
 			copy(inner, sc)
 			inner[len(sc)] = loopID
 			pg.compile(n.body, inner)
 			if n.emptyBody != nil {
+				pg.flush()
 				pg.p2src.WriteString("{% empty %}")
 				pg.compile(n.emptyBody, sc)
 			}
+			pg.flush()
 			pg.p2src.WriteString("{% endfor %}")
 		case filterBlock:
-			begin := pg.addSite(site{kind: siteFilterBegin, sc: sc, tag: n.tag, fb: &n})
-			fmt.Fprintf(&pg.p2src, "{{ x(%d) }}", begin)
+			begin := pg.emitSite(site{kind: siteFilterBegin, sc: sc, tag: n.tag, fb: &n})
 			pg.compile(n.body, sc)
-			end := pg.addSite(site{kind: siteFilterEnd, sc: sc, tag: pos{n.tag.start, n.end.end}, fb: &n})
+			end := pg.emitSite(site{kind: siteFilterEnd, sc: sc, tag: pos{n.tag.start, n.end.end}, fb: &n})
 			pg.sites[begin].fbEnd = end
-			fmt.Fprintf(&pg.p2src, "{{ x(%d) }}", end)
 		}
 	}
 }
@@ -113,11 +123,29 @@ func (pg *program) addSite(s site) int {
 	return len(pg.sites) - 1
 }
 
-func (pg *program) emitSite(s site) {
+// emitSite adds a straight-line site to the current run.
+func (pg *program) emitSite(s site) int {
 	id := pg.addSite(s)
+	if pg.inRun && id == pg.runLast+1 {
+		pg.runLast = id
+		return id
+	}
+	pg.flush()
+	pg.runFirst, pg.runLast, pg.inRun = id, id, true
+	return id
+}
+
+// flush emits the pending run of straight-line sites.
+func (pg *program) flush() {
+	if !pg.inRun {
+		return
+	}
 	pg.p2src.WriteString("{{ x(")
-	pg.p2src.WriteString(strconv.Itoa(id))
+	pg.p2src.WriteString(strconv.Itoa(pg.runFirst))
+	pg.p2src.WriteString(", ")
+	pg.p2src.WriteString(strconv.Itoa(pg.runLast))
 	pg.p2src.WriteString(") }}")
+	pg.inRun = false
 }
 
 // runtime is the state of one render.
@@ -182,37 +210,47 @@ func (rt *runtime) write(text string, seg segment) error {
 	return nil
 }
 
-// callX runs an output, text, set, break, continue or filter site.
-func (rt *runtime) callX(id int) (string, error) {
+// callX runs the straight-line sites first..last: text, output, set,
+// break, continue and filter markers.
+func (rt *runtime) callX(first, last int) (string, error) {
 	if rt.err != nil {
 		return "", rt.err
 	}
-	if id < 0 || id >= len(rt.prog.sites) {
+	if first < 0 || last < first || last >= len(rt.prog.sites) {
 		return "", rt.fail(errAt(0, len(rt.src), "internal error: bad site"))
 	}
+	for id := first; id <= last; id++ {
+		if err := rt.runSite(id); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
+func (rt *runtime) runSite(id int) error {
 	s := &rt.prog.sites[id]
 	if err := rt.step(s); err != nil {
-		return "", err
+		return err
 	}
 	if s.kind == siteFilterEnd {
-		return "", rt.endFilter(id, s)
+		return rt.endFilter(id, s)
 	}
 	if rt.dead(s.sc) {
-		return "", nil
+		return nil
 	}
 	switch s.kind {
 	case siteText:
-		return "", rt.write(rt.src[s.text.start:s.text.end], segment{src: s.text.start, srcEnd: s.text.end, literal: true})
+		return rt.write(rt.src[s.text.start:s.text.end], segment{src: s.text.start, srcEnd: s.text.end, literal: true})
 	case siteOutput:
 		v, err := rt.eval(s.e, s.sc)
 		if err != nil {
-			return "", rt.fail(err)
+			return rt.fail(err)
 		}
-		return "", rt.write(printValue(v), segment{src: s.tag.start, srcEnd: s.tag.end})
+		return rt.write(printValue(v), segment{src: s.tag.start, srcEnd: s.tag.end})
 	case siteSet:
 		v, err := rt.eval(s.set.e, s.sc)
 		if err != nil {
-			return "", rt.fail(err)
+			return rt.fail(err)
 		}
 		if s.set.global || len(s.sc) == 0 {
 			rt.globals[s.set.name] = v
@@ -230,7 +268,7 @@ func (rt *runtime) callX(id int) (string, error) {
 	case siteFilterBegin:
 		rt.capture = append(rt.capture, captureMark{site: id, outLen: rt.out.Len(), segLen: len(rt.segs)})
 	}
-	return "", nil
+	return nil
 }
 
 // endFilter applies a {% filter %} block's filter to the output captured

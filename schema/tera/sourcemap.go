@@ -14,7 +14,9 @@ type segment struct {
 // SourceMap maps byte offsets of the rendered text back to the original
 // template text. Rendered bytes copied from literal text map to the very
 // byte they were copied from; bytes printed by an expression map to the
-// whole `{{ }}` tag that printed them. A nil SourceMap is the identity.
+// whole `{{ }}` tag that printed them, and the output of a
+// `{% filter %}…{% endfilter %}` section to the whole section. A nil
+// SourceMap is the identity.
 type SourceMap struct {
 	segs   []segment
 	outLen int

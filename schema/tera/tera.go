@@ -100,6 +100,7 @@ func render(src string, c Context) (out *Output, err *Error) {
 	}
 	pg := &program{src: src}
 	pg.compile(nodes, nil)
+	pg.flush()
 	rt := &runtime{
 		src:     src,
 		prog:    pg,

@@ -195,7 +195,11 @@ func TestRenderErrors(t *testing.T) {
 		msg        string // expected substring of the message
 	}{
 		{"undefined variable", `x: {{ git_branch }}`, 6, 16, "Variable `git_branch` not found in context"},
-		{"undefined hint", `{{ nope }}`, 3, 7, "write `nope | default(value='…')`"},
+		{"undefined hint", `{{ nope }}`, 3, 7, "write `nope | default(value='…')` for a fallback"},
+		{"undefined did you mean", `{{ git_brnch }}`, 3, 12, "Variable `git_brnch` not found in context; did you mean `git_branch`?"},
+		{"undefined did you mean loop var", `{% for item in list %}{{ itme }}{% endfor %}`, 25, 29, "did you mean `item`?"},
+		{"no env object", `{{ env.HOME }}`, 3, 11, "there is no `env` object: read environment variables with `get_env(name=\"…\")`"},
+		{"unknown function lists functions", `{{ env(name="HOME") }}`, 3, 6, "Function `env` not found; the functions are get_env, get_random, now, range, throw"},
 		{"undefined attribute", `{{ obj.missing }}`, 3, 14, "Variable `obj.missing` not found"},
 		{"undefined index", `{{ list[7] }}`, 3, 10, "maybe the index is out of bounds"},
 		{"undefined in function arg", `{{ get_env(name=nope) }}`, 16, 20, "Variable `nope` not found"},
@@ -431,5 +435,41 @@ func TestConcurrentRenders(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestCompiledProgram shows the pongo2 program a template becomes: control
+// flow in pongo2, everything else as runs of calls into the runtime.
+func TestCompiledProgram(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{`a{{ b }}c`, `{{ x(0, 2) }}`},
+		{`a{% if c %}d{% elif e %}f{% else %}g{% endif %}h`,
+			`{{ x(0, 0) }}{% if c(1) %}{{ x(2, 2) }}{% elif c(3) %}{{ x(4, 4) }}{% else %}{{ x(5, 5) }}{% endif %}{{ x(6, 6) }}`},
+		{`{% for v in l %}{{ v }}{% break %}{% else %}none{% endfor %}`,
+			`{% for it in l(0) %}{{ i(0, it) }}{{ x(1, 2) }}{% empty %}{{ x(3, 3) }}{% endfor %}`},
+		{`{% filter upper %}x{% endfilter %}{# c #}{% raw %}{{ r }}{% endraw %}`, `{{ x(0, 3) }}`},
+	}
+	for _, tc := range tests {
+		nodes, err := parseTemplate(tc.src)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.src, err)
+		}
+		pg := &program{src: tc.src}
+		pg.compile(nodes, nil)
+		pg.flush()
+		if got := pg.p2src.String(); got != tc.want {
+			t.Errorf("%q compiles to\n%s\nwant\n%s", tc.src, got, tc.want)
+		}
+	}
+}
+
+func TestNowAndRandom(t *testing.T) {
+	out, err := Render(`{{ now(utc=true) | date(format="%Y") }}|{{ now(timestamp=true) > 1700000000 }}|{{ get_random(start=5, end=6) }}`, testContext())
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(out.Text, "|")
+	if len(parts) != 3 || len(parts[0]) != 4 || parts[1] != "true" || parts[2] != "5" {
+		t.Errorf("got %q", out.Text)
 	}
 }

@@ -114,28 +114,53 @@ func stripSnippet(s string) string {
 			continue
 		}
 		if s[i+1] == '{' {
-			end := strings.IndexByte(s[i:], '}')
+			end := closingBrace(s, i+2)
 			if end < 0 {
 				out.WriteByte(c)
 				continue
 			}
-			body := s[i+2 : i+end]
+			body := s[i+2 : end]
 			for len(body) > 0 && body[0] >= '0' && body[0] <= '9' {
 				body = body[1:]
 			}
 			switch {
 			case strings.HasPrefix(body, ":"):
-				out.WriteString(body[1:])
+				out.WriteString(unescapeSnippet(body[1:]))
 			case strings.HasPrefix(body, "|"):
 				choices := strings.Split(strings.Trim(body, "|"), ",")
-				out.WriteString(choices[0])
+				out.WriteString(unescapeSnippet(choices[0]))
 			}
-			i += end
+			i = end
 			continue
 		}
 		out.WriteByte(c)
 	}
 	return out.String()
+}
+
+// closingBrace finds the unescaped '}' closing a placeholder body that
+// starts at from.
+func closingBrace(s string, from int) int {
+	for j := from; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case '}':
+			return j
+		}
+	}
+	return -1
+}
+
+func unescapeSnippet(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // escapeSnippet escapes text for use inside a snippet.

@@ -198,7 +198,7 @@ func findJSON(text string, off int, sep byte, base int, prefix ...Seg) Context {
 				found = &ctx
 				target = top
 				if ctx.Kind == Key {
-					excluded = ctx.Prefix
+					excluded = unquote(text, t) // the key being edited stays on offer
 				}
 			}
 			if found != nil && found.Kind == Key {

@@ -183,11 +183,9 @@ func findTOML(text string, off int) Context {
 		if strings.HasPrefix(trimmedBefore, "[[") {
 			hstart++
 		}
-		inner := line[hstart:]
 		endRel := len(line)
-		if i := indexOutsideQuotes(inner, ']'); i >= 0 {
+		if i := indexOutsideQuotes(line[hstart:], ']'); i >= 0 {
 			endRel = hstart + i
-			inner = inner[:i]
 		}
 		if rel > endRel {
 			return Context{Kind: Nothing}

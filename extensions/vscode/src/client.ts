@@ -47,14 +47,13 @@ export function startServer(
   output.info(`starting ${command.command} --stdio (${command.source})`);
   const serverOptions: ServerOptions = { command: command.command, args: ["--stdio"] };
   const policy = new RestartPolicy();
-  const watcher = vscode.workspace.createFileSystemWatcher("**/{*mirrord.{json,yaml,yml,toml},.mirrord/*}");
   const clientOptions: LanguageClientOptions = {
     documentSelector: CONFIG_DOCUMENT_PATTERNS.flatMap((pattern) => [
       { scheme: "file", pattern },
       { scheme: "untitled", pattern },
     ]),
     outputChannel: output,
-    synchronize: { fileEvents: watcher },
+    // The server registers its own file watchers (client/registerCapability).
     initializationOptions: { client: "vscode" },
     errorHandler: {
       error: () => ({ action: ErrorAction.Continue }),
@@ -106,7 +105,6 @@ export function startServer(
       else await client.restart();
     },
     async dispose() {
-      watcher.dispose();
       if (client.state !== State.Stopped) await client.stop();
     },
   };

@@ -113,6 +113,9 @@ function toServerError(method: string, err: unknown): Error {
     const e = err as { code?: unknown; message?: unknown };
     const code = typeof e.code === "number" ? e.code : undefined;
     if (code === ErrorCode.requestCancelled) return new CancelledError(method);
+    if (code === ErrorCode.methodNotFound) {
+      return new ServerError(method, `this mirrord-ls does not support ${method}; update it (or point mirrord.serverPath at a newer one)`, code);
+    }
     const message = typeof e.message === "string" ? e.message : JSON.stringify(err);
     return new ServerError(method, message, code);
   }
@@ -240,7 +243,8 @@ function parseVerify(v: unknown): VerifyResult {
   const config = typeof o.config === "object" && o.config !== null ? (o.config as Obj) : {};
   return {
     ok,
-    target: targetString(config.path),
+    // config.target is the path string; config.path verify-config's object form.
+    target: targetString(config.target ?? config.path),
     namespace: str(config.namespace) ?? null,
     errors,
     warnings,

@@ -106,14 +106,12 @@ type Calls = { method: string; params: unknown }[];
 /** A ServerApi answering from handlers; every call is recorded. */
 export function fakeApi(handlers: Partial<ServerApi>): ServerApi & { calls: Calls } {
   const calls: Calls = [];
-  const missing = (method: string) => (): never => {
-    throw new Error(`unexpected call ${method}`);
-  };
+  const missing = (method: string) => (): Promise<never> => Promise.reject(new Error(`unexpected call ${method}`));
   const rec =
     <A extends unknown[], R>(method: string, f: ((...a: A) => Promise<R>) | undefined) =>
     (...a: A): Promise<R> => {
       calls.push({ method, params: a[0] });
-      return (f ?? (missing(method) as (...a: A) => Promise<R>))(...a);
+      return f ? f(...a) : missing(method)();
     };
   return {
     calls,

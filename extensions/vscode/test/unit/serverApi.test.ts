@@ -12,7 +12,12 @@ function channel(answers: Record<string, unknown>, progress?: string[]): RpcChan
     request(method, params) {
       sent.push({ method, params });
       const a = answers[method];
-      if (a instanceof Error || (typeof a === "object" && a !== null && "code" in a)) return Promise.reject(a);
+      if (a instanceof Error) return Promise.reject(a);
+      if (typeof a === "object" && a !== null && "code" in a) {
+        // A JSON-RPC error object, as vscode-jsonrpc's ResponseError carries it.
+        const { code, message } = a as { code: number; message: string };
+        return Promise.reject(Object.assign(new Error(message), { code }));
+      }
       return Promise.resolve(a);
     },
     onWorkDone(_token, report): Disposable {
@@ -131,6 +136,7 @@ describe("ServerApi", () => {
     const err = await api.listTargets({}).catch((e: unknown) => e);
     assert.ok(err instanceof ServerError);
     assert.ok(isMethodNotFound(err));
+    assert.match((err as Error).message, /this mirrord-ls does not support mirrord\/listTargets; update it/);
     await assert.rejects(api.listSessions(), CancelledError);
   });
 

@@ -1,0 +1,21 @@
+# mirrord-ls, the language server (server/, cmd/mirrord-ls). Its editor test
+# runs headless neovim (installed by scripts/deps.d/server.sh); the
+# benchmarks build cmd/mirrord-ls themselves.
+
+RACE_PKGS += ./server/...
+
+.PHONY: test-server bench-server fuzz-server
+test-server:
+	$(GO) test $(GOTEST_FLAGS) ./server/... ./cmd/mirrord-ls/
+	$(GO) test $(GOTEST_FLAGS) -race ./server/...
+
+# Start-up, didChange -> publishDiagnostics, completion (p50/p99) and the
+# resident memory of the real process with ten configs open.
+bench-server:
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count=1 ./server/
+
+fuzz-server:
+	for f in FuzzFraming FuzzParams; do $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./server/ || exit 1; done
+	$(GO) test -run '^$$' -fuzz '^FuzzStream$$' -fuzztime $(FUZZTIME) ./server/wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./server/textdoc/
+	$(GO) test -run '^$$' -fuzz '^FuzzFind$$' -fuzztime $(FUZZTIME) ./server/cursor/

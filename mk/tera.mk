@@ -1,0 +1,2 @@
+# Tera templating is exercised concurrently by the server.
+RACE_PKGS += ./schema/tera/

@@ -1,0 +1,32 @@
+# VS Code extension (extensions/vscode, docs/vscode.md).
+#   make vscode-test   typecheck, bundle and run the extension's unit and
+#                      integration tests (the latter against bin/mirrord-ls)
+#   make vscode-lint   eslint (also run by `make lint`)
+#   make vsix          package bin/mirrord-ls-vscode-<version>.vsix with the
+#                      schema from `mirrord schema` and bin/mirrord-ls inside
+# npm ci runs only when node_modules is missing or the lockfile changed
+# (stamp file). The @vscode/test-electron smoke suite needs a VS Code and is
+# not run here: `cd extensions/vscode && npm run test:electron`.
+.PHONY: vscode-test vscode-lint vsix
+VSCODE_DIR := extensions/vscode
+VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.mirrord-npm-ci.stamp
+VSCODE_NPM := npm --prefix $(VSCODE_DIR) --loglevel=error --no-audit --no-fund --no-update-notifier
+TEST_EXTRA += vscode-test
+
+$(VSCODE_STAMP): $(VSCODE_DIR)/package.json $(VSCODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "vscode: npm is missing (make deps)" >&2; exit 1; }
+	cd $(VSCODE_DIR) && npm ci --loglevel=error --no-audit --no-fund --no-update-notifier --no-progress >/dev/null
+	@touch $@
+
+vscode-test: $(VSCODE_STAMP) $(BIN)/mirrord-ls
+	$(VSCODE_NPM) run --silent bundle
+	MIRRORD_LS_BIN=$(CURDIR)/$(BIN)/mirrord-ls $(VSCODE_NPM) test
+
+vscode-lint: $(VSCODE_STAMP)
+	$(VSCODE_NPM) run --silent lint
+
+lint: vscode-lint
+
+vsix: $(VSCODE_STAMP) $(BIN)/mirrord-ls $(BIN)/mirrord
+	MIRRORD_BIN=$(CURDIR)/$(BIN)/mirrord MIRRORD_LS_BIN=$(CURDIR)/$(BIN)/mirrord-ls VSIX_OUT=$(CURDIR)/$(BIN) \
+		$(VSCODE_NPM) run --silent package
