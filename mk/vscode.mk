@@ -13,7 +13,7 @@ VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.mirrord-npm-ci.stamp
 VSCODE_NPM := npm --prefix $(VSCODE_DIR) --loglevel=error --no-audit --no-fund --no-update-notifier
 TEST_EXTRA += vscode-test
 
-$(VSCODE_STAMP): $(VSCODE_DIR)/package.json $(VSCODE_DIR)/package-lock.json
+$(VSCODE_STAMP): $(VSCODE_DIR)/package-lock.json
 	@command -v npm >/dev/null || { echo "vscode: npm is missing (make deps)" >&2; exit 1; }
 	cd $(VSCODE_DIR) && npm ci --loglevel=error --no-audit --no-fund --no-update-notifier --no-progress >/dev/null
 	@touch $@

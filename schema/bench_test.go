@@ -5,8 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 )
 
 func benchVerify(b *testing.B, name string) {

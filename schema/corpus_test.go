@@ -143,3 +143,39 @@ func TestInvalidCorpus(t *testing.T) {
 		})
 	}
 }
+
+// TestFormatsAgree: the complete example in JSON, YAML and TOML resolves
+// to the same config with the same findings at the same pointers.
+func TestFormatsAgree(t *testing.T) {
+	var first []byte
+	var firstPtrs []string
+	for _, name := range []string{"complete.json", "complete.yaml", "complete.toml"} {
+		path := filepath.Join(corpusDir, "valid", name)
+		text, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := Verify(context.Background(), text, testOptions(t, path))
+		if res.Config == nil {
+			t.Fatalf("%s: %+v", name, res.Errors())
+		}
+		b, err := json.Marshal(res.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ptrs []string
+		for _, d := range res.Diagnostics {
+			ptrs = append(ptrs, d.Pointer+" "+d.Code)
+		}
+		if first == nil {
+			first, firstPtrs = b, ptrs
+			continue
+		}
+		if !bytes.Equal(b, first) {
+			t.Errorf("%s resolves differently from complete.json:\n%s\n%s", name, b, first)
+		}
+		if strings.Join(ptrs, ",") != strings.Join(firstPtrs, ",") {
+			t.Errorf("%s findings %v, complete.json %v", name, ptrs, firstPtrs)
+		}
+	}
+}

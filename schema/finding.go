@@ -44,18 +44,6 @@ func fieldPath(pointer string) string {
 	return b.String()
 }
 
-// spanOf returns the span of the value at pointer, or of its key when key is set.
-func spanOf(root *Node, pointer string, key bool) (int, int) {
-	n, m := root.Locate(pointer)
-	if key && m != nil {
-		return m.KeyStart, m.KeyEnd
-	}
-	if n == nil {
-		return 0, 0
-	}
-	return n.Start, n.End
-}
-
 // valueSpan is the span used for "bad value" findings: the value itself,
 // but for a multi-line object or array the key that holds it (so an editor
 // does not underline a whole section).

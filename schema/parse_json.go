@@ -42,8 +42,17 @@ func parseJSON(text string) (*Node, error) {
 }
 
 type jsonParser struct {
-	s string
-	i int
+	s    string
+	i    int
+	slab []Node // nodes are carved from chunks to save allocations
+}
+
+func (p *jsonParser) node(n Node) *Node {
+	if len(p.slab) == cap(p.slab) {
+		p.slab = make([]Node, 0, 64)
+	}
+	p.slab = append(p.slab, n)
+	return &p.slab[len(p.slab)-1]
 }
 
 func (p *jsonParser) errAt(start, end int, format string, args ...any) error {
@@ -90,7 +99,7 @@ func (p *jsonParser) value(depth int) (*Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Node{Kind: KindString, Str: s, Start: start, End: p.i}, nil
+		return p.node(Node{Kind: KindString, Str: s, Start: start, End: p.i}), nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.number()
 	default:
@@ -99,10 +108,10 @@ func (p *jsonParser) value(depth int) (*Node, error) {
 			node Node
 		}{{"true", Node{Kind: KindBool, Bool: true}}, {"false", Node{Kind: KindBool}}, {"null", Node{Kind: KindNull}}} {
 			if len(p.s)-p.i >= len(lit.word) && p.s[p.i:p.i+len(lit.word)] == lit.word {
-				n := lit.node
+				n := p.node(lit.node)
 				n.Start, n.End = p.i, p.i+len(lit.word)
 				p.i += len(lit.word)
-				return &n, nil
+				return n, nil
 			}
 		}
 		return nil, p.errAt(p.i, p.i+1, "expected a value, found %s", p.describe())
@@ -110,7 +119,7 @@ func (p *jsonParser) value(depth int) (*Node, error) {
 }
 
 func (p *jsonParser) object(depth int) (*Node, error) {
-	n := &Node{Kind: KindObject, Start: p.i}
+	n := p.node(Node{Kind: KindObject, Start: p.i})
 	p.i++ // {
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '}' {
@@ -164,7 +173,7 @@ func (p *jsonParser) object(depth int) (*Node, error) {
 }
 
 func (p *jsonParser) array(depth int) (*Node, error) {
-	n := &Node{Kind: KindArray, Start: p.i}
+	n := p.node(Node{Kind: KindArray, Start: p.i})
 	p.i++ // [
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == ']' {
@@ -234,7 +243,7 @@ func (p *jsonParser) number() (*Node, error) {
 		}
 	}
 	p.i = i
-	return &Node{Kind: KindNumber, Str: s[start:i], Start: start, End: i}, nil
+	return p.node(Node{Kind: KindNumber, Str: s[start:i], Start: start, End: i}), nil
 }
 
 // str scans a string literal starting at the opening quote.

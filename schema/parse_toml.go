@@ -115,26 +115,42 @@ func tomlSpans(text string) map[string]tomlSpan {
 	table := ""
 	arrayCount := map[string]int{}
 	lastTable := ""
+	// intermediate records the parts of a dotted key that have no span
+	// yet (e.g. `feature` in `feature.hostname = true`).
+	intermediate := func(parts []tomlPart, end int) {
+		for _, pt := range parts[:len(parts)-1] {
+			if _, ok := spans[pt.ptr]; !ok {
+				spans[pt.ptr] = tomlSpan{keyStart: pt.start, keyEnd: pt.end, start: pt.start, end: end}
+			}
+		}
+	}
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
-			ptr, ks, ke := tomlKeyPointer(e.Key(), "", arrayCount)
+			parts := tomlKeyParts(e.Key(), "", arrayCount)
+			last := parts[len(parts)-1]
+			ptr := last.ptr
+			intermediate(parts, last.end)
 			if e.Kind == unstable.ArrayTable {
 				i := arrayCount[ptr]
 				arrayCount[ptr] = i + 1
-				spans[ptr] = tomlSpan{keyStart: ks, keyEnd: ke, start: ks, end: ke}
+				if _, ok := spans[ptr]; !ok {
+					spans[ptr] = tomlSpan{keyStart: last.start, keyEnd: last.end, start: last.start, end: last.end}
+				}
 				ptr = PointerIndex(ptr, i)
 			}
-			spans[ptr] = tomlSpan{keyStart: ks, keyEnd: ke, start: ks, end: ke}
+			spans[ptr] = tomlSpan{keyStart: last.start, keyEnd: last.end, start: last.start, end: last.end}
 			table, lastTable = ptr, ptr
 		case unstable.KeyValue:
-			ptr, ks, ke := tomlKeyPointer(e.Key(), table, arrayCount)
-			start, end := tomlValueSpans(e.Value(), ptr, spans)
+			parts := tomlKeyParts(e.Key(), table, arrayCount)
+			last := parts[len(parts)-1]
+			start, end := tomlValueSpans(e.Value(), last.ptr, spans)
 			if start < 0 {
-				start, end = emptyArraySpan(text, ke)
+				start, end = emptyArraySpan(text, last.end)
 			}
-			spans[ptr] = tomlSpan{keyStart: ks, keyEnd: ke, start: start, end: end}
+			intermediate(parts, end)
+			spans[last.ptr] = tomlSpan{keyStart: last.start, keyEnd: last.end, start: start, end: end}
 			if lastTable != "" {
 				s := spans[lastTable]
 				s.end = max(s.end, end)
@@ -145,29 +161,29 @@ func tomlSpans(text string) map[string]tomlSpan {
 	return spans
 }
 
-// tomlKeyPointer resolves a (dotted) key under a table pointer. Earlier
-// array tables on the path refer to their last element.
-func tomlKeyPointer(it unstable.Iterator, base string, arrayCount map[string]int) (string, int, int) {
+// tomlPart is one part of a dotted key: its pointer and span.
+type tomlPart struct {
+	ptr        string
+	start, end int
+}
+
+// tomlKeyParts resolves a (dotted) key under a table pointer. Array
+// tables on the path refer to their last element.
+func tomlKeyParts(it unstable.Iterator, base string, arrayCount map[string]int) []tomlPart {
 	ptr := base
-	ks, ke := 0, 0
-	first := true
+	var parts []tomlPart
 	for it.Next() {
 		k := it.Node()
 		if n, ok := arrayCount[ptr]; ok && ptr != base && n > 0 {
 			ptr = PointerIndex(ptr, n-1)
 		}
 		ptr = Pointer(ptr, string(k.Data))
-		if first {
-			ks = int(k.Raw.Offset)
-			first = false
-		}
-		ke = int(k.Raw.Offset + k.Raw.Length)
+		parts = append(parts, tomlPart{ptr: ptr, start: int(k.Raw.Offset), end: int(k.Raw.Offset + k.Raw.Length)})
 	}
-	if base == "" {
-		// A table header: resolve array tables along the whole path.
-		return ptr, ks, ke
+	if len(parts) == 0 {
+		parts = append(parts, tomlPart{ptr: base})
 	}
-	return ptr, ks, ke
+	return parts
 }
 
 func tomlValueSpans(v *unstable.Node, ptr string, spans map[string]tomlSpan) (int, int) {
@@ -206,12 +222,19 @@ func tomlValueSpans(v *unstable.Node, ptr string, spans map[string]tomlSpan) (in
 			if c.Kind != unstable.KeyValue {
 				continue
 			}
-			cp, ks, ke := tomlKeyPointer(c.Key(), ptr, nil)
+			parts := tomlKeyParts(c.Key(), ptr, nil)
+			last := parts[len(parts)-1]
+			cp, ks, ke := last.ptr, last.start, last.end
 			s, e := tomlValueSpans(c.Value(), cp, spans)
 			if s < 0 {
 				s, e = ke, ke
 			}
 			spans[cp] = tomlSpan{keyStart: ks, keyEnd: ke, start: s, end: e}
+			for _, pt := range parts[:len(parts)-1] {
+				if _, ok := spans[pt.ptr]; !ok {
+					spans[pt.ptr] = tomlSpan{keyStart: pt.start, keyEnd: pt.end, start: pt.start, end: e}
+				}
+			}
 			end = max(end, e+1)
 		}
 		return start, end

@@ -100,21 +100,23 @@ func yamlProblem(msg string) string {
 	return strings.TrimPrefix(msg, "yaml: ")
 }
 
-// maxYAMLProbeLines bounds the search below.
-const maxYAMLProbeLines = 2000
+// maxYAMLProbeBytes bounds the work of the search below (the bytes
+// re-parsed in total); past it the reported line is used as is.
+const maxYAMLProbeBytes = 4 << 20
 
 // yamlProblemLine finds the line of a YAML syntax error. yaml.v3 often
 // reports the line where the enclosing block started, or no line at all,
 // so the document is re-parsed line by line: the first prefix that fails
 // with the same problem ends on the offending line.
 func yamlProblemLine(text string, li *lineIndex, problem string) (int, bool) {
-	if len(li.starts) > maxYAMLProbeLines {
-		return 0, false
-	}
+	budget := maxYAMLProbeBytes
 	for k := 0; k < len(li.starts); k++ {
 		end := len(text)
 		if k+1 < len(li.starts) {
 			end = li.starts[k+1]
+		}
+		if budget -= end; budget < 0 {
+			return 0, false
 		}
 		var n yaml.Node
 		if err := yaml.Unmarshal([]byte(text[:end]), &n); err != nil && yamlProblem(err.Error()) == problem {

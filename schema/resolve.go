@@ -1,8 +1,10 @@
 package schema
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -57,21 +59,41 @@ type TargetConfig struct {
 // AgentConfig is the resolved agent section (the fields the engine and the
 // runtime use; the rest pass through from the file).
 type AgentConfig struct {
-	LogLevel             string         `json:"log_level"`
-	JSONLog              bool           `json:"json_log"`
-	Namespace            *string        `json:"namespace"`
-	Image                string         `json:"image"`
-	ImagePullPolicy      string         `json:"image_pull_policy"`
-	TTL                  uint16         `json:"ttl"`
-	Ephemeral            bool           `json:"ephemeral"`
-	CommunicationTimeout *uint16        `json:"communication_timeout"`
-	StartupTimeout       uint64         `json:"startup_timeout"`
-	FlushConnections     bool           `json:"flush_connections"`
-	ExternalIPFix        bool           `json:"external_ip_fix"`
-	ExcludeFromMesh      bool           `json:"exclude_from_mesh"`
-	HTTPDetectionTimeout uint64         `json:"http_detection_timeout"`
-	CleanIptablesOnStart *bool          `json:"clean_iptables_on_start"`
-	Other                map[string]any `json:"-"`
+	LogLevel             string  `json:"log_level"`
+	JSONLog              bool    `json:"json_log"`
+	Namespace            *string `json:"namespace"`
+	Image                string  `json:"image"`
+	ImagePullPolicy      string  `json:"image_pull_policy"`
+	TTL                  uint16  `json:"ttl"`
+	Ephemeral            bool    `json:"ephemeral"`
+	CommunicationTimeout *uint16 `json:"communication_timeout"`
+	StartupTimeout       uint64  `json:"startup_timeout"`
+	FlushConnections     bool    `json:"flush_connections"`
+	ExternalIPFix        bool    `json:"external_ip_fix"`
+	ExcludeFromMesh      bool    `json:"exclude_from_mesh"`
+	HTTPDetectionTimeout uint64  `json:"http_detection_timeout"`
+	CleanIptablesOnStart *bool   `json:"clean_iptables_on_start"`
+	// Other holds the remaining agent fields the file sets, as written.
+	Other map[string]any `json:"-"`
+}
+
+// MarshalJSON prints the typed fields and then the file's other fields.
+func (a AgentConfig) MarshalJSON() ([]byte, error) {
+	type plain AgentConfig
+	b, err := json.Marshal(plain(a))
+	if err != nil || len(a.Other) == 0 {
+		return b, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range a.Other {
+		if _, typed := m[k]; !typed {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
 }
 
 // FeatureConfig is the resolved feature section.
@@ -460,6 +482,7 @@ func (r *resolver) agent(fa *FileAgent, c *Config) {
 	a.ExcludeFromMesh = r.boolean("MIRRORD_AGENT_EXCLUDE_FROM_MESH", fa.ExcludeFromMesh, false)
 	a.HTTPDetectionTimeout = uintOr(r, "MIRRORD_AGENT_HTTP_DETECTION_TIMEOUT", fa.HTTPDetectionTimeout, 2)
 	a.CleanIptablesOnStart = r.boolPtr("MIRRORD_AGENT_CLEAN_IPTABLES_ON_START", fa.CleanIptablesOnStart)
+	a.Other = passThrough(fa)
 }
 
 func (r *resolver) feature(ff *FileFeature, c *Config) {
@@ -491,9 +514,20 @@ func (r *resolver) feature(ff *FileFeature, c *Config) {
 	if ff.DBBranches.Set() {
 		f.DBBranches = ff.DBBranches.Node.Any()
 	}
-	// apply_magic: the AWS magic unsets AWS_PROFILE.
+	// apply_magic: the AWS magic unsets AWS_PROFILE and maps ~/.aws to a
+	// directory under $TMPDIR.
 	if f.Magic.AWS {
 		f.Env.Unset = append(f.Env.Unset, "AWS_PROFILE")
+		if home, ok := r.opts.env("HOME"); ok && home != "" {
+			tmp, ok := r.opts.env("TMPDIR")
+			if !ok || tmp == "" {
+				tmp = "/tmp"
+			}
+			if f.Fs.Mapping == nil {
+				f.Fs.Mapping = map[string]string{}
+			}
+			f.Fs.Mapping["^"+regexp.QuoteMeta(strings.TrimSuffix(home, "/"))+`/\.aws(/.*)?`] = strings.TrimSuffix(tmp, "/") + "/.aws$1"
+		}
 	}
 }
 

@@ -2,8 +2,11 @@ package schema
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,8 +22,8 @@ import (
 type rules struct {
 	root *Node
 	fc   *FileConfig
-	cfg *Config
-	out []finding
+	cfg  *Config
+	out  []finding
 }
 
 type spanned interface{ span() (*Node, string) }
@@ -69,7 +72,7 @@ func checkRules(root *Node, fc *FileConfig, cfg *Config, opts *Options) []findin
 	r := &rules{root: root, fc: fc, cfg: cfg}
 	r.target()
 	r.generation()
-	r.verify(opts)
+	r.verify()
 	r.operatorOnly()
 	r.preview()
 	return r.out
@@ -141,6 +144,9 @@ func (r *rules) generation() {
 			r.re2List(o.UnixStreams)
 		}
 	}
+	for _, ld := range []Opt[string]{or(r.fc.InternalProxy).LogDestination, or(r.fc.ExternalProxy).LogDestination} {
+		r.logDestination(ld)
+	}
 	if e := r.fc.Experimental; e != nil {
 		if e.NonBlockingTCPConnect.Set() {
 			r.warnf("C-DEPRECATED", e.NonBlockingTCPConnect, "`experimental.non_blocking_tcp_connect` is deprecated and has no effect; remove it.")
@@ -148,6 +154,25 @@ func (r *rules) generation() {
 		if e.SipUtils.Set() {
 			r.warnf("C-DEPRECATED", e.SipUtils, "`experimental.sip_utils` is deprecated and has no effect; remove it.")
 		}
+	}
+}
+
+// logDestination checks C-LOGDEST: a path written with a trailing
+// separator names a directory, so it must not be an existing file.
+func (r *rules) logDestination(o Opt[string]) {
+	if !o.Set() || !strings.HasSuffix(o.Value, string(os.PathSeparator)) {
+		return
+	}
+	dir := strings.TrimSuffix(o.Value, string(os.PathSeparator))
+	if dir == "" {
+		return
+	}
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && !st.IsDir():
+		r.errf("C-LOGDEST", o, "`%s`: `%s` ends with a path separator, but `%s` is a file, not a directory", fieldPath(o.Ptr), o.Value, dir)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		r.errf("C-LOGDEST", o, "`%s`: cannot check `%s`: %v", fieldPath(o.Ptr), dir, err)
 	}
 }
 
@@ -199,7 +224,7 @@ func fancyRegex(p string) error {
 	return err
 }
 
-func (r *rules) verify(opts *Options) {
+func (r *rules) verify() {
 	c := r.cfg
 	ff := or(r.fc.Feature)
 	fa := or(r.fc.Agent)
@@ -276,8 +301,7 @@ func (r *rules) verify(opts *Options) {
 	// copy_target.
 	if c.Feature.CopyTarget.Enabled {
 		ct := ff.CopyTarget
-		switch {
-		case operatorOff:
+		if operatorOff {
 			r.errf("V-COPY-NOOP", ct, "`feature.copy_target` needs the mirrord operator, but `operator` is false")
 		}
 		if c.Targetless {
@@ -817,9 +841,15 @@ func (r *rules) operatorOnly() {
 		if in.TLSDelivery != nil {
 			r.warnf("W-OPERATOR-ONLY", in.TLSDelivery, "`incoming.tls_delivery` %s stolen TLS traffic is delivered as is", tail)
 		}
+		if in.HTTPSDelivery != nil {
+			r.warnf("W-OPERATOR-ONLY", in.HTTPSDelivery, "`incoming.https_delivery` %s stolen TLS traffic is delivered as is", tail)
+		}
 		if in.OnConcurrentSteal.Set() {
 			r.warnf("W-OPERATOR-ONLY", in.OnConcurrentSteal, "`incoming.on_concurrent_steal` %s concurrent steals are not detected", tail)
 		}
+	}
+	if ff.Preview != nil {
+		r.warnf("W-OPERATOR-ONLY", nodeAt{r.nodeAtPtr("/feature/preview"), "/feature/preview"}, "`feature.preview` %s no preview environment is created", tail)
 	}
 	if len(ff.SplitQueues.Entries) > 0 {
 		r.warnf("W-OPERATOR-ONLY", nodeAt{ff.SplitQueues.Node, ff.SplitQueues.Ptr}, "`feature.split_queues` %s queues are not split", tail)

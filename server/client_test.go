@@ -35,8 +35,10 @@ type testClient struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	replies map[string]*jsonrpc2.Response
-	notes   []note
-	closed  bool
+	// nullReplies are the error answers with "id": null (malformed input).
+	nullReplies []*jsonrpc2.Response
+	notes       []note
+	closed      bool
 }
 
 type note struct {
@@ -84,7 +86,11 @@ func (c *testClient) readLoop() {
 		c.mu.Lock()
 		switch m := msg.(type) {
 		case *jsonrpc2.Response:
-			c.replies[idKey(m.ID())] = m
+			if !m.ID().IsValid() {
+				c.nullReplies = append(c.nullReplies, m)
+			} else {
+				c.replies[idKey(m.ID())] = m
+			}
 		case *jsonrpc2.Notification:
 			c.notes = append(c.notes, note{method: m.Method(), params: append(json.RawMessage(nil), m.Params()...)})
 		case *jsonrpc2.Call:

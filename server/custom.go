@@ -13,7 +13,6 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
-	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 )
 
 // VerifyConfigParams of mirrord/verifyConfig (docs/protocol.md).
@@ -137,9 +136,8 @@ func (s *Server) verifyConfig(ctx context.Context, p VerifyConfigParams) (*Verif
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	doc := textdoc.New(text)
 	out := &VerifyConfigResult{Type: "Success", Path: path, Format: formatName(res.Format, path), Warnings: []string{}, Diagnostics: []VerifyDiagnostic{}}
-	lds := toLSPDiagnostics(&document{doc: doc}, res.Diagnostics)
+	lds := toLSPDiagnostics(res.Diagnostics)
 	for i, d := range res.Diagnostics {
 		out.Diagnostics = append(out.Diagnostics, VerifyDiagnostic{
 			Severity: d.Severity.String(), Message: d.Message, Pointer: d.Pointer, Range: lds[i].Range,

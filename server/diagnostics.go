@@ -77,10 +77,12 @@ func (d *diagnoser) schedule(uri lsp.DocumentURI) {
 	go d.run(uri, st)
 }
 
-// forget drops the state of a closed document.
-func (d *diagnoser) forget(uri lsp.DocumentURI) {
+// forget drops the state of a closed document and clears its
+// diagnostics in the editor.
+func (d *diagnoser) forget(ctx context.Context, uri lsp.DocumentURI) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.s.notify(ctx, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: uri, Diagnostics: []lsp.Diagnostic{}})
 	if st := d.states[uri]; st != nil {
 		if st.cancel != nil {
 			st.cancel()
@@ -112,12 +114,22 @@ func (d *diagnoser) lastDiagnostics(uri lsp.DocumentURI) []publishedDiagnostic {
 func (d *diagnoser) run(uri lsp.DocumentURI, st *diagState) {
 	defer d.wg.Done()
 	for {
-		if delay := d.s.opts.DiagnosticsDelay; delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-d.base.Done():
-				t.Stop()
+		if delay := d.s.diagnosticsDelay(); delay > 0 {
+			// Trailing debounce: wait until no edit arrived for a whole delay.
+			for d.base.Err() == nil {
+				t := time.NewTimer(delay)
+				select {
+				case <-t.C:
+				case <-d.base.Done():
+					t.Stop()
+				}
+				d.mu.Lock()
+				edited := st.dirty
+				st.dirty = false
+				d.mu.Unlock()
+				if !edited {
+					break
+				}
 			}
 		}
 		doc := d.s.docs.get(uri)
@@ -146,18 +158,21 @@ func (d *diagnoser) run(uri lsp.DocumentURI, st *diagState) {
 		}
 		d.mu.Unlock()
 
-		if cur := d.s.docs.get(uri); cur == nil || cur.version != doc.version || cur.doc != doc.doc {
-			continue // closed or edited meanwhile: the newer version wins
-		}
 		published := make([]publishedDiagnostic, 0, len(res.Diagnostics))
-		diags := toLSPDiagnostics(doc, res.Diagnostics)
+		diags := toLSPDiagnostics(res.Diagnostics)
 		for i, ld := range diags {
 			published = append(published, publishedDiagnostic{lsp: ld, engine: res.Diagnostics[i]})
 		}
 		version := doc.version
-		d.s.notify(d.base, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: uri, Version: &version, Diagnostics: diags})
 
+		// Check and publish under the lock that didClose's clearing takes,
+		// so a closed document never gets diagnostics after its clearing.
 		d.mu.Lock()
+		if cur := d.s.docs.get(uri); cur == nil || cur.version != doc.version || cur.doc != doc.doc {
+			d.mu.Unlock()
+			continue // closed or edited meanwhile: the newer version wins
+		}
+		d.s.notify(d.base, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: uri, Version: &version, Diagnostics: diags})
 		st.last = published
 		if st.dirty {
 			d.mu.Unlock()
@@ -172,7 +187,7 @@ func (d *diagnoser) run(uri lsp.DocumentURI, st *diagState) {
 
 // toLSPDiagnostics converts engine findings; positions come from the
 // engine's line and UTF-16 columns.
-func toLSPDiagnostics(doc *document, in []schema.Diagnostic) []lsp.Diagnostic {
+func toLSPDiagnostics(in []schema.Diagnostic) []lsp.Diagnostic {
 	out := make([]lsp.Diagnostic, 0, len(in))
 	for _, d := range in {
 		sev := lsp.SeverityError
@@ -192,7 +207,6 @@ func toLSPDiagnostics(doc *document, in []schema.Diagnostic) []lsp.Diagnostic {
 			Data:     data,
 		})
 	}
-	_ = doc
 	return out
 }
 

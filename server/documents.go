@@ -153,8 +153,7 @@ func (s *Server) didChange(_ context.Context, p lsp.DidChangeTextDocumentParams)
 
 func (s *Server) didClose(ctx context.Context, p lsp.DidCloseTextDocumentParams) error {
 	if s.docs.remove(p.TextDocument.URI) {
-		s.diags.forget(p.TextDocument.URI)
-		s.notify(ctx, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: p.TextDocument.URI, Diagnostics: []lsp.Diagnostic{}})
+		s.diags.forget(ctx, p.TextDocument.URI)
 	}
 	return nil
 }
@@ -191,13 +190,11 @@ func (s *Server) didChangeWatchedFiles(ctx context.Context, p lsp.DidChangeWatch
 			s.log.Debug("watched file not readable", "path", path, "error", err)
 			continue
 		}
-		format, err := schema.FormatOf(path)
-		if err != nil {
+		if _, err := schema.FormatOf(path); err != nil {
 			continue
 		}
-		d := &document{uri: ev.URI, path: path, format: format, version: -1, doc: textdoc.New(string(data))}
 		res := schema.Verify(ctx, data, s.verifyOptions(path))
-		s.notify(ctx, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: ev.URI, Diagnostics: toLSPDiagnostics(d, res.Diagnostics)})
+		s.notify(ctx, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: ev.URI, Diagnostics: toLSPDiagnostics(res.Diagnostics)})
 	}
 	return nil
 }

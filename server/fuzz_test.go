@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,25 +74,14 @@ func fuzzedMethods(s *Server) []string {
 	return out
 }
 
-var (
-	fuzzOnce   sync.Once
-	fuzzClient *testClient
-	fuzzDir    string
-)
-
 // FuzzParams sends arbitrary params to every method; every request must be
 // answered and the server must stay alive.
 func FuzzParams(f *testing.F) {
-	fuzzOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mirrord-ls-fuzz")
-		if err != nil {
-			f.Fatal(err)
-		}
-		fuzzDir = dir
-		fuzzClient = startClient(f, Options{})
-		fuzzClient.initialize(dir)
-	})
-	c := fuzzClient
+	// One server per fuzzing process: iterations share it, as an editor
+	// session would.
+	fuzzDir := f.TempDir()
+	c := startClient(f, Options{})
+	c.initialize(fuzzDir)
 	uri := string(lsp.URIFromPath(filepath.Join(fuzzDir, "mirrord.json")))
 	seeds := []string{
 		`{}`, `null`, `[]`, `42`, `"x"`,

@@ -201,7 +201,9 @@ func (s *Server) handle(rctx context.Context, req *jsonrpc2.Request) (result any
 			result, err = nil, jsonrpc2.NewError(jsonrpc2.InternalError, fmt.Sprintf("internal error in %s", name))
 		}
 	}()
+	began := time.Now()
 	result, err = m.run(ctx, params)
+	s.log.Debug("handled", "method", name, "took", time.Since(began), "error", err)
 	if !req.IsCall() {
 		if err != nil {
 			// A notification cannot be answered, and an error returned
@@ -241,10 +243,25 @@ func (s *Server) initialize(_ context.Context, p lsp.InitializeParams) (lsp.Init
 	if len(folders) == 0 && p.RootPath != nil && *p.RootPath != "" {
 		folders = append(folders, *p.RootPath)
 	}
+	var initOpts struct {
+		// DiagnosticsDelayMs is a quiet period after edits before validation.
+		DiagnosticsDelayMs *int `json:"diagnosticsDelayMs"`
+	}
+	if len(p.InitializationOptions) > 0 {
+		if err := json.Unmarshal(p.InitializationOptions, &initOpts); err != nil {
+			s.log.Warn("ignoring initializationOptions", "error", err)
+		}
+	}
 	s.mu.Lock()
 	s.folders = folders
 	s.caps = p.Capabilities
+	if ms := initOpts.DiagnosticsDelayMs; ms != nil && *ms >= 0 && *ms <= 10000 {
+		s.delay = time.Duration(*ms) * time.Millisecond
+	}
 	s.mu.Unlock()
+	if p.ProcessID != nil && *p.ProcessID > 0 {
+		s.watchParent(*p.ProcessID)
+	}
 	client := "unknown"
 	if p.ClientInfo != nil {
 		client = p.ClientInfo.Name + " " + p.ClientInfo.Version

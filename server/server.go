@@ -75,11 +75,15 @@ type Server struct {
 	docs  *documents
 	diags *diagnoser
 
-	mu       sync.Mutex
-	folders  []string
-	caps     lsp.ClientCapabilities
-	baseCtx  context.Context
-	stopBase context.CancelFunc
+	mu      sync.Mutex
+	folders []string
+	caps    lsp.ClientCapabilities
+	delay   time.Duration // diagnostics delay (Options or initializationOptions)
+	// parentPoll is how often the editor process named in initialize is
+	// checked; the server exits when it is gone.
+	parentPoll time.Duration
+	baseCtx    context.Context
+	stopBase   context.CancelFunc
 }
 
 // New builds a server.
@@ -94,15 +98,23 @@ func New(opts Options) (*Server, error) {
 	engine.Functions, engine.Filters, engine.Variables = templateDocs()
 	engine.Cluster = opts.Cluster
 	lookup := opts.LookupEnv
-	engine.KubeContexts = func(ctx context.Context) ([]assist.KubeContext, error) {
-		return assist.ReadKubeContexts(ctx, assist.KubeconfigPaths(lookup))
+	engine.KubeContexts = func(ctx context.Context, kubeconfig string) ([]assist.KubeContext, error) {
+		paths := assist.KubeconfigPaths(lookup)
+		if kubeconfig != "" {
+			// The config's own kubeconfig wins, as it does for mirrord.
+			paths = []string{assist.ExpandHome(kubeconfig, lookup)}
+		}
+		return assist.ReadKubeContexts(ctx, paths)
 	}
 	s := &Server{
 		opts:   opts,
+		log:    slog.New(slog.DiscardHandler),
 		engine: engine,
 		exit:   make(chan struct{}),
 		docs:   newDocuments(),
 	}
+	s.delay = opts.DiagnosticsDelay
+	s.parentPoll = 3 * time.Second
 	s.diags = newDiagnoser(s)
 	s.methods = s.methodTable()
 	return s, nil
@@ -209,4 +221,34 @@ func (s *Server) notify(ctx context.Context, method string, params any) {
 
 func (s *Server) signalExit() {
 	s.exitOnce.Do(func() { close(s.exit) })
+}
+
+func (s *Server) diagnosticsDelay() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delay
+}
+
+// watchParent ends the session when the editor process dies without
+// telling (LSP: the server exits if processId is gone).
+func (s *Server) watchParent(pid int) {
+	s.mu.Lock()
+	every := s.parentPoll
+	s.mu.Unlock()
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.baseCtx.Done():
+				return
+			case <-t.C:
+				if !processAlive(pid) {
+					s.log.Warn("the editor process is gone; exiting", "pid", pid)
+					s.signalExit()
+					return
+				}
+			}
+		}
+	}()
 }

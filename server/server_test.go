@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -266,6 +268,10 @@ contexts:
 			want: []string{"default", "upper"}, notWant: []string{"get_env"}},
 		{name: "yaml nested key", file: ".mirrord/mirrord.yaml", text: "feature:\n  fs:\n    mo¦",
 			want: []string{"mode"}, newText: map[string]string{"mode": "mode: ${1|read,write,local,localwithoverrides|}"}},
+		{name: "yaml object key", file: ".mirrord/obj.yaml", text: "agent:\n  log_level: info\nfeat¦",
+			want: []string{"feature"}, newText: map[string]string{"feature": "feature:\n  $1"}},
+		{name: "yaml nested object key", file: ".mirrord/obj2.yaml", text: "feature:\n  netw¦",
+			want: []string{"network"}},
 		{name: "yaml value", file: ".mirrord/mirrord.yaml", text: "feature:\n  network:\n    incoming: ¦",
 			want: []string{"mirror", "steal"}},
 		{name: "toml key", file: ".mirrord/mirrord.toml", text: "[feature.fs]\nmo¦",
@@ -312,6 +318,28 @@ contexts:
 	}
 }
 
+// TestCompletionConfigKubeconfig: the config's own kubeconfig field picks
+// the file the kube contexts come from.
+func TestCompletionConfigKubeconfig(t *testing.T) {
+	dir := t.TempDir()
+	own := filepath.Join(dir, "own-kubeconfig")
+	if err := os.WriteFile(own, []byte("contexts:\n- name: from-config\n  context: {cluster: c}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := startClient(t, Options{})
+	c.initialize(dir)
+	text := `{"kubeconfig": ` + jsonString(own) + `, "kube_context": ""}`
+	uri := c.open(dir, "mirrord.json", text)
+	var list lsp.CompletionList
+	c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: lsp.TextDocumentPositionParams{
+		TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: 0, Character: uint32(len(text) - 2)}}}, &list)
+	if labels := completionLabels(list); !slices.Contains(labels, "from-config") {
+		t.Errorf("completion = %v, want the contexts of the config's kubeconfig", labels)
+	}
+}
+
+func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
 func TestHover(t *testing.T) {
 	c := startClient(t, Options{})
 	dir := t.TempDir()
@@ -343,6 +371,43 @@ func TestHover(t *testing.T) {
 	c.call("textDocument/hover", lsp.TextDocumentPositionParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: 5, Character: 0}}, &h)
 	if h != nil {
 		t.Errorf("hover past the end: %+v, want null", h)
+	}
+	for _, tc := range []struct {
+		file, text string
+		line, char uint32
+	}{
+		{".mirrord/h.yaml", "feature:\n  fs:\n    mode: read\n", 2, 5},
+		{".mirrord/h.toml", "[feature.fs]\nmode = \"read\"\n", 1, 1},
+	} {
+		u := c.open(dir, tc.file, tc.text)
+		var h *lsp.Hover
+		c.call("textDocument/hover", lsp.TextDocumentPositionParams{TextDocument: lsp.TextDocumentIdentifier{URI: u}, Position: lsp.Position{Line: tc.line, Character: tc.char}}, &h)
+		if h == nil || !strings.Contains(h.Contents.Value, "**mode**") {
+			t.Errorf("hover in %s: %+v", tc.file, h)
+		}
+	}
+}
+
+// staticCatalog stands in for the cluster-backed target cache.
+type staticCatalog struct{}
+
+func (staticCatalog) ListTargets(_ context.Context, p ListTargetsParams) (TargetList, error) {
+	return TargetList{Targets: []Target{{Path: "deployment/api", Kind: "deployment", Namespace: p.Namespace, Available: true}}, CurrentNamespace: p.Namespace, Namespaces: []string{p.Namespace}}, nil
+}
+
+// TestTargetCatalogSeam: a TargetCatalog adds mirrord/listTargets to the
+// method table and to what initialize advertises.
+func TestTargetCatalogSeam(t *testing.T) {
+	c := startClient(t, Options{Targets: staticCatalog{}})
+	res := c.initialize(t.TempDir())
+	exp, _ := json.Marshal(res.Capabilities.Experimental)
+	if !strings.Contains(string(exp), "mirrord/listTargets") {
+		t.Errorf("experimental = %s, want mirrord/listTargets advertised", exp)
+	}
+	var list TargetList
+	c.call("mirrord/listTargets", ListTargetsParams{Namespace: "staging"}, &list)
+	if len(list.Targets) != 1 || list.CurrentNamespace != "staging" {
+		t.Errorf("listTargets = %+v", list)
 	}
 }
 
@@ -380,7 +445,7 @@ func TestCodeActions(t *testing.T) {
 	c.initialize(dir)
 
 	t.Run("did you mean", func(t *testing.T) {
-		text := `{"feture": {"fs": {"mode": "rad"}}}`
+		text := `{"agnet": {}, "feature": {"fs": {"mode": "rad"}}}`
 		uri := c.open(dir, "dym-mirrord.json", text)
 		diags := c.diagnostics(uri, nil).Diagnostics
 		var actions []lsp.CodeAction
@@ -397,13 +462,10 @@ func TestCodeActions(t *testing.T) {
 				edits = append(edits, a.Edit.Changes[uri]...)
 			}
 		}
-		if !slices.Contains(titles, `Change to "feature"`) {
-			t.Errorf("actions %q lack the key fix", titles)
+		if !slices.Contains(titles, `Change to "agent"`) || !slices.Contains(titles, `Change to "read"`) {
+			t.Errorf("actions %q lack the key or the value fix", titles)
 		}
-		got := applyEdits(t, text, edits)
-		// The enum fix depends on the key being right, so only the key
-		// fix is certain; the enum fix appears when the engine suggests it.
-		if !strings.HasPrefix(got, `{"feature": `) {
+		if got := applyEdits(t, text, edits); got != `{"agent": {}, "feature": {"fs": {"mode": "read"}}}` {
 			t.Errorf("after the fixes: %s", got)
 		}
 
@@ -416,7 +478,7 @@ func TestCodeActions(t *testing.T) {
 			Range:        lsp.Range{End: lsp.Position{Character: uint32(len(text))}},
 			Context:      lsp.CodeActionContext{Diagnostics: diags},
 		}, &actions)
-		if len(actions) == 0 || actions[0].Title != `Change to "feature"` {
+		if len(actions) < 2 || actions[0].Title != `Change to "agent"` {
 			t.Errorf("without diagnostic data: %+v", actions)
 		}
 	})
@@ -523,15 +585,19 @@ func TestBadInput(t *testing.T) {
 	c.writeRaw([]byte("Content-Length: nope\r\n\r\n"))
 	c.writeRaw(frame(`[]`))
 	c.waitFor("the parse and invalid request errors", func() bool {
-		parse, invalid := false, false
-		for k, r := range c.replies {
+		parse, batch, invalid := false, false, false
+		for _, r := range c.nullReplies {
 			var werr *jsonrpc2.Error
 			if errorsAs(r.Err(), &werr) {
 				parse = parse || werr.Code == jsonrpc2.ParseError
-				invalid = invalid || (werr.Code == jsonrpc2.InvalidRequest && k == idKey(jsonrpc2.NewNumberID(77)))
+				batch = batch || werr.Code == jsonrpc2.InvalidRequest
 			}
 		}
-		return parse && invalid
+		if r := c.replies[idKey(jsonrpc2.NewNumberID(77))]; r != nil {
+			var werr *jsonrpc2.Error
+			invalid = errorsAs(r.Err(), &werr) && werr.Code == jsonrpc2.InvalidRequest
+		}
+		return parse && batch && invalid
 	})
 
 	pos := func(line, char uint32) lsp.TextDocumentPositionParams {
@@ -645,5 +711,62 @@ func TestVerifyAndDiscover(t *testing.T) {
 	}
 	if e := c.callErr("mirrord/verifyConfig", map[string]any{"path": filepath.Join(dir, "missing.json")}); e.Code != lsp.CodeRequestFailed {
 		t.Errorf("missing file: code %d", e.Code)
+	}
+}
+
+// TestDiagnosticsDebounce: with a delay (initializationOptions), a burst
+// of edits is validated once, for its last version.
+func TestDiagnosticsDebounce(t *testing.T) {
+	c := startClient(t, Options{})
+	dir := t.TempDir()
+	c.call("initialize", map[string]any{"capabilities": map[string]any{}, "initializationOptions": map[string]any{"diagnosticsDelayMs": 300}}, nil)
+	c.notify("initialized", map[string]any{})
+	uri := c.open(dir, "mirrord.json", `{}`)
+	c.diagnostics(uri, nil)
+	const burst = 20
+	for v := 2; v <= burst+1; v++ {
+		c.notify("textDocument/didChange", lsp.DidChangeTextDocumentParams{
+			TextDocument:   lsp.VersionedTextDocumentIdentifier{URI: uri, Version: int32(v)},
+			ContentChanges: []lsp.TextDocumentContentChangeEvent{{Text: fmt.Sprintf(`{"key": "k%d"}`, v)}},
+		})
+	}
+	c.diagnostics(uri, func(p lsp.PublishDiagnosticsParams) bool { return p.Version != nil && *p.Version == burst+1 })
+	published := 0
+	c.mu.Lock()
+	for _, n := range c.notes {
+		if n.method == "textDocument/publishDiagnostics" {
+			published++
+		}
+	}
+	c.mu.Unlock()
+	// One for the open, one (rarely two, on a very slow machine) for the burst.
+	if published > 3 {
+		t.Errorf("%d publications for %d edits: the burst was not debounced", published-1, burst)
+	}
+}
+
+// TestParentProcessGone: the server exits when the editor process named in
+// initialize dies.
+func TestParentProcessGone(t *testing.T) {
+	editor := exec.Command("sleep", "60")
+	if err := editor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = editor.Process.Kill(); _ = editor.Wait() })
+	srvOpts := Options{}
+	c := startClient(t, srvOpts)
+	c.srv.parentPoll = 20 * time.Millisecond
+	c.call("initialize", map[string]any{"processId": editor.Process.Pid, "capabilities": map[string]any{}}, nil)
+	c.call("mirrord/discoverConfig", map[string]any{}, nil) // alive while the editor lives
+	_ = editor.Process.Kill()
+	_ = editor.Wait()
+	select {
+	case code := <-c.exit:
+		if code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+		c.exit <- code
+	case <-time.After(waitTimeout):
+		t.Fatal("the server outlived its editor")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -175,10 +176,16 @@ func (o *options) target() (target.Target, error) {
 			return target.Target{}, err
 		}
 		t, err := target.FromPID(pid, o.root)
-		if err == nil {
-			t.ID = "c" + target.ShortID(o.containerID)[:min(12, len(target.ShortID(o.containerID)))]
+		if err != nil {
+			return target.Target{}, err
 		}
-		return t, err
+		_, id, found := strings.Cut(o.containerID, "://")
+		if !found {
+			id = o.containerID
+		}
+		short := target.ShortID(id)
+		t.ID = "c" + short[:min(12, len(short))]
+		return t, nil
 	case o.pid != 0:
 		return target.FromPID(o.pid, o.root)
 	default:

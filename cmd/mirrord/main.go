@@ -30,6 +30,7 @@ func newRootCmd() *cobra.Command {
 		newExecCmd(),
 		newVerifyConfigCmd(),
 		newSchemaCmd(),
+		newPortForwardCmd(),
 	)
 	return root
 }

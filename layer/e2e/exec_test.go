@@ -1,16 +1,21 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/session/registry"
 )
 
 // ordersHosts names a service only the target's /etc/hosts knows, at the
@@ -23,17 +28,11 @@ func ordersHosts() map[string]string {
 
 func TestCurlRemoteName(t *testing.T) {
 	s := newSession(t, agenttest.PodOptions{Files: ordersHosts()})
-	out := s.mustRun(nil, "curl", "-sS", "--max-time", "10", "http://orders.internal/")
-	if out != "app: GET /" {
+	// -i: the X-Served-By header is set only by the app in the target's
+	// namespace; orders.internal is only in the target's /etc/hosts.
+	out := s.mustRun(nil, "curl", "-sS", "-i", "--max-time", "10", "http://orders.internal/")
+	if !strings.Contains(out, "X-Served-By: app") || !strings.HasSuffix(out, "\r\n\r\napp: GET /") {
 		t.Fatalf("curl got %q, want the target's app answer", out)
-	}
-}
-
-func TestCurlWithoutLayerCannotResolve(t *testing.T) {
-	// The control for TestCurlRemoteName: the name is unknown here.
-	out, err := exec.Command("curl", "-sS", "--max-time", "5", "http://orders.internal/").CombinedOutput()
-	if err == nil {
-		t.Fatalf("curl resolved orders.internal without mirrord: %s", out)
 	}
 }
 
@@ -75,6 +74,9 @@ print(os.stat("/app/config.yaml").st_size, os.path.exists("/app/missing"))
 
 func TestSkipProcessesLeavesProgramAlone(t *testing.T) {
 	s := newSession(t, agenttest.PodOptions{Files: map[string]string{"app/config.yaml": "remote\n"}})
+	if _, err := os.Stat("/app/config.yaml"); err == nil {
+		t.Skip("/app/config.yaml exists on this machine")
+	}
 	r := s.run(map[string]any{"skip_processes": "cat"}, "cat", "/app/config.yaml")
 	if r.code == 0 || !strings.Contains(r.stderr, "No such file") {
 		t.Fatalf("skipped cat read the remote file: code %d, out %q, err %q", r.code, r.stdout, r.stderr)
@@ -133,5 +135,126 @@ func TestOutgoingLocalFilterKeepsTrafficLocal(t *testing.T) {
 	}}}}
 	if out := s.mustRun(cfg, "curl", "-sS", "--max-time", "10", url); out != "local server" {
 		t.Fatalf("with a local filter got %q", out)
+	}
+}
+
+func TestCProbeResolvesConnectsAndForks(t *testing.T) {
+	s := newSession(t, agenttest.PodOptions{Files: ordersHosts()})
+	probe := filepath.Join(t.TempDir(), "probe")
+	if out, err := exec.Command("gcc", "-O2", "-Wall", "-o", probe, "testdata/probe.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v: %s", err, out)
+	}
+	out := s.mustRun(nil, probe, "orders.internal", "80")
+	want := strings.Join([]string{
+		"gethostbyname " + agenttest.PodIP.String(),
+		"canonname orders.internal",
+		"peer " + agenttest.PodIP.String() + ":80",
+		"body app: GET /parent",
+		"canonname orders.internal",
+		"peer " + agenttest.PodIP.String() + ":80",
+		"child body app: GET /child",
+		"child exit 0",
+	}, "\n") + "\n"
+	if out != want {
+		t.Fatalf("probe output:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+func TestOutgoingUDP(t *testing.T) {
+	s := newSession(t, agenttest.PodOptions{})
+	out := s.mustRun(nil, "python3", "-c", fmt.Sprintf(`
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(10)
+s.connect(("%s", %d))
+s.send(b"ping over udp")
+print(s.recv(100).decode())
+`, agenttest.PodIP, agenttest.AppEchoPort))
+	if strings.TrimSpace(out) != "ping over udp" {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func TestWriteModeWritesBack(t *testing.T) {
+	s := newSession(t, agenttest.PodOptions{Files: map[string]string{"data/state.txt": "v1"}})
+	cfg := map[string]any{"feature": map[string]any{"fs": map[string]any{"mode": "read", "read_write": "^/data/"}}}
+	out := s.mustRun(cfg, "python3", "-c", `
+old = open("/data/state.txt").read()
+with open("/data/state.txt", "w") as f:
+    f.write(old + "+v2")
+with open("/data/new.txt", "a") as f:
+    f.write("created")
+print(open("/data/state.txt").read())
+`)
+	if strings.TrimSpace(out) != "v1+v2" {
+		t.Fatalf("python saw %q", out)
+	}
+	for path, want := range map[string]string{"data/state.txt": "v1+v2", "data/new.txt": "created"} {
+		got, err := os.ReadFile(filepath.Join(s.pod.Root, path))
+		if err != nil || string(got) != want {
+			t.Errorf("target's %s = %q (%v), want %q", path, got, err, want)
+		}
+	}
+}
+
+func TestConcurrentThreads(t *testing.T) {
+	s := newSession(t, agenttest.PodOptions{Files: ordersHosts()})
+	out := s.mustRun(nil, "python3", "-c", `
+import threading, urllib.request
+ok = []
+def work(i):
+    for j in range(10):
+        body = urllib.request.urlopen("http://orders.internal/t%d" % i, timeout=20).read().decode()
+        ok.append(body == "app: GET /t%d" % i)
+ts = [threading.Thread(target=work, args=(i,)) for i in range(12)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(len(ok), all(ok))
+`)
+	if strings.TrimSpace(out) != "120 True" {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func TestIntproxyGoneFallsBackLocal(t *testing.T) {
+	s := newSession(t, agenttest.PodOptions{Files: map[string]string{"app/config.yaml": "remote\n"}})
+	if _, err := os.Stat("/app/config.yaml"); err == nil {
+		t.Skip("/app/config.yaml exists on this machine")
+	}
+	gate := filepath.Join(t.TempDir(), "go")
+	bg := s.start(nil, t.TempDir(), "python3", "-u", "-c", fmt.Sprintf(`
+import os, time
+print(open("/app/config.yaml").read().strip(), flush=True)
+while not os.path.exists(%q):
+    time.sleep(0.05)
+try:
+    open("/app/config.yaml")
+    print("still remote")
+except FileNotFoundError:
+    print("local now")
+`, gate))
+	waitFor(t, 20*time.Second, "the first remote read", func() bool { return strings.Contains(bg.stdout.String(), "remote") })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	infos, err := registry.List(ctx, s.sessions)
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("sessions: %v %v", infos, err)
+	}
+	if err := syscall.Kill(infos[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-bg.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the app hung after the intproxy died")
+	}
+	if got := bg.stdout.String(); got != "remote\nlocal now\n" {
+		t.Fatalf("stdout %q, stderr %q", got, bg.stderr.String())
+	}
+	if !strings.Contains(bg.stderr.String(), "lost the intproxy") {
+		t.Fatalf("no warning on stderr: %q", bg.stderr.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/session/registry"
 )
 
 // httpServer starts python's http.server on 8080 under mirrord, serving a
@@ -44,6 +45,20 @@ func TestStealDeliversToLocalServer(t *testing.T) {
 	waitFor(t, 10*time.Second, "the request in python's log", func() bool {
 		return strings.Contains(bg.stderr.String(), "GET /stolen.txt")
 	})
+	// the session registry lists the process and the subscription
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	infos, err := registry.List(ctx, s.sessions)
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("sessions: %v, %v", infos, err)
+	}
+	found := false
+	for _, p := range infos[0].Processes {
+		found = found || strings.HasPrefix(p.Name, "python")
+	}
+	if !found || infos[0].PortSubscriptions[0].Mode != "steal" {
+		t.Fatalf("session info: %+v", infos[0])
+	}
 }
 
 func TestMirrorCopiesWhileTargetAnswers(t *testing.T) {
@@ -61,4 +76,25 @@ func TestMirrorCopiesWhileTargetAnswers(t *testing.T) {
 	waitFor(t, 10*time.Second, "the mirrored request in python's log", func() bool {
 		return strings.Contains(bg.stderr.String(), "GET /mirrored")
 	})
+}
+
+func TestFilteredStealTakesOnlyMatchingRequests(t *testing.T) {
+	s := newSession(t, agenttest.PodOptions{})
+	cfg := map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": map[string]any{
+		"mode":         "steal",
+		"port_mapping": [][]int{{8080, agenttest.AppHTTPPort}},
+		"http_filter":  map[string]any{"header_filter": "^x-dev: me$"},
+	}}}}
+	bg := httpServer(t, s, cfg)
+	s.waitSubscribed(agenttest.AppHTTPPort, bg)
+	base := "http://" + agenttest.PodIP.String()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := s.pod.Curl(ctx, "-H", "x-dev: me", base+"/stolen.txt")
+	if err != nil || got != "from the local python" {
+		t.Fatalf("matching request: %q, %v\nagent log:\n%s", got, err, s.agent.Log())
+	}
+	if got := peerCurl(t, s, base+"/other"); got != "app: GET /other" {
+		t.Fatalf("unmatched request: %q, want the target app's answer", got)
+	}
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
@@ -395,8 +396,17 @@ struct slot {
 	int fd;
 	int busy;
 	pid_t pid;
+	uint64_t ino; /* the socket's inode: detects an fd the app closed behind our back */
 };
-static struct slot slots[ML_SLOTS] = {{-1, 0, 0}, {-1, 0, 0}, {-1, 0, 0}, {-1, 0, 0}};
+static struct slot slots[ML_SLOTS] = {{-1, 0, 0, 0}, {-1, 0, 0, 0}, {-1, 0, 0, 0}, {-1, 0, 0, 0}};
+
+static uint64_t fd_ino(int fd)
+{
+	struct stat st;
+	if (syscall(SYS_fstat, fd, &st) < 0)
+		return 0;
+	return (uint64_t)st.st_ino;
+}
 
 static struct sockaddr_un ctl_addr;
 static socklen_t ctl_addrlen;
@@ -731,10 +741,16 @@ int ml_call(struct ml_buf *b, uint8_t *mem, size_t cap, struct ml_resp *r, int c
 		i = -1;
 	}
 	int fd, rc = -1;
+	if (i >= 0 && slots[i].fd >= 0 && fd_ino(slots[i].fd) != slots[i].ino) {
+		/* closed by close_range/closefrom or a raw syscall, maybe reused:
+		 * not ours any more, so neither use nor close it */
+		slots[i].fd = -1;
+	}
 	if (i >= 0) {
 		if (slots[i].fd < 0) {
 			slots[i].fd = ctl_connect();
 			slots[i].pid = pid;
+			slots[i].ino = slots[i].fd >= 0 ? fd_ino(slots[i].fd) : 0;
 		}
 		fd = slots[i].fd;
 	} else {
@@ -828,6 +844,7 @@ __attribute__((constructor)) static void ml_init(void)
 	}
 	slots[0].fd = fd;
 	slots[0].pid = ml_getpid();
+	slots[0].ino = fd_ino(fd);
 	__atomic_store_n(&ml_state, ML_STATE_ON, __ATOMIC_RELEASE);
 	ml_guard--;
 }

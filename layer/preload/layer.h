@@ -156,6 +156,7 @@ struct ml_fd {
 	uint8_t family;   /* AF_INET / AF_INET6 of the socket, 0 unknown */
 	uint16_t obj;     /* 1-based index into the object table (listener, file) */
 	struct ml_addr peer; /* what getpeername reports */
+	struct ml_addr icpt; /* the interceptor an outgoing socket connects to */
 };
 #define ML_MAXFD 65536
 struct ml_fd *ml_fd_get(int fd); /* NULL when out of range */

@@ -133,6 +133,13 @@ ML_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return real_fn(fd, addr, len);
 	if ((ml_flags & ML_F_IGNORE_LOCALHOST) && is_loopback_or_any(&a))
 		return real_fn(fd, addr, len);
+	struct ml_fd *cur = ml_fd_get(fd);
+	if (cur && cur->kind == ML_FD_OUTGOING && cur->icpt.fam && memcmp(&cur->peer, &a, sizeof a) == 0) {
+		/* connect again on a connecting socket (EALREADY/EISCONN checks) */
+		struct sockaddr_storage ss;
+		socklen_t sslen = ml_to_sockaddr(&cur->icpt, fam, &ss);
+		return real_fn(fd, (struct sockaddr *)&ss, sslen);
+	}
 
 	ml_guard++;
 	uint8_t mem[64], in[64];
@@ -166,6 +173,7 @@ ML_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			e->socktype = (uint8_t)st;
 			e->family = (uint8_t)fam;
 			e->peer = a;
+			e->icpt = icpt;
 		}
 	}
 	errno = saved;

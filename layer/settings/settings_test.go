@@ -154,7 +154,9 @@ func TestApplyEnvAndRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(back, s) {
 		t.Fatalf("round trip: got %+v, want %+v", back, s)
 	}
-	bad := func(k string) (string, bool) { return map[string]string{"MIRRORD_TCP_OUTGOING": "maybe"}[k], k == "MIRRORD_TCP_OUTGOING" }
+	bad := func(k string) (string, bool) {
+		return map[string]string{"MIRRORD_TCP_OUTGOING": "maybe"}[k], k == "MIRRORD_TCP_OUTGOING"
+	}
 	if err := s.ApplyEnv(bad); err == nil || !strings.Contains(err.Error(), `MIRRORD_TCP_OUTGOING="maybe"`) {
 		t.Fatalf("err = %v", err)
 	}

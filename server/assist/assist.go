@@ -77,7 +77,9 @@ type Engine struct {
 	Filters   []TemplateDoc
 	Variables []TemplateVariable
 	// KubeContexts lists kube context names (nil: none offered).
-	KubeContexts func(ctx context.Context) ([]KubeContext, error)
+	// kubeconfig is the config's own `kubeconfig` field ("" when unset),
+	// which takes precedence over KUBECONFIG as it does for mirrord.
+	KubeContexts func(ctx context.Context, kubeconfig string) ([]KubeContext, error)
 	// Cluster proposes targets, namespaces, containers (nil: none offered).
 	Cluster ClusterCompleter
 }

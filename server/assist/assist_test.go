@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/mirrord-ls/mirrord-ls/server/cursor"
 )
 
 func TestStripSnippet(t *testing.T) {
@@ -74,5 +76,28 @@ func TestKubeContexts(t *testing.T) {
 	write(a, "contexts: [")
 	if _, err := ReadKubeContexts(context.Background(), []string{a}); err == nil {
 		t.Error("a broken kubeconfig gave no error")
+	}
+}
+
+func TestConfigKubeconfig(t *testing.T) {
+	for _, tc := range []struct {
+		text   string
+		format cursor.Format
+		want   string
+	}{
+		{`{"kubeconfig": "/k/config", "feature": {}}`, cursor.JSON, "/k/config"},
+		{`{"feature": {"kubeconfig": "/nested"}}`, cursor.JSON, ""},
+		{"kubeconfig: ~/.kube/other # mine\nfeature: {}\n", cursor.YAML, "~/.kube/other"},
+		{"kubeconfig: \"/q/config\"\n", cursor.YAML, "/q/config"},
+		{"kubeconfig = '/t/config'\n[feature]\n", cursor.TOML, "/t/config"},
+		{"[agent]\nkubeconfig = \"/not/root\"\n", cursor.TOML, ""},
+	} {
+		if got := ConfigKubeconfig(tc.text, tc.format); got != tc.want {
+			t.Errorf("ConfigKubeconfig(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+	env := func(k string) (string, bool) { return "/home/u", k == "HOME" }
+	if got := ExpandHome("~/.kube/x", env); got != "/home/u/.kube/x" {
+		t.Errorf("ExpandHome = %q", got)
 	}
 }

@@ -369,6 +369,14 @@ func defaultPlaceholder(st schemadoc.Set) string {
 	return ""
 }
 
+// stringPlaceholder is "$1", or "${1:default}" when there is a default.
+func stringPlaceholder(st schemadoc.Set) string {
+	if p := defaultPlaceholder(st); p != "" {
+		return "${1:" + p + "}"
+	}
+	return "$1"
+}
+
 func choiceList(vals []any, render func(any) string) string {
 	parts := make([]string, len(vals))
 	for i, v := range vals {
@@ -409,7 +417,7 @@ func jsonValueShape(st schemadoc.Set) string {
 	case shapeArray:
 		return "[$1]"
 	case shapeString:
-		return `"${1:` + defaultPlaceholder(st) + `}"`
+		return `"` + stringPlaceholder(st) + `"`
 	case shapeNumber:
 		if p := defaultPlaceholder(st); p != "" {
 			return "${1:" + p + "}"
@@ -461,7 +469,7 @@ func yamlValueShape(st schemadoc.Set, indent int) string {
 		}
 		return " ${1:0}"
 	case shapeString:
-		return " ${1:" + defaultPlaceholder(st) + "}"
+		return " " + stringPlaceholder(st)
 	}
 	return " $1"
 }
@@ -478,7 +486,7 @@ func tomlValueShape(st schemadoc.Set) string {
 	case shapeArray:
 		return "[$1]"
 	case shapeString:
-		return `"${1:` + defaultPlaceholder(st) + `}"`
+		return `"` + stringPlaceholder(st) + `"`
 	case shapeNumber:
 		if p := defaultPlaceholder(st); p != "" {
 			return "${1:" + p + "}"
@@ -528,6 +536,9 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 	pointer := cursor.Pointer(b.c.Path)
 	def, hasDef := st.Default()
 	addValue := func(v any, kind lsp.CompletionItemKind, detail, doc string) {
+		if _, isString := v.(string); !isString && b.c.Quote != 0 {
+			return // inside quotes only strings fit
+		}
 		label := jsonText(v)
 		if s, ok := v.(string); ok {
 			label = s
@@ -587,7 +598,7 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 		}
 	}
 	if pointer == "/kube_context" && e.KubeContexts != nil {
-		kcs, err := e.KubeContexts(ctx)
+		kcs, err := e.KubeContexts(ctx, ConfigKubeconfig(b.req.Doc.Text(), b.req.Format))
 		if err != nil {
 			return fmt.Errorf("listing kube contexts: %w", err)
 		}

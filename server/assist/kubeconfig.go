@@ -2,13 +2,17 @@ package assist
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mirrord-ls/mirrord-ls/server/cursor"
 )
 
 // KubeContext is one context of a kubeconfig.
@@ -94,4 +98,53 @@ func ReadKubeContexts(ctx context.Context, paths []string) ([]KubeContext, error
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+var (
+	yamlKubeconfig = regexp.MustCompile(`(?m)^kubeconfig:[ \t]*(?:"([^"]*)"|'([^']*)'|([^#\s][^#]*?))[ \t]*(?:#.*)?$`)
+	tomlKubeconfig = regexp.MustCompile(`(?m)^kubeconfig[ \t]*=[ \t]*(?:"([^"]*)"|'([^']*)')`)
+)
+
+// ConfigKubeconfig returns the root `kubeconfig` field of a config text, or
+// "" when it is unset or cannot be read. A leading "~/" is left for
+// KubeconfigPaths to expand.
+func ConfigKubeconfig(text string, f cursor.Format) string {
+	var groups []string
+	switch f {
+	case cursor.YAML:
+		groups = yamlKubeconfig.FindStringSubmatch(text)
+	case cursor.TOML:
+		root := text
+		if i := regexp.MustCompile(`(?m)^[ \t]*\[`).FindStringIndex(text); i != nil {
+			root = text[:i[0]]
+		}
+		groups = tomlKubeconfig.FindStringSubmatch(root)
+	default:
+		_, vs, ve, ok := cursor.JSONValueSpan(text, []string{"kubeconfig"})
+		var v string
+		if ok && json.Unmarshal([]byte(text[vs:ve]), &v) == nil {
+			return v
+		}
+		return ""
+	}
+	for _, g := range groups[min(1, len(groups)):] {
+		if g != "" {
+			return g
+		}
+	}
+	return ""
+}
+
+// ExpandHome turns a leading "~/" into the home directory.
+func ExpandHome(path string, lookupEnv func(string) (string, bool)) string {
+	if !strings.HasPrefix(path, "~/") {
+		return path
+	}
+	if home, ok := lookupEnv("HOME"); ok && home != "" {
+		return filepath.Join(home, path[2:])
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, path[2:])
+	}
+	return path
 }

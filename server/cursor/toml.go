@@ -277,14 +277,14 @@ func tomlKeyCtx(text string, lines []yline, cur, start, end, off int, table []Se
 		ctx.Prefix = text[ps:off]
 	}
 	if !header {
-		ctx.Siblings = tomlSiblings(text, lines, cur, len(path)-len(table), parts[:last])
+		ctx.Siblings = tomlSiblings(text, lines, cur, parts[:last])
 	}
 	return ctx
 }
 
 // tomlSiblings lists keys already set under the current table (with the
 // same dotted prefix) on lines other than the cursor's.
-func tomlSiblings(text string, lines []yline, cur, _ int, prefix []string) []string {
+func tomlSiblings(text string, lines []yline, cur int, prefix []string) []string {
 	var out []string
 	// The current table starts after the last header before cur.
 	first := 0

@@ -174,12 +174,8 @@ func findYAML(text string, off int) Context {
 	indent := leadingSpaces(line)
 	if strings.TrimSpace(line[:rel]) == "" {
 		// Blank up to the cursor: a new key at the cursor's column.
-		col := rel
-		if indent > rel {
-			col = rel
-		}
-		st.popTo(col, false)
-		return yamlKeyCtx(text, lines, cur, st, col, off, off, "", 0, line[rel:])
+		st.popTo(rel, false)
+		return yamlKeyCtx(text, lines, cur, st, rel, off, off, "", 0)
 	}
 	if strings.HasPrefix(strings.TrimLeft(line[:rel], " "), "#") {
 		return Context{Kind: Nothing}
@@ -234,12 +230,12 @@ func findYAML(text string, off int) Context {
 	if off > prefixStart {
 		prefix = text[prefixStart:off]
 	}
-	ctx := yamlKeyCtx(text, lines, cur, st, col, contentStart, end, prefix, quote, content)
+	ctx := yamlKeyCtx(text, lines, cur, st, col, contentStart, end, prefix, quote)
 	ctx.HasSeparator = isKey
 	return ctx
 }
 
-func yamlKeyCtx(text string, lines []yline, cur int, st *ystack, col, start, end int, prefix string, quote byte, rest string) Context {
+func yamlKeyCtx(text string, lines []yline, cur int, st *ystack, col, start, end int, prefix string, quote byte) Context {
 	ctx := Context{Kind: Key, Path: st.path(), Start: start, End: end, Prefix: prefix, Quote: quote, Indent: col}
 	parent := st.top()
 	ctx.Siblings = append(ctx.Siblings, parent.children...)
@@ -260,7 +256,6 @@ func yamlKeyCtx(text string, lines []yline, cur int, st *ystack, col, start, end
 			}
 		}
 	}
-	_ = rest
 	return ctx
 }
 

@@ -23,6 +23,8 @@ export interface ServerHandle {
   readonly client: LanguageClient;
   readonly command: ServerCommand;
   readonly channel: RpcChannel;
+  /** Whether the running server advertised a mirrord/* method (experimental.mirrord.methods). */
+  supports(method: string): boolean;
   restart(): Promise<void>;
   dispose(): Promise<void>;
 }
@@ -38,11 +40,14 @@ export function serverCommand(context: vscode.ExtensionContext): ServerCommand {
   });
 }
 
-export function startServer(
-  context: vscode.ExtensionContext,
-  output: vscode.LogOutputChannel,
-  onSessionsChanged: () => void,
-): ServerHandle {
+export interface ServerEvents {
+  /** mirrord/sessionsChanged, with its params (the session list). */
+  sessionsChanged(sessions: unknown): void;
+  /** The server answered initialize (also after every restart). */
+  running(): void;
+}
+
+export function startServer(context: vscode.ExtensionContext, output: vscode.LogOutputChannel, events: ServerEvents): ServerHandle {
   const command = serverCommand(context);
   output.info(`starting ${command.command} --stdio (${command.source})`);
   const serverOptions: ServerOptions = { command: command.command, args: ["--stdio"] };
@@ -70,13 +75,22 @@ export function startServer(
     },
   };
   const client = new LanguageClient("mirrord", "mirrord", serverOptions, clientOptions);
-  client.onNotification(Method.sessionsChanged, onSessionsChanged);
+  client.onNotification(Method.sessionsChanged, (params: unknown) => events.sessionsChanged(params));
   client.onDidChangeState((e) => {
-    if (e.newState === State.Running) output.info("mirrord-ls is running");
+    if (e.newState !== State.Running) return;
+    const info = client.initializeResult?.serverInfo;
+    output.info(`${info?.name ?? "mirrord-ls"} ${info?.version ?? ""} is running; methods: ${advertised().join(", ") || "none"}`);
+    events.running();
   });
   void client.start().catch((err: unknown) => {
     output.error(`could not start ${command.command}: ${err instanceof Error ? err.message : String(err)}`);
   });
+
+  const advertised = (): string[] => {
+    const experimental = client.initializeResult?.capabilities.experimental as { mirrord?: { methods?: unknown } } | undefined;
+    const methods = experimental?.mirrord?.methods;
+    return Array.isArray(methods) ? methods.filter((m): m is string => typeof m === "string") : [];
+  };
 
   const channel: RpcChannel = {
     async request(method, params, token) {
@@ -98,6 +112,7 @@ export function startServer(
     client,
     command,
     channel,
+    supports: (method) => advertised().includes(method),
     async restart() {
       policy.reset();
       output.info("restarting mirrord-ls");

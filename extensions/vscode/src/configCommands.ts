@@ -4,15 +4,15 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { ActiveConfig } from "./activeConfig";
-import { CANDIDATE_EXCLUDE, CANDIDATE_GLOB, defaultConfigPath, defaultConfigText, isConfigCandidate } from "./configFiles";
+import { CANDIDATE_EXCLUDE, CANDIDATE_GLOBS, defaultConfigPath, defaultConfigText, isConfigCandidate } from "./configFiles";
 import type { ServerApi } from "./serverApi";
 import { item, type Ui } from "./ui";
 
 const UNSET = Symbol("unset");
 
 export async function selectActiveConfig(active: ActiveConfig, ui: Ui): Promise<void> {
-  const uris = await vscode.workspace.findFiles(CANDIDATE_GLOB, CANDIDATE_EXCLUDE);
-  const files = uris.map((u) => u.fsPath).filter(isConfigCandidate).sort();
+  const found = await Promise.all(CANDIDATE_GLOBS.map((glob) => vscode.workspace.findFiles(glob, CANDIDATE_EXCLUDE)));
+  const files = [...new Set(found.flat().map((u) => u.fsPath))].filter(isConfigCandidate).sort();
   const items = files.map((f) =>
     item<string | typeof UNSET>(vscode.workspace.asRelativePath(f), f, f === active.path ? { description: "active" } : {}),
   );

@@ -21,8 +21,8 @@ export function defaultConfigPath(folder: string): string {
   return path.join(folder, ".mirrord", "mirrord.json");
 }
 
-/** findFiles glob of active-config candidates. */
-export const CANDIDATE_GLOB = "**/{*mirrord.{json,yaml,yml,toml},.mirrord/*.{json,yaml,yml,toml}}";
+/** findFiles globs of active-config candidates (VS Code globs do not nest braces). */
+export const CANDIDATE_GLOBS = ["**/*mirrord.{json,yaml,yml,toml}", "**/.mirrord/*.{json,yaml,yml,toml}"];
 /** Folders never searched for candidates. */
 export const CANDIDATE_EXCLUDE = "**/{node_modules,.git,vendor,target}/**";
 
@@ -31,7 +31,7 @@ export const CONFIG_DOCUMENT_PATTERNS = ["**/*mirrord.{json,yaml,yml,toml}", "**
 
 const CONFIG_EXTS = new Set([".json", ".yaml", ".yml", ".toml"]);
 
-/** Whether a path is an active-config candidate (the same rule as CANDIDATE_GLOB). */
+/** Whether a path is an active-config candidate (the same rule as CANDIDATE_GLOBS). */
 export function isConfigCandidate(p: string): boolean {
   const ext = path.extname(p);
   if (!CONFIG_EXTS.has(ext)) return false;

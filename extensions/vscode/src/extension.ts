@@ -8,6 +8,7 @@ import { startServer, type ServerHandle } from "./client";
 import { openConfig, selectActiveConfig } from "./configCommands";
 import type { LaunchConfig } from "./gating";
 import { resolveLaunch } from "./launch";
+import { Method } from "./protocol";
 import { createServerApi, type RpcChannel } from "./serverApi";
 import { showSessions, stopAllSessions } from "./sessions";
 import { Commands, StatusBar } from "./statusBar";
@@ -34,13 +35,19 @@ export function activate(context: vscode.ExtensionContext): void {
   };
   const api = createServerApi(channel);
   const refreshSessions = (): void => {
+    if (!server?.supports(Method.listSessions)) return;
     api.listSessions().then(
       (s) => statusBar.setSessionCount(s.length),
       () => statusBar.setSessionCount(0),
     );
   };
+  // mirrord/sessionsChanged carries the session list.
+  const sessionsChanged = (sessions: unknown): void => {
+    if (Array.isArray(sessions)) statusBar.setSessionCount(sessions.length);
+    else refreshSessions();
+  };
   const current = (): ServerHandle => {
-    server ??= startServer(context, output, refreshSessions);
+    server ??= startServer(context, output, { sessionsChanged, running: refreshSessions });
     return server;
   };
   current();
@@ -104,9 +111,7 @@ export function activate(context: vscode.ExtensionContext): void {
       server = undefined;
       void (old ? old.dispose() : Promise.resolve()).finally(() => current());
     }),
-    { dispose: () => void server?.dispose() },
   );
-  refreshSessions();
 }
 
 /** Clears the active config when its file is deleted, and says so. */

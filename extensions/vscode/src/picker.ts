@@ -30,8 +30,7 @@ const KIND_ORDER = ["deployment", "rollout", "statefulset", "pod", "job", "cronj
 type Choice =
   | { do: "target"; target: string; namespace?: string }
   | { do: "page"; kind: string }
-  | { do: "namespace" }
-  | { do: "nothing" };
+  | { do: "namespace" };
 
 export function orderedKinds(targets: readonly Target[]): string[] {
   const kinds = [...new Set(targets.map((t) => t.kind))];
@@ -96,8 +95,6 @@ export async function pickTarget(
         }
         break;
       }
-      case "nothing":
-        break;
     }
   }
 }

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExecSettingsNeedsAnAgent(t *testing.T) {
+	t.Setenv("MIRRORD_AGENT_ADDRESS", "")
+	t.Setenv("MIRRORD_AGENT_TOKEN", "")
+	_, err := execSettings("", "")
+	if err == nil || !strings.Contains(err.Error(), "MIRRORD_AGENT_ADDRESS") {
+		t.Fatalf("err = %v, want a hint about MIRRORD_AGENT_ADDRESS", err)
+	}
+	cfg := filepath.Join(t.TempDir(), "m.json")
+	if err := os.WriteFile(cfg, []byte(`{"agent": {"address": "127.0.0.1:1", "token": "x"}, "target": "pod/a"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := execSettings(cfg, "pod/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Agent.Address != "127.0.0.1:1" || s.Agent.Token != "x" || s.Target != "pod/b" {
+		t.Fatalf("settings %+v", s)
+	}
+	t.Setenv("MIRRORD_AGENT_ADDRESS", "127.0.0.1:2")
+	if s, _ = execSettings(cfg, ""); s.Agent.Address != "127.0.0.1:2" {
+		t.Fatalf("env did not override the file: %s", s.Agent.Address)
+	}
+}
+
+func TestBinaryWarning(t *testing.T) {
+	self, err := os.Executable() // a Go test binary
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := binaryWarning(self); !strings.Contains(w, "Go program") && !strings.Contains(w, "statically linked") {
+		t.Fatalf("no warning for a Go binary: %q", w)
+	}
+	if w := binaryWarning("/bin/sh"); w != "" {
+		t.Fatalf("warning for /bin/sh: %q", w)
+	}
+}
+
+func TestEnvHelpers(t *testing.T) {
+	env := setEnv([]string{"A=1", "LD_PRELOAD=x", "B=2"}, "LD_PRELOAD", prependList("/l.so", "x"))
+	if strings.Join(env, " ") != "A=1 B=2 LD_PRELOAD=/l.so:x" {
+		t.Fatalf("env %v", env)
+	}
+}

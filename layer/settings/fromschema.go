@@ -1,0 +1,84 @@
+package settings
+
+import (
+	"fmt"
+
+	"github.com/mirrord-ls/mirrord-ls/schema"
+)
+
+// FromConfig converts the config engine's resolved configuration (its
+// environment overrides already applied) into Settings. The agent address
+// and token come from agent.address / agent.token when the file has them;
+// MIRRORD_AGENT_ADDRESS / MIRRORD_AGENT_TOKEN are applied by ApplyEnv.
+func FromConfig(c *schema.Config) (Settings, error) {
+	if c == nil {
+		return Settings{}, fmt.Errorf("no resolved config")
+	}
+	s := Default()
+	if c.Target.Path != nil {
+		s.Target = c.Target.Path.String()
+	}
+	s.Targetless = c.Targetless
+	if a, ok := c.Agent.Other["address"].(string); ok {
+		s.Agent.Address = a
+	}
+	if t, ok := c.Agent.Other["token"].(string); ok {
+		s.Agent.Token = t
+	}
+	s.SkipProcesses = c.SkipProcesses
+	s.SkipBuildTools = c.SkipBuildTools
+	s.SkipExtraBuildTools = c.SkipExtraBuildTools
+
+	d := &treeDecoder{}
+	d.seconds(c.InternalProxy["start_idle_timeout"], "internal_proxy.start_idle_timeout", &s.InternalProxy.StartIdleTimeout)
+	d.seconds(c.InternalProxy["idle_timeout"], "internal_proxy.idle_timeout", &s.InternalProxy.IdleTimeout)
+
+	e := c.Feature.Env
+	s.Env = Env{Include: e.Include, Exclude: e.Exclude, Mapping: e.Mapping, Override: e.Override, Unset: e.Unset}
+	if e.EnvFile != nil {
+		s.Env.EnvFile = *e.EnvFile
+	}
+
+	f := c.Feature.Fs
+	s.FS = FS{Mode: f.Mode, ReadWrite: f.ReadWrite, ReadOnly: f.ReadOnly, Local: f.Local, NotFound: f.NotFound}
+
+	n := c.Feature.Network
+	in := n.Incoming
+	s.Incoming = Incoming{
+		Mode: in.Mode, PortMapping: in.PortMapping, ListenPorts: in.ListenPorts,
+		IgnoreLocalhost: in.IgnoreLocalhost, IgnorePorts: in.IgnorePorts, Ports: in.Ports,
+		HTTPFilterPorts: in.HTTPFilter.Ports,
+	}
+	hf := map[string]any{}
+	for k, v := range map[string]*string{"header_filter": in.HTTPFilter.HeaderFilter, "path_filter": in.HTTPFilter.PathFilter, "method_filter": in.HTTPFilter.MethodFilter} {
+		if v != nil {
+			hf[k] = *v
+		}
+	}
+	if in.HTTPFilter.AllOf != nil {
+		hf["all_of"] = in.HTTPFilter.AllOf
+	}
+	if in.HTTPFilter.AnyOf != nil {
+		hf["any_of"] = in.HTTPFilter.AnyOf
+	}
+	if len(hf) > 0 {
+		s.Incoming.HTTPFilter = d.httpFilter(hf, "feature.network.incoming.http_filter")
+	}
+	if in.HTTPFilter.HeaderFilterJq != nil || in.HTTPFilter.BodyFilter != nil {
+		return Settings{}, fmt.Errorf("feature.network.incoming.http_filter: header_filter_jq and body_filter are not supported by this agent")
+	}
+
+	o := n.Outgoing
+	s.Outgoing = Outgoing{TCP: o.TCP, UDP: o.UDP, IgnoreLocalhost: o.IgnoreLocalhost, UnixStreams: o.UnixStreams}
+	if o.Filter != nil {
+		s.Outgoing.Filter = AddressFilter{Local: o.Filter.Local, Remote: o.Filter.Remote}
+	}
+	s.DNS = DNS{Enabled: n.DNS.Enabled}
+	if n.DNS.Filter != nil {
+		s.DNS.Filter = AddressFilter{Local: n.DNS.Filter.Local, Remote: n.DNS.Filter.Remote}
+	}
+	if d.err != nil {
+		return Settings{}, d.err
+	}
+	return s, s.Validate()
+}

@@ -1,0 +1,159 @@
+package portforward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/protocol"
+)
+
+// firstChunk is the buffer of the lazy first read.
+const firstChunk = 32 << 10
+
+// acceptLoop accepts the connections of the i-th -L route.
+func (f *Forwarder) acceptLoop(ctx context.Context, i int) {
+	defer f.wg.Done()
+	ln, route := f.listeners[i], f.cfg.Routes.Local[i]
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and friends: wait a little rather than spin.
+			f.rep.Statusf("-L %s: accept: %v", ln.Addr(), err)
+			if !sleepCtx(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		if !f.track(c) {
+			c.Close()
+			return
+		}
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			defer f.untrack(c)
+			f.serveLocal(ctx, route, c)
+		}()
+	}
+}
+
+// serveLocal forwards one accepted -L connection: it waits for the first
+// bytes, then resolves the host and connects through the agent.
+func (f *Forwarder) serveLocal(ctx context.Context, route LocalRoute, c net.Conn) {
+	id := f.connID.Add(1)
+	name := fmt.Sprintf("#%d", id)
+	defer c.Close()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	start := time.Now()
+	// Lazy: nothing goes to the agent before the local side speaks.
+	buf := make([]byte, firstChunk)
+	n, rerr := c.Read(buf)
+	if n == 0 {
+		f.rep.Connf("-L %s %s from %s: closed before sending data", c.LocalAddr(), name, c.RemoteAddr())
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, f.cfg.AgentWait)
+	defer cancel()
+	client, where, err := f.slot.get(wctx)
+	if err != nil {
+		f.fail(c, "-L %s %s: %v", c.LocalAddr(), name, err)
+		return
+	}
+	dest, err := f.resolveDest(wctx, client, route)
+	if err != nil {
+		f.fail(c, "-L %s %s -> %s: %v", c.LocalAddr(), name, route.Dest(), err)
+		return
+	}
+	remote, err := client.DialTCP(wctx, dest)
+	if err != nil {
+		f.fail(c, "-L %s %s -> %s (%s): connect in %s: %v", c.LocalAddr(), name, route.Dest(), dest, where, err)
+		return
+	}
+	cancel()
+	f.rep.Connf("-L %s %s from %s -> %s (%s) via %s: connected in %s", c.LocalAddr(), name, c.RemoteAddr(), route.Dest(), dest, where, time.Since(start).Round(time.Microsecond))
+
+	var wrapOut, wrapIn func(io.Writer) io.Writer
+	if f.rep.Level() >= Data {
+		wrapOut = func(w io.Writer) io.Writer {
+			return &dumpWriter{w: w, r: f.rep, conn: "-L " + name, dir: '>', off: int64(n)}
+		}
+		wrapIn = func(w io.Writer) io.Writer { return &dumpWriter{w: w, r: f.rep, conn: "-L " + name, dir: '<'} }
+		f.rep.dump("-L "+name, '>', 0, buf[:n])
+	}
+	if _, err := remote.Write(buf[:n]); err != nil {
+		remote.Close()
+		f.fail(c, "-L %s %s: send to %s: %v", c.LocalAddr(), name, dest, err)
+		return
+	}
+	if rerr != nil {
+		// The local side already ended its writes (io.EOF): pass it on and
+		// only carry the answer.
+		_ = remote.CloseWrite()
+		var w io.Writer = c
+		if wrapIn != nil {
+			w = wrapIn(c)
+		}
+		in, err := io.Copy(w, remote)
+		remote.Close()
+		f.connDone(name, c, int64(n), in, err, start)
+		return
+	}
+	out, in, err := relay(c, remote, wrapOut, wrapIn)
+	f.connDone(name, c, int64(n)+out, in, err, start)
+}
+
+func (f *Forwarder) connDone(name string, c net.Conn, out, in int64, err error, start time.Time) {
+	status := "closed"
+	if err != nil {
+		status = "ended: " + err.Error()
+	}
+	f.rep.Connf("-L %s %s: %s after %s, %d bytes out, %d bytes in", c.LocalAddr(), name, status, time.Since(start).Round(time.Millisecond), out, in)
+}
+
+// fail reports a connection that could not be forwarded and resets it, so
+// the local client sees an error rather than an orderly end.
+func (f *Forwarder) fail(c net.Conn, format string, a ...any) {
+	f.rep.Statusf(format, a...)
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	c.Close()
+}
+
+// resolveDest turns the route's host into "ip:port", asking the agent to
+// resolve names (the first IPv4 address is preferred).
+func (f *Forwarder) resolveDest(ctx context.Context, client *protocol.Client, route LocalRoute) (string, error) {
+	port := strconv.Itoa(int(route.RemotePort))
+	if ip, err := netip.ParseAddr(route.Host); err == nil {
+		return net.JoinHostPort(ip.String(), port), nil
+	}
+	addrs, err := client.LookupHost(ctx, route.Host, protocol.FamilyAny)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s in the target: %w", route.Host, err)
+	}
+	if len(addrs) == 0 {
+		return "", fmt.Errorf("resolve %s in the target: no addresses", route.Host)
+	}
+	pick := addrs[0]
+	for _, a := range addrs {
+		if a.Is4() {
+			pick = a
+			break
+		}
+	}
+	return net.JoinHostPort(pick.String(), port), nil
+}
