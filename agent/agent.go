@@ -59,8 +59,9 @@ type Agent struct {
 	ipt      *incoming.IPTables
 
 	mu      sync.Mutex
-	clients int
-	changed chan struct{} // closed and replaced whenever clients changes
+	clients int           // authenticated clients
+	pending int           // accepted connections still in the handshake
+	changed chan struct{} // closed and replaced whenever clients or pending change
 }
 
 // ErrDirtyIPTables is returned by New when chains of a previous agent exist.
@@ -177,6 +178,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err != nil {
 			break
 		}
+		// Counted from accept, so a client whose handshake is under way
+		// keeps the agent alive even if every other client leaves now.
+		a.updateClients(0, 1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -197,25 +201,27 @@ var (
 	errLastClient = errors.New("the last client left")
 )
 
-// lifetime ends the agent when no client came or the last one left.
+// lifetime ends the agent when no client came or the last one left. A
+// connection still in its handshake counts as neither: while one is pending
+// no timeout ends the agent.
 func (a *Agent) lifetime(ctx context.Context, cancel context.CancelCauseFunc) {
 	first := time.NewTimer(a.cfg.CommunicationTimeout)
 	defer first.Stop()
 	seen := false
 	for {
 		a.mu.Lock()
-		n, changed := a.clients, a.changed
+		n, pending, changed := a.clients, a.pending, a.changed
 		a.mu.Unlock()
-		if n > 0 {
-			seen = true
+		switch {
+		case n > 0 || pending > 0:
+			seen = seen || n > 0
 			select {
 			case <-changed:
 				continue
 			case <-ctx.Done():
 				return
 			}
-		}
-		if !seen {
+		case !seen:
 			select {
 			case <-changed:
 				continue
@@ -241,9 +247,11 @@ func (a *Agent) lifetime(ctx context.Context, cancel context.CancelCauseFunc) {
 	}
 }
 
-func (a *Agent) addClient(delta int) {
+// updateClients changes the client and pending counts in one step.
+func (a *Agent) updateClients(clients, pending int) {
 	a.mu.Lock()
-	a.clients += delta
+	a.clients += clients
+	a.pending += pending
 	close(a.changed)
 	a.changed = make(chan struct{})
 	a.mu.Unlock()

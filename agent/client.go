@@ -40,6 +40,7 @@ func (a *Agent) serveClient(ctx context.Context, conn net.Conn) {
 		Capabilities: a.Capabilities(),
 	})
 	if err != nil {
+		a.updateClients(0, -1)
 		if errors.Is(err, protocol.ErrBadToken) {
 			log.Warn("rejected client: wrong or missing token")
 		} else {
@@ -49,14 +50,15 @@ func (a *Agent) serveClient(ctx context.Context, conn net.Conn) {
 	}
 	sess, err := protocol.NewSession(conn, true)
 	if err != nil {
+		a.updateClients(0, -1)
 		log.Warn("start session", "err", err)
 		return
 	}
 	defer sess.Close()
 	log = log.With("name", hello.Client.Name, "pid", hello.Client.PID)
 	log.Info("client connected", "client_version", hello.Client.Version, "protocol", hello.Protocol)
-	a.addClient(1)
-	defer a.addClient(-1)
+	a.updateClients(1, -1)
+	defer a.updateClients(-1, 0)
 
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()

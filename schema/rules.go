@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -761,20 +762,10 @@ func (r *rules) dbBranches(ff *FileFeature, env *FileEnv) {
 			}
 		}
 		if b.Type.Get("") == "generic" {
-			if b.Version.Set() {
-				r.errf("V-DB-GENERIC", b.Version, "`%s`: a generic branch cannot have `version`", name)
-			}
-			if !b.Image.Set() {
-				r.errf("V-DB-GENERIC", at, "`%s`: a generic branch needs `image`", name)
-			}
-			if !b.Port.Set() {
-				r.errf("A-REQUIRED", at, "`%s`: a generic branch needs `port`", name)
-			}
-			for k := range b.Env.Value {
-				if strings.HasPrefix(k, "MIRRORD_PARAM_") || k == "MIRRORD_BRANCH_ID" || k == "MIRRORD_DATABASE_NAME" || !dbEnvNames.MatchString(k) {
-					r.errf("V-DB-GENERIC", b.Env, "`%s.env`: `%s` is reserved or not a valid variable name", name, k)
-				}
-			}
+			r.genericBranch(b, at)
+		}
+		if b.Migrations.Set() {
+			r.flyway(b, at)
 		}
 		if env.Override.Set() && b.Connection.Set() {
 			for _, k := range connectionEnvKeys(b.Connection.Value) {
@@ -786,6 +777,138 @@ func (r *rules) dbBranches(ff *FileFeature, env *FileEnv) {
 	}
 }
 
+var dbVarRef = regexp.MustCompile(`\$?\$\(([^)]*)\)`)
+
+var fixedParams = []string{"host", "port", "user", "password", "database"}
+
+// genericBranch checks V-DB-GENERIC and its warnings for `type: generic`.
+func (r *rules) genericBranch(b FileDBBranch, at nodeAt) {
+	name := fieldPath(at.ptr)
+	if b.Version.Set() {
+		r.errf("V-DB-GENERIC", b.Version, "`%s`: a generic branch cannot have `version`", name)
+	}
+	if !b.Image.Set() {
+		r.errf("V-DB-GENERIC", at, "`%s`: a generic branch needs `image`", name)
+	}
+	if !b.Port.Set() {
+		r.errf("A-REQUIRED", at, "`%s`: a generic branch needs `port`", name)
+	}
+	declared := map[string]bool{"MIRRORD_BRANCH_ID": true}
+	if b.Name.Set() {
+		declared["MIRRORD_DATABASE_NAME"] = true
+	}
+	if b.Env.Set() {
+		for _, m := range b.Env.Node.Members {
+			k := m.Key
+			if strings.HasPrefix(k, "MIRRORD_PARAM_") || k == "MIRRORD_BRANCH_ID" || k == "MIRRORD_DATABASE_NAME" || !dbEnvNames.MatchString(k) {
+				r.errf("V-DB-GENERIC", nodeAt{m.Value, Pointer(b.Env.Ptr, k)}, "`%s.env`: `%s` is reserved or not a valid variable name", name, k)
+			}
+			declared[k] = true
+		}
+	}
+	// The connection must use the params form.
+	params := map[string]*Member{}
+	var paramOrder []string
+	if b.Connection.Set() {
+		conn := b.Connection.Node
+		pm, ok := conn.Get("params")
+		if !ok || pm.Value.Kind != KindObject {
+			r.errf("V-DB-GENERIC", b.Connection, "`%s.connection`: a generic branch must use the `params` form", name)
+		} else {
+			seen := map[string]string{}
+			for i := range pm.Value.Members {
+				m := &pm.Value.Members[i]
+				ptr := Pointer(Pointer(b.Connection.Ptr, "params"), m.Key)
+				if !contains(fixedParams, m.Key) && !dbEnvNames.MatchString(m.Key) {
+					r.errf("V-DB-GENERIC", nodeAt{m.Value, ptr}, "`%s`: param name `%s` must match [A-Za-z_][A-Za-z0-9_]*", name, m.Key)
+				}
+				up := strings.ToUpper(m.Key)
+				if other, dup := seen[up]; dup {
+					r.errf("V-DB-GENERIC", nodeAt{m.Value, ptr}, "`%s`: params `%s` and `%s` are the same after upper-casing", name, other, m.Key)
+				}
+				seen[up] = m.Key
+				if strings.Contains(anyText(m.Value), "gcp_secret_manager") {
+					r.errf("V-DB-GENERIC", nodeAt{m.Value, ptr}, "`%s`: param `%s` uses gcp_secret_manager, which generic branches do not support", name, m.Key)
+				}
+				declared["MIRRORD_PARAM_"+up] = true
+				params[up] = m
+				paramOrder = append(paramOrder, up)
+			}
+			if params["HOST"] == nil && params["PORT"] == nil {
+				r.warnf("V-DB-GENERIC-NOHOST", b.Connection, "`%s`: the generic branch declares neither a `host` nor a `port` param", name)
+			}
+		}
+	}
+	// Every $(VAR) must be declared; $$( escapes.
+	used := map[string]bool{}
+	check := func(text string, where spanned) {
+		for _, m := range dbVarRef.FindAllStringSubmatch(text, -1) {
+			if strings.HasPrefix(m[0], "$$") {
+				continue
+			}
+			used[m[1]] = true
+			if !declared[m[1]] {
+				r.errf("V-DB-GENERIC", where, "`%s`: `$(%s)` names no declared param, env key, MIRRORD_BRANCH_ID or MIRRORD_DATABASE_NAME", name, m[1])
+			}
+		}
+	}
+	if b.Command.Set() {
+		check(b.Command.Value, b.Command)
+	}
+	for i, a := range b.Args.Value {
+		check(a, nodeAt{b.Args.Node.Items[i], PointerIndex(b.Args.Ptr, i)})
+	}
+	if b.Env.Set() {
+		for _, m := range b.Env.Node.Members {
+			check(m.Value.Str, nodeAt{m.Value, Pointer(b.Env.Ptr, m.Key)})
+		}
+	}
+	for _, p := range paramOrder {
+		if !used["MIRRORD_PARAM_"+p] {
+			m := params[p]
+			r.warnf("V-DB-GENERIC-UNUSED", nodeAt{m.Value, Pointer(Pointer(b.Connection.Ptr, "params"), m.Key)}, "`%s`: param `%s` is declared but `$(MIRRORD_PARAM_%s)` is never used", name, m.Key, p)
+		}
+	}
+}
+
+// flyway checks V-DB-FLYWAY.
+func (r *rules) flyway(b FileDBBranch, at nodeAt) {
+	m, ok := b.Migrations.Value.(map[string]any)
+	if !ok || m["flavor"] != "flyway" {
+		return
+	}
+	_, path := m["path"]
+	_, locations := m["locations"]
+	_, image := m["image"]
+	name := fieldPath(b.Migrations.Ptr)
+	switch {
+	case path && locations:
+		r.errf("V-DB-FLYWAY", b.Migrations, "`%s`: flyway migrations take `path` or `locations`, not both", name)
+	case !path && !locations:
+		r.errf("V-DB-FLYWAY", b.Migrations, "`%s`: flyway migrations need `path` or `locations`", name)
+	case locations && !image:
+		r.errf("V-DB-FLYWAY", b.Migrations, "`%s`: flyway migrations with `locations` need `image`", name)
+	}
+}
+
+// anyText flattens the strings of a node (keys and values).
+func anyText(n *Node) string {
+	var b strings.Builder
+	var walk func(*Node)
+	walk = func(n *Node) {
+		b.WriteString(n.Str)
+		for _, m := range n.Members {
+			b.WriteString(" " + m.Key + " ")
+			walk(m.Value)
+		}
+		for _, it := range n.Items {
+			walk(it)
+		}
+	}
+	walk(n)
+	return b.String()
+}
+
 // connectionEnvKeys collects env_var_name-like values of a db connection.
 func connectionEnvKeys(v any) []string {
 	var out []string
@@ -793,7 +916,13 @@ func connectionEnvKeys(v any) []string {
 	walk = func(v any) {
 		switch x := v.(type) {
 		case map[string]any:
-			for k, e := range x {
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				e := x[k]
 				if s, ok := e.(string); ok && (k == "env_var_name" || k == "variable" || k == "name") {
 					out = append(out, s)
 				}

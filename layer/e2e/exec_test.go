@@ -258,3 +258,43 @@ except FileNotFoundError:
 		t.Fatalf("no warning on stderr: %q", bg.stderr.String())
 	}
 }
+
+func TestOwnResolverAsksTargetNameserver(t *testing.T) {
+	s := newSession(t, agenttest.PodOptions{})
+	// A resolver of its own (like c-ares) sends a query to port 53 of some
+	// nameserver; it reaches the target's nameserver (the app's DNS server).
+	out := s.mustRun(nil, "python3", "-c", `
+import socket, struct
+name = b"".join(bytes([len(p)]) + p for p in b"`+agenttest.AppDNSName+`".split(b".")) + b"\0"
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + name + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(10)
+s.connect(("192.0.2.53", 53))
+s.send(q)
+r = s.recv(512)
+print(socket.inet_ntoa(r[-4:]))
+`)
+	if strings.TrimSpace(out) != agenttest.PeerIP.String() {
+		t.Fatalf("got %q, want %v", out, agenttest.PeerIP)
+	}
+}
+
+func TestRemoteDirectoryListing(t *testing.T) {
+	s := newSession(t, agenttest.PodOptions{Files: map[string]string{
+		"app/config.yaml": "x", "app/static/index.html": "y", "app/run.sh": "z",
+	}})
+	if _, err := os.Stat("/app"); err == nil {
+		t.Skip("/app exists on this machine")
+	}
+	out := s.mustRun(nil, "python3", "-c", `
+import os
+print(sorted(os.listdir("/app")), os.path.isdir("/app/static"), os.path.getsize("/app/config.yaml"))
+print(sorted(e.name for e in os.scandir("/app") if e.is_dir()))
+`)
+	if out != "['config.yaml', 'run.sh', 'static']"+" True 1\n['static']\n" {
+		t.Fatalf("python got %q", out)
+	}
+	if out := s.mustRun(nil, "ls", "/app"); out != "config.yaml\nrun.sh\nstatic\n" {
+		t.Fatalf("ls got %q", out)
+	}
+}

@@ -127,3 +127,13 @@ func TestDNSFilter(t *testing.T) {
 		t.Fatal("remote dns filter wrong")
 	}
 }
+
+func TestParseNameserver(t *testing.T) {
+	ns, err := parseNameserver("# c\nsearch x\nnameserver fe80::zz\nnameserver 10.96.0.10\nnameserver 1.1.1.1\n")
+	if err != nil || ns != netip.MustParseAddr("10.96.0.10") {
+		t.Fatalf("got %v, %v", ns, err)
+	}
+	if _, err := parseNameserver("search x\n"); err == nil {
+		t.Fatal("no nameserver accepted")
+	}
+}

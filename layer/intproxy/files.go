@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,17 +41,17 @@ func (p *Proxy) open(ctx context.Context, proc *process, r wire.Open) (*wire.Bui
 	case fspolicy.NotFound:
 		return errnoResponse(syscall.ENOENT), -1
 	}
-	if r.Flags&unix.O_DIRECTORY != 0 {
-		return localResponse(), -1 // directories are not snapshotted (docs/layer.md)
-	}
 	ctx, cancel := context.WithTimeout(ctx, fileTimeout)
 	defer cancel()
+	if r.Flags&unix.O_DIRECTORY != 0 {
+		return p.openDir(ctx, r.Path, write)
+	}
 
 	content, exists, err := p.fetch(ctx, r.Path, r.Flags&unix.O_TRUNC != 0)
 	if err != nil {
 		e := errnoOf(err)
 		if e == syscall.EISDIR {
-			return localResponse(), -1
+			return p.openDir(ctx, r.Path, write)
 		}
 		if e != syscall.ENOENT || d != fspolicy.RemoteWrite || r.Flags&unix.O_CREAT == 0 {
 			return errnoResponse(e), -1
@@ -272,4 +273,62 @@ func (p *Proxy) readLink(ctx context.Context, proc *process, r wire.ReadLink) *w
 		return errnoResponse(errnoOf(err))
 	}
 	return okResponse().Str(target)
+}
+
+// openDir answers the open of a remote directory with a local directory
+// holding an empty entry of the same name and type for each remote entry,
+// so getdents/readdir work on the fd with no hooks. Snapshots live until
+// the intproxy exits.
+func (p *Proxy) openDir(ctx context.Context, path string, write bool) (*wire.Builder, int) {
+	if write {
+		return errnoResponse(syscall.EISDIR), -1
+	}
+	entries, err := p.agent.ReadDir(ctx, path)
+	if err != nil {
+		return errnoResponse(errnoOf(err)), -1
+	}
+	root, err := p.snapshotRoot()
+	if err != nil {
+		return errnoResponse(errnoOf(err)), -1
+	}
+	dir, err := os.MkdirTemp(root, "dir-")
+	if err != nil {
+		return errnoResponse(errnoOf(err)), -1
+	}
+	for _, e := range entries {
+		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsRune(e.Name, '/') {
+			continue
+		}
+		at := filepath.Join(dir, e.Name)
+		switch e.Type {
+		case unix.DT_DIR:
+			err = os.Mkdir(at, 0o755)
+		case unix.DT_LNK:
+			err = os.Symlink(".", at)
+		default:
+			err = os.WriteFile(at, nil, 0o644)
+		}
+		if err != nil {
+			p.log.Warn("directory snapshot", "path", path, "entry", e.Name, "err", err)
+		}
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return errnoResponse(errnoOf(err)), -1
+	}
+	return okResponse().U64(0), fd
+}
+
+// snapshotRoot is the session's directory for directory snapshots.
+func (p *Proxy) snapshotRoot() (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.snapDir == "" {
+		d, err := os.MkdirTemp("", "mirrord-dirs-")
+		if err != nil {
+			return "", fmt.Errorf("snapshot directory: %w", err)
+		}
+		p.snapDir = d
+	}
+	return p.snapDir, nil
 }

@@ -55,16 +55,18 @@ type Proxy struct {
 	dnsFilterRemote bool
 	unixStreams     []*unixPattern
 
-	mu        sync.Mutex
-	conns     int // live layer connections
-	procs     map[uint32]*process
-	names     map[netip.Addr][]string   // addresses the session resolved remotely
-	subs      map[uint16]*subscription  // by remote port
-	peers     map[uint16]netip.AddrPort // local port of our dial to the app -> real peer
-	listening map[uint16]int            // local ports the session's listeners use
-	files     map[uint64]*remoteFile
-	nextToken uint64
-	idle      chan struct{} // signalled when conns changes
+	mu         sync.Mutex
+	conns      int // live layer connections
+	procs      map[uint32]*process
+	names      map[netip.Addr][]string   // addresses the session resolved remotely
+	subs       map[uint16]*subscription  // by remote port
+	peers      map[uint16]netip.AddrPort // local port of our dial to the app -> real peer
+	listening  map[uint16]int            // local ports the session's listeners use
+	nameserver netip.Addr                // the target's, once read
+	snapDir    string                    // directory snapshots, removed at Shutdown
+	files      map[uint64]*remoteFile
+	nextToken  uint64
+	idle       chan struct{} // signalled when conns changes
 }
 
 // New checks the settings and builds a Proxy.
@@ -365,5 +367,12 @@ func (p *Proxy) Shutdown() {
 	defer cancel()
 	for _, t := range tokens {
 		p.closeFile(ctx, t)
+	}
+	p.mu.Lock()
+	dir := p.snapDir
+	p.snapDir = ""
+	p.mu.Unlock()
+	if dir != "" {
+		_ = os.RemoveAll(dir)
 	}
 }

@@ -183,6 +183,14 @@ func (p *Proxy) connect(ctx context.Context, proc *process, r wire.Connect) *wir
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	dst := netip.AddrPortFrom(r.Addr.Addr().Unmap(), r.Addr.Port()).String()
+	if r.Proto == wire.ProtoUDP && r.Addr.Port() == 53 && p.s.DNS.Enabled {
+		// a resolver of its own (c-ares, musl): ask the target's nameserver
+		if ns, err := p.targetNameserver(ctx); err == nil {
+			dst = netip.AddrPortFrom(ns, 53).String()
+		} else {
+			p.log.Warn("target nameserver", "err", err)
+		}
+	}
 	if r.Proto == wire.ProtoUDP {
 		pc, err := p.agent.DialUDP(ctx, dst)
 		if err != nil {
@@ -361,4 +369,39 @@ func (p *Proxy) connectUnix(ctx context.Context, path string) *wire.Builder {
 
 func eaiResponse(code int) *wire.Builder {
 	return wire.NewResponse(wire.StatusEAI).U32(uint32(int32(code)))
+}
+
+// targetNameserver is the first nameserver of the target's resolv.conf.
+func (p *Proxy) targetNameserver(ctx context.Context) (netip.Addr, error) {
+	p.mu.Lock()
+	ns := p.nameserver
+	p.mu.Unlock()
+	if ns.IsValid() {
+		return ns, nil
+	}
+	data, _, err := p.agent.ReadFile(ctx, "/etc/resolv.conf", 64<<10)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("read the target's /etc/resolv.conf: %w", err)
+	}
+	ns, err = parseNameserver(string(data))
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	p.mu.Lock()
+	p.nameserver = ns
+	p.mu.Unlock()
+	return ns, nil
+}
+
+// parseNameserver returns the first "nameserver ADDR" of a resolv.conf.
+func parseNameserver(conf string) (netip.Addr, error) {
+	for _, line := range strings.Split(conf, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil {
+				return a.Unmap(), nil
+			}
+		}
+	}
+	return netip.Addr{}, errors.New("the target's resolv.conf names no nameserver")
 }

@@ -410,7 +410,7 @@ static uint64_t fd_ino(int fd)
 
 static struct sockaddr_un ctl_addr;
 static socklen_t ctl_addrlen;
-static int ctl_timeout_ms = 30000;
+static int ctl_timeout_ms = 45000; /* longer than any intproxy-side timeout */
 static int64_t dead_until_ns; /* after a timeout, skip the intproxy for a while */
 
 int ml_is_control_fd(int fd)

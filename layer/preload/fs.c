@@ -9,6 +9,7 @@
  */
 #include "layer.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -489,4 +490,28 @@ ML_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size
 		return real_fn(dirfd, path, buf, size);
 	ssize_t rc = readlink_remote(path, buf, size);
 	return rc == -2 ? real_fn(dirfd, path, buf, size) : rc;
+}
+
+/* ---- directories -------------------------------------------------------- */
+
+typedef DIR *(*opendir_fn)(const char *);
+
+/* opendir of a remote directory reads a local snapshot of its entries (the
+ * intproxy passes a directory fd); readdir/closedir need no hooks. */
+ML_EXPORT DIR *opendir(const char *path)
+{
+	REAL(opendir_fn, "opendir");
+	int fd;
+	if (remote_wanted(AT_FDCWD, path) && open_remote(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &fd) == 0) {
+		if (fd < 0)
+			return NULL;
+		DIR *d = fdopendir(fd);
+		if (!d) {
+			int e = errno;
+			close(fd);
+			errno = e;
+		}
+		return d;
+	}
+	return real_fn(path);
 }

@@ -53,11 +53,20 @@ export async function resolveLaunch(
     log.info(`config: ${discovery.path ?? "(none)"} [${discovery.source}: ${discovery.reason}]`);
     const configPath = discovery.path ? { configPath: discovery.path } : {};
 
+    // A warning is shown once per launch, even when verifyConfig and
+    // startSession both report it (the official extension shows it twice).
+    const shown = new Set<string>();
+    const warn = (message: string): void => {
+      if (shown.has(message)) return;
+      shown.add(message);
+      void ui.warn(`mirrord: ${message}`);
+    };
+
     let configTarget = env.MIRRORD_IMPERSONATED_TARGET?.trim() || null;
     let configNamespace: string | undefined;
     if (discovery.path) {
       const verify = await api.verifyConfig({ path: discovery.path, env }, token);
-      for (const w of verify.warnings) void ui.warn(`mirrord: ${w.message}`);
+      for (const w of verify.warnings) warn(w.message);
       if (!verify.ok || verify.errors.length > 0) {
         await showConfigErrors(ui, discovery.path, verify.errors);
         log.error(`config ${discovery.path} has errors: ${verify.errors.map((e) => e.message).join("; ")}`);
@@ -96,7 +105,7 @@ export async function resolveLaunch(
       );
     });
     log.info(`session ${start.sessionId} started for "${config.name}"`);
-    for (const w of start.warnings) void ui.warn(`mirrord: ${w}`);
+    for (const w of start.warnings) warn(w);
     return { ...config, env: mergeLaunchEnv(config.type, config.env, start) };
   } catch (err) {
     if (isCancelled(err) || token?.isCancellationRequested) {

@@ -49,7 +49,7 @@ describe("resolveLaunch", () => {
       verifyConfig: () => Promise.resolve({ ...withTarget, warnings: [{ message: "port 80 is stolen", severity: "warning" }] }),
       startSession: (_p, _t, progress) => {
         progress?.("connecting to the agent");
-        return Promise.resolve(started);
+        return Promise.resolve({ ...started, warnings: ["port 80 is stolen", ...started.warnings] });
       },
     });
     const ui = new ScriptedUi();
@@ -81,6 +81,7 @@ describe("resolveLaunch", () => {
     assert.deepEqual(
       ui.messages.map((m) => `${m.level}: ${m.text}`),
       ["warn: mirrord: port 80 is stolen", "warn: mirrord: agent is old"],
+      "a warning from both verifyConfig and startSession is shown once",
     );
   });
 
