@@ -31,7 +31,7 @@ func parseTOML(text string) (*Node, error) {
 			row, col := de.Position()
 			li := newLineIndex(text)
 			off := yamlOffset(text, li, row, col)
-			return nil, &syntaxError{Start: off, End: min(off+1, len(text)), Msg: strip(de.Error())}
+			return nil, &syntaxError{Start: off, End: tokenEnd(text, off), Msg: strip(de.Error())}
 		}
 		return nil, &syntaxError{Msg: strip(err.Error())}
 	}
@@ -255,4 +255,21 @@ func emptyArraySpan(text string, keyEnd int) (int, int) {
 		}
 	}
 	return keyEnd, keyEnd
+}
+
+// tokenEnd extends an error position over the bare key or word it starts
+// (at least one byte), so that an editor underlines the whole key.
+func tokenEnd(text string, off int) int {
+	end := off
+	for end < len(text) {
+		c := text[end]
+		if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			break
+		}
+		end++
+	}
+	if end == off {
+		end = min(off+1, len(text))
+	}
+	return end
 }

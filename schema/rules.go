@@ -8,11 +8,13 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/dlclark/regexp2"
+	regexp2syntax "github.com/dlclark/regexp2/syntax"
 
 	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 )
@@ -201,7 +203,7 @@ func (r *rules) portMap(o Opt[[][2]uint16]) {
 
 func (r *rules) re2List(o Opt[Strings]) {
 	for i, s := range o.Value {
-		if _, err := regexp.Compile(s); err != nil {
+		if err := re2Regex(s); err != nil {
 			r.errf("V-REGEX", r.item(o.Node, o.Ptr, i), "`%s`: invalid regular expression: %s", fieldPath(o.Ptr), err.Error())
 		}
 	}
@@ -217,11 +219,22 @@ func (r *rules) item(n *Node, ptr string, i int) spanned {
 
 // fancyRegex compiles a pattern the way mirrord's fancy-regex fields are
 // compiled (look-around and backreferences allowed).
+//
+// Only the syntax is checked (parsing is what fails on a bad pattern; the
+// compiled program is not needed), which keeps verification fast.
 func fancyRegex(p string) error {
-	_, err := regexp2.Compile(p, regexp2.RE2)
+	_, err := regexp2syntax.Parse(p, regexp2syntax.RegexOptions(regexp2.RE2))
 	if err != nil {
-		_, err = regexp2.Compile(p, regexp2.None)
+		_, err = regexp2syntax.Parse(p, regexp2syntax.RegexOptions(regexp2.None))
 	}
+	return err
+}
+
+// re2Regex checks a pattern for the fields mirrord compiles with Rust's
+// regex crate (no look-around), with Go's RE2 syntax: parsing is where
+// every syntax error is found.
+func re2Regex(p string) error {
+	_, err := syntax.Parse(p, syntax.Perl)
 	return err
 }
 
@@ -342,7 +355,7 @@ func (r *rules) verify() {
 		}
 		if fs.Mapping.Set() {
 			for _, m := range fs.Mapping.Node.Members {
-				if _, err := regexp.Compile(m.Key); err != nil {
+				if err := re2Regex(m.Key); err != nil {
 					r.out = append(r.out, finding{Severity: SeverityError, Code: "V-REGEX", Stage: StageSemantic, Pointer: Pointer(fs.Mapping.Ptr, m.Key),
 						Start: m.KeyStart, End: m.KeyEnd, Message: fmt.Sprintf("`feature.fs.mapping`: key `%s` is not a valid regular expression: %s", m.Key, err.Error())})
 				}

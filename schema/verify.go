@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/mirrord-ls/mirrord-ls/schema/tera"
 )
@@ -49,6 +50,26 @@ func (o *Options) gitBranch() (string, bool) {
 		return b, true
 	}
 	return "", false
+}
+
+func (o *Options) templateEnv() func(string) (string, bool) {
+	if o.TemplateEnv != nil {
+		return o.TemplateEnv
+	}
+	return o.env
+}
+
+// templateVars builds the template context: git_branch (computed at most
+// once per verification, as it may run git) and, when given, key.
+func templateVars(branch func() (string, bool), key *string) map[string]any {
+	vars := map[string]any{}
+	if b, ok := branch(); ok {
+		vars["git_branch"] = b
+	}
+	if key != nil {
+		vars["key"] = *key
+	}
+	return vars
 }
 
 // Result of verifying one config text.
@@ -167,20 +188,14 @@ func Verify(ctx context.Context, text []byte, opts Options) *Result {
 		// pre-pass and for everything after.
 		root, parseErr = parseAs(format, src)
 	}
-	key, keyFindings := resolveKey(src, format, &opts, root)
+	branch := sync.OnceValues(opts.gitBranch)
+	key, keyFindings := resolveKey(src, format, &opts, root, branch)
 	fs = append(fs, keyFindings...)
 
 	rendered := src
 	if templated {
-		vars := map[string]any{"key": strings.TrimPrefix(key, autoKeyPrefix)}
-		if b, ok := opts.gitBranch(); ok {
-			vars["git_branch"] = b
-		}
-		lookup := opts.TemplateEnv
-		if lookup == nil {
-			lookup = opts.env
-		}
-		out, err := tera.Render(src, tera.Context{Vars: vars, LookupEnv: lookup})
+		shown := strings.TrimPrefix(key, autoKeyPrefix)
+		out, err := tera.Render(src, tera.Context{Vars: templateVars(branch, &shown), LookupEnv: opts.templateEnv()})
 		if err != nil {
 			f := finding{Severity: SeverityError, Code: "TEMPLATE", Stage: StageTemplate, Message: err.Error(), Original: true}
 			var te *tera.Error
@@ -228,7 +243,7 @@ func Verify(ctx context.Context, text []byte, opts Options) *Result {
 // resolveKey implements the key pre-pass of mirrord (reference §3.3):
 // MIRRORD_KEY wins; else the root `key` of the raw, unrendered file,
 // rendered alone with only git_branch; else a random key.
-func resolveKey(src string, format Format, opts *Options, parsed *Node) (string, []finding) {
+func resolveKey(src string, format Format, opts *Options, parsed *Node, branch func() (string, bool)) (string, []finding) {
 	if k, ok := opts.env("MIRRORD_KEY"); ok {
 		return k, nil
 	}
@@ -242,15 +257,7 @@ func resolveKey(src string, format Format, opts *Options, parsed *Node) (string,
 			if !tera.IsTemplate(k) {
 				return k, nil
 			}
-			vars := map[string]any{}
-			if b, ok := opts.gitBranch(); ok {
-				vars["git_branch"] = b
-			}
-			lookup := opts.TemplateEnv
-			if lookup == nil {
-				lookup = opts.env
-			}
-			out, err := tera.Render(k, tera.Context{Vars: vars, LookupEnv: lookup})
+			out, err := tera.Render(k, tera.Context{Vars: templateVars(branch, nil), LookupEnv: opts.templateEnv()})
 			if err == nil {
 				return out.Text, nil
 			}

@@ -1,0 +1,107 @@
+package server
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mirrord-ls/mirrord-ls/server/lsp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// goldenCases are documents with a cursor (¦) whose completion list is
+// recorded in testdata/completion.golden. The lists follow the config
+// schema and the template docs: when those change on purpose, regenerate
+// with `go test ./server -run Golden -update` and review the diff.
+var goldenCases = []struct{ file, text string }{
+	{"mirrord.json", `{"feature": {"fs": {"mo¦`},
+	{"mirrord.json", `{"feature": {"network": {"incoming": "¦"}}}`},
+	{"mirrord.json", `{"target": {"¦"}}`},
+	{"mirrord.json", "{\n  \"feature\": {\n    \"network\": {\n      \"incoming\": {\n        \"mode\": \"steal\",\n        \"http_filter\": {\n          ¦\n        }\n      }\n    }\n  }\n}"},
+	{"mirrord.json", `{"key": "{{ git_branch | def¦ }}"}`},
+	{".mirrord/a.yaml", "feature:\n  fs: ¦"},
+	{".mirrord/a.yaml", "feature:\n  network:\n    incoming:\n      mode: steal\n      ¦"},
+	{".mirrord/a.yaml", "agent:\n  log_level: ¦"},
+	{".mirrord/a.toml", "[feature.network]\nincoming = { mode = \"¦\" }"},
+	{".mirrord/a.toml", "[feature.fs]\nmo¦"},
+}
+
+func TestCompletionGolden(t *testing.T) {
+	c := startClient(t, Options{})
+	dir := t.TempDir()
+	c.initialize(dir)
+	var out strings.Builder
+	for i, tc := range goldenCases {
+		off := strings.Index(tc.text, "¦")
+		text := tc.text[:off] + tc.text[off+len("¦"):]
+		uri := c.open(filepath.Join(dir, fmt.Sprint(i)), tc.file, text)
+		line := uint32(strings.Count(text[:off], "\n"))
+		col := uint32(len([]rune(text[strings.LastIndex(text[:off], "\n")+1 : off])))
+		var list lsp.CompletionList
+		c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: lsp.TextDocumentPositionParams{
+			TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: line, Character: col}}}, &list)
+		fmt.Fprintf(&out, "== %s %q\n", tc.file, tc.text)
+		for _, it := range list.Items {
+			r := it.TextEdit.Range
+			fmt.Fprintf(&out, "%-24s %-8s %d:%d-%d:%d %q\n", it.Label, kindName(it.Kind), r.Start.Line, r.Start.Character, r.End.Line, r.End.Character, it.TextEdit.NewText)
+		}
+	}
+	golden := filepath.Join("testdata", "completion.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./server -run Golden -update)", err)
+	}
+	if got := out.String(); got != string(want) {
+		t.Errorf("completion differs from %s (run with -update if intended):\n%s", golden, lineDiff(string(want), got))
+	}
+}
+
+func kindName(k lsp.CompletionItemKind) string {
+	switch k {
+	case lsp.KindProperty:
+		return "property"
+	case lsp.KindEnumMem:
+		return "enum"
+	case lsp.KindKeyword:
+		return "keyword"
+	case lsp.KindSnippet:
+		return "snippet"
+	case lsp.KindFunction:
+		return "function"
+	case lsp.KindVariable:
+		return "variable"
+	case lsp.KindValue:
+		return "value"
+	case lsp.KindReference:
+		return "ref"
+	}
+	return fmt.Sprint(int(k))
+}
+
+// lineDiff lists the lines that differ.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var a, c string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			c = g[i]
+		}
+		if a != c {
+			fmt.Fprintf(&b, "line %d\n  want: %s\n  got:  %s\n", i+1, a, c)
+		}
+	}
+	return b.String()
+}
