@@ -118,11 +118,14 @@ func TestInvalidCorpus(t *testing.T) {
 			}
 			goldenPath := strings.TrimSuffix(path, filepath.Ext(path)) + ".golden.json"
 			if *update {
-				b, err := json.MarshalIndent(got, "", "  ")
-				if err != nil {
+				var b bytes.Buffer
+				enc := json.NewEncoder(&b)
+				enc.SetEscapeHTML(false)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(got); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(goldenPath, append(b, '\n'), 0o644); err != nil {
+				if err := os.WriteFile(goldenPath, b.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				return

@@ -179,10 +179,33 @@ func (c *yamlConverter) convert(n *yaml.Node, depth int) (*Node, error) {
 		if n.Style&yaml.FlowStyle != 0 {
 			out.End = start + 1
 		}
+		var merges []*Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
 				return nil, c.errAt(k, "mapping keys must be strings")
+			}
+			if k.ShortTag() == "!!merge" {
+				// `<<: *base` merges the keys of another mapping (or of
+				// each mapping of a list); keys written here win.
+				val, err := c.convert(v, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				switch val.Kind {
+				case KindObject:
+					merges = append(merges, val)
+				case KindArray:
+					for _, it := range val.Items {
+						if it.Kind != KindObject {
+							return nil, c.errAt(v, "`<<` merges mappings only")
+						}
+						merges = append(merges, it)
+					}
+				default:
+					return nil, c.errAt(v, "`<<` merges mappings only")
+				}
+				continue
 			}
 			ks := yamlOffset(c.text, c.li, k.Line, k.Column)
 			ke := c.scalarEnd(k, ks)
@@ -196,8 +219,15 @@ func (c *yamlConverter) convert(n *yaml.Node, depth int) (*Node, error) {
 			out.Members = append(out.Members, Member{Key: k.Value, KeyStart: ks, KeyEnd: ke, Value: val})
 			out.End = max(out.End, val.End)
 		}
+		for _, m := range merges {
+			for _, mb := range m.Members {
+				if _, has := out.Get(mb.Key); !has {
+					out.Members = append(out.Members, mb)
+				}
+			}
+		}
 		if len(out.Members) > 0 && n.Style&yaml.FlowStyle == 0 {
-			out.Start = out.Members[0].KeyStart
+			out.Start = min(out.Start, out.Members[0].KeyStart)
 		}
 		return out, nil
 	case yaml.SequenceNode:

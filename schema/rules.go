@@ -590,7 +590,7 @@ func (r *rules) bodyFilter(b FileBodyFilter, name string) {
 	if b.Query.Set() {
 		if b.Query.Value == "" {
 			r.errf("V-HTTP-EMPTY-STR", b.Query, "invalid feature.network.incoming.http_filter value ``: HTTP filter `%s.query` cannot be an empty string", name)
-		} else if err := checkJSONPath(b.Query.Value); err != nil {
+		} else if err := CheckJSONPath(b.Query.Value); err != nil {
 			r.errf("V-HTTP-JSONPATH", b.Query, "`%s`: invalid JSONPath: %s", fieldPath(b.Query.Ptr), err.Error())
 		}
 	}
@@ -601,52 +601,6 @@ func (r *rules) bodyFilter(b FileBodyFilter, name string) {
 			r.errf("V-HTTP-REGEX", b.Matches, "`%s`: invalid regular expression: %s", fieldPath(b.Matches.Ptr), err.Error())
 		}
 	}
-}
-
-// checkJSONPath does a structural check of an RFC 9535 query: it starts
-// with `$` and its brackets, parentheses and quotes balance.
-func checkJSONPath(q string) error {
-	if !strings.HasPrefix(q, "$") {
-		return fmt.Errorf("`%s` must start with `$`", q)
-	}
-	var stack []byte
-	quote := byte(0)
-	for i := 0; i < len(q); i++ {
-		c := q[i]
-		if quote != 0 {
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-			continue
-		}
-		switch c {
-		case '\'', '"':
-			quote = c
-		case '[', '(':
-			stack = append(stack, c)
-		case ']', ')':
-			want := byte('[')
-			if c == ')' {
-				want = '('
-			}
-			if len(stack) == 0 || stack[len(stack)-1] != want {
-				return fmt.Errorf("unbalanced `%c` at byte %d of `%s`", c, i, q)
-			}
-			stack = stack[:len(stack)-1]
-		}
-	}
-	if quote != 0 {
-		return fmt.Errorf("unterminated string in `%s`", q)
-	}
-	if len(stack) > 0 {
-		return fmt.Errorf("unclosed `%c` in `%s`", stack[len(stack)-1], q)
-	}
-	if strings.HasSuffix(q, ".") && !strings.HasSuffix(q, "..") {
-		return fmt.Errorf("`%s` ends with `.`; a member name is missing", q)
-	}
-	return nil
 }
 
 func (r *rules) addressFilters(out *FileOutgoing, dns *FileDNS) {

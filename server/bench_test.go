@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.lsp.dev/protocol"
+
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
 
@@ -67,7 +69,7 @@ func BenchmarkDidChangeDiagnostics(b *testing.B) {
 	for i := range b.N {
 		v := int32(i + 2)
 		insert := " "
-		rng := lsp.Range{Start: lsp.Position{Line: uint32(line), Character: col}, End: lsp.Position{Line: uint32(line), Character: col}}
+		rng := protocol.Range{Start: protocol.Position{Line: uint32(line), Character: col}, End: protocol.Position{Line: uint32(line), Character: col}}
 		if i%2 == 1 {
 			rng.End.Character = col + 1
 			insert = ""
@@ -77,7 +79,7 @@ func BenchmarkDidChangeDiagnostics(b *testing.B) {
 		c.mu.Unlock()
 		start := time.Now()
 		c.notify("textDocument/didChange", lsp.DidChangeTextDocumentParams{
-			TextDocument:   lsp.VersionedTextDocumentIdentifier{URI: uri, Version: v},
+			TextDocument:   protocol.VersionedTextDocumentIdentifier{TextDocumentIdentifier: protocol.TextDocumentIdentifier{URI: uri}, Version: v},
 			ContentChanges: []lsp.TextDocumentContentChangeEvent{{Range: &rng, Text: insert}},
 		})
 		c.diagnostics(uri, func(p lsp.PublishDiagnosticsParams) bool { return p.Version != nil && *p.Version == v })
@@ -106,16 +108,16 @@ func BenchmarkCompletion(b *testing.B) {
 		b.Fatal(`no "feature" in the example config`)
 	}
 	partial := c.open(dir, "partial-mirrord.json", `{"feature": {"fs": {"mo`)
-	positions := []lsp.TextDocumentPositionParams{
-		{TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: uint32(line), Character: 5}},
-		{TextDocument: lsp.TextDocumentIdentifier{URI: partial}, Position: lsp.Position{Line: 0, Character: 23}},
+	positions := []protocol.TextDocumentPositionParams{
+		{TextDocument: protocol.TextDocumentIdentifier{URI: uri}, Position: protocol.Position{Line: uint32(line), Character: 5}},
+		{TextDocument: protocol.TextDocumentIdentifier{URI: partial}, Position: protocol.Position{Line: 0, Character: 23}},
 	}
 	var lat latencies
 	b.ResetTimer()
 	for i := range b.N {
 		start := time.Now()
-		var list lsp.CompletionList
-		c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: positions[i%2]}, &list)
+		var list protocol.CompletionList
+		c.call("textDocument/completion", protocol.CompletionParams{TextDocumentPositionParams: positions[i%2]}, &list)
 		lat = append(lat, time.Since(start))
 		if len(list.Items) == 0 {
 			b.Fatal("no completion items")

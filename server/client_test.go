@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 	"github.com/mirrord-ls/mirrord-ls/server/wire"
@@ -27,18 +28,45 @@ import (
 type testClient struct {
 	t      testing.TB
 	raw    io.WriteCloser
-	stream *wire.Stream
+	stream *wire.Stream // writes
+	frames *wire.FrameReader
 	srv    *Server
 	exit   chan int
-	nextID int64
+	nextID int32
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	replies map[string]*jsonrpc2.Response
+	replies map[string]*response
 	// nullReplies are the error answers with "id": null (malformed input).
-	nullReplies []*jsonrpc2.Response
+	nullReplies []*response
 	notes       []note
 	closed      bool
+}
+
+// response is one answer of the server. The client decodes what the server
+// writes itself: jsonrpc2.DecodeMessage refuses the "id": null of the
+// answers to malformed input.
+type response struct {
+	result json.RawMessage
+	err    *jsonrpc2.Error
+}
+
+func (r *response) Err() error {
+	if r.err == nil {
+		return nil
+	}
+	return r.err
+}
+
+func (r *response) Result() json.RawMessage { return r.result }
+
+// serverMessage is any message the server writes.
+type serverMessage struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  *jsonrpc2.Error `json:"error"`
 }
 
 type note struct {
@@ -58,7 +86,7 @@ func startClient(t testing.TB, opts Options) *testClient {
 		t.Fatal(err)
 	}
 	serverEnd, clientEnd := net.Pipe()
-	c := &testClient{t: t, raw: clientEnd, stream: wire.New(clientEnd), srv: srv, exit: make(chan int, 1), replies: map[string]*jsonrpc2.Response{}}
+	c := &testClient{t: t, raw: clientEnd, stream: wire.New(clientEnd), frames: wire.NewFrameReader(clientEnd), srv: srv, exit: make(chan int, 1), replies: map[string]*response{}}
 	c.cond = sync.NewCond(&c.mu)
 	go func() { c.exit <- srv.Serve(context.Background(), serverEnd, serverEnd, serverEnd) }()
 	go c.readLoop()
@@ -75,39 +103,57 @@ func startClient(t testing.TB, opts Options) *testClient {
 
 func (c *testClient) readLoop() {
 	for {
-		msg, _, err := c.stream.Read(context.Background())
+		body, _, err := c.frames.Next()
+		var m serverMessage
+		if err == nil {
+			err = json.Unmarshal(body, &m)
+		}
 		if err != nil {
+			// The server never writes a bad frame: any failure ends the
+			// connection for the test.
 			c.mu.Lock()
 			c.closed = true
 			c.cond.Broadcast()
 			c.mu.Unlock()
 			return
 		}
+		isNull := len(m.ID) == 0 || string(m.ID) == "null"
 		c.mu.Lock()
-		switch m := msg.(type) {
-		case *jsonrpc2.Response:
-			if !m.ID().IsValid() {
-				c.nullReplies = append(c.nullReplies, m)
-			} else {
-				c.replies[idKey(m.ID())] = m
-			}
-		case *jsonrpc2.Notification:
-			c.notes = append(c.notes, note{method: m.Method(), params: append(json.RawMessage(nil), m.Params()...)})
-		case *jsonrpc2.Call:
+		switch {
+		case m.Method == "" && isNull:
+			c.nullReplies = append(c.nullReplies, &response{result: m.Result, err: m.Error})
+		case m.Method == "":
+			c.replies[string(m.ID)] = &response{result: m.Result, err: m.Error}
+		case isNull:
+			c.notes = append(c.notes, note{method: m.Method, params: m.Params})
+		default:
 			// Server-to-client requests (client/registerCapability): accept.
-			id := m.ID()
-			go func() {
-				_, _ = c.stream.Write(context.Background(), jsonrpc2.NewResponse(id, jsonrpc2.RawMessage("null"), nil))
-			}()
+			go c.acceptCall(m.ID)
 		}
 		c.cond.Broadcast()
 		c.mu.Unlock()
 	}
 }
 
-func idKey(id jsonrpc2.ID) string { return fmt.Sprint(id) }
+// acceptCall answers a server-to-client request with a null result.
+func (c *testClient) acceptCall(rawID json.RawMessage) {
+	var id jsonrpc2.ID
+	if err := id.UnmarshalJSON(rawID); err != nil {
+		return
+	}
+	resp, err := jsonrpc2.NewResponse(id, json.RawMessage("null"), nil)
+	if err == nil {
+		_, _ = c.stream.Write(context.Background(), resp)
+	}
+}
 
-func mustJSON(t testing.TB, v any) jsonrpc2.RawMessage {
+// idKey is an id as the server writes it.
+func idKey(id jsonrpc2.ID) string {
+	b, _ := id.MarshalJSON()
+	return string(b)
+}
+
+func mustJSON(t testing.TB, v any) json.RawMessage {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -123,20 +169,24 @@ func (c *testClient) send(method string, params any) jsonrpc2.ID {
 	c.nextID++
 	id := jsonrpc2.NewNumberID(c.nextID)
 	c.mu.Unlock()
-	var raw jsonrpc2.RawMessage
+	var raw json.RawMessage
 	if params != nil {
 		raw = mustJSON(c.t, params)
 	}
-	if _, err := c.stream.Write(context.Background(), jsonrpc2.NewCall(id, method, raw)); err != nil {
+	call, err := jsonrpc2.NewCall(id, method, raw)
+	if err != nil {
+		c.t.Fatalf("encoding %s: %v", method, err)
+	}
+	if _, err := c.stream.Write(context.Background(), call); err != nil {
 		c.t.Fatalf("sending %s: %v", method, err)
 	}
 	return id
 }
 
 // wait returns the response to id.
-func (c *testClient) wait(id jsonrpc2.ID) *jsonrpc2.Response {
+func (c *testClient) wait(id jsonrpc2.ID) *response {
 	c.t.Helper()
-	var resp *jsonrpc2.Response
+	var resp *response
 	c.waitFor(fmt.Sprintf("the response to %v", id), func() bool {
 		resp = c.replies[idKey(id)]
 		return resp != nil
@@ -172,7 +222,11 @@ func (c *testClient) callErr(method string, params any) *jsonrpc2.Error {
 
 func (c *testClient) notify(method string, params any) {
 	c.t.Helper()
-	if _, err := c.stream.Write(context.Background(), jsonrpc2.NewNotification(method, mustJSON(c.t, params))); err != nil {
+	note, err := jsonrpc2.NewNotification(method, mustJSON(c.t, params))
+	if err != nil {
+		c.t.Fatalf("encoding %s: %v", method, err)
+	}
+	if _, err := c.stream.Write(context.Background(), note); err != nil {
 		c.t.Fatalf("sending %s: %v", method, err)
 	}
 }
@@ -209,13 +263,13 @@ func (c *testClient) waitFor(what string, cond func() bool) {
 
 // diagnostics waits for the publishDiagnostics of uri that satisfies ok
 // (any, when ok is nil) and returns it.
-func (c *testClient) diagnostics(uri lsp.DocumentURI, ok func(lsp.PublishDiagnosticsParams) bool) lsp.PublishDiagnosticsParams {
+func (c *testClient) diagnostics(uri protocol.DocumentURI, ok func(lsp.PublishDiagnosticsParams) bool) lsp.PublishDiagnosticsParams {
 	c.t.Helper()
 	var got lsp.PublishDiagnosticsParams
 	c.waitFor("diagnostics of "+string(uri), func() bool {
 		for i := len(c.notes) - 1; i >= 0; i-- {
 			n := c.notes[i]
-			if n.method != "textDocument/publishDiagnostics" {
+			if n.method != protocol.MethodTextDocumentPublishDiagnostics {
 				continue
 			}
 			var p lsp.PublishDiagnosticsParams
@@ -232,7 +286,7 @@ func (c *testClient) diagnostics(uri lsp.DocumentURI, ok func(lsp.PublishDiagnos
 	return got
 }
 
-func (c *testClient) initialize(folder string) lsp.InitializeResult {
+func (c *testClient) initialize(folder string) protocol.InitializeResult {
 	c.t.Helper()
 	params := map[string]any{
 		"processId": os.Getpid(),
@@ -243,14 +297,14 @@ func (c *testClient) initialize(folder string) lsp.InitializeResult {
 		},
 		"clientInfo": map[string]any{"name": "server-test"},
 	}
-	var res lsp.InitializeResult
+	var res protocol.InitializeResult
 	c.call("initialize", params, &res)
 	c.notify("initialized", map[string]any{})
 	return res
 }
 
 // open opens a document with the given name in dir.
-func (c *testClient) open(dir, name, text string) lsp.DocumentURI {
+func (c *testClient) open(dir, name, text string) protocol.DocumentURI {
 	c.t.Helper()
 	path := filepath.Join(dir, name)
 	uri := lsp.URIFromPath(path)
@@ -258,7 +312,7 @@ func (c *testClient) open(dir, name, text string) lsp.DocumentURI {
 	if lang == "yml" {
 		lang = "yaml"
 	}
-	c.notify("textDocument/didOpen", lsp.DidOpenTextDocumentParams{TextDocument: lsp.TextDocumentItem{URI: uri, LanguageID: lang, Version: 1, Text: text}})
+	c.notify(protocol.MethodTextDocumentDidOpen, protocol.DidOpenTextDocumentParams{TextDocument: protocol.TextDocumentItem{URI: uri, LanguageID: protocol.LanguageIdentifier(lang), Version: 1, Text: text}})
 	return uri
 }
 
@@ -306,7 +360,7 @@ func startProcess(t testing.TB, bin string, args ...string) (*testClient, *exec.
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &testClient{t: t, raw: stdin, stream: wire.NewSplit(stdout, stdin, stdin), exit: make(chan int, 1), replies: map[string]*jsonrpc2.Response{}}
+	c := &testClient{t: t, raw: stdin, stream: wire.NewSplit(stdout, stdin, stdin), frames: wire.NewFrameReader(stdout), exit: make(chan int, 1), replies: map[string]*response{}}
 	c.cond = sync.NewCond(&c.mu)
 	go c.readLoop()
 	go func() {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/schema"
@@ -19,7 +20,7 @@ import (
 type VerifyConfigParams struct {
 	// URI of the config; an open document is verified as the editor holds
 	// it (unsaved edits included).
-	URI lsp.DocumentURI `json:"uri,omitempty"`
+	URI protocol.DocumentURI `json:"uri,omitempty"`
 	// Path of the config on disk, when no URI is given.
 	Path string `json:"path,omitempty"`
 	// Env is the launch environment: looked up before the server's own.
@@ -40,13 +41,13 @@ func (p *VerifyConfigParams) validate() error {
 
 // VerifyDiagnostic is one finding of mirrord/verifyConfig.
 type VerifyDiagnostic struct {
-	Severity   string    `json:"severity"`
-	Message    string    `json:"message"`
-	Pointer    string    `json:"pointer"`
-	Range      lsp.Range `json:"range"`
-	Code       string    `json:"code,omitempty"`
-	Stage      string    `json:"stage"`
-	Suggestion string    `json:"suggestion,omitempty"`
+	Severity   string         `json:"severity"`
+	Message    string         `json:"message"`
+	Pointer    string         `json:"pointer"`
+	Range      protocol.Range `json:"range"`
+	Code       string         `json:"code,omitempty"`
+	Stage      string         `json:"stage"`
+	Suggestion string         `json:"suggestion,omitempty"`
 }
 
 // VerifiedTarget is the target the config names (verify-config's
@@ -107,7 +108,7 @@ func (s *Server) verifyConfig(ctx context.Context, p VerifyConfigParams) (*Verif
 		if d := s.docs.get(p.URI); d != nil {
 			path, text = d.path, d.doc.Text()
 		} else {
-			fp, err := p.URI.Path()
+			fp, err := lsp.Path(p.URI)
 			if err != nil {
 				return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, err.Error())
 			}
@@ -204,15 +205,15 @@ type DiscoverConfigParams struct {
 
 // DiscoverConfigResult answers mirrord/discoverConfig.
 type DiscoverConfigResult struct {
-	Path   string          `json:"path,omitempty"`
-	URI    lsp.DocumentURI `json:"uri,omitempty"`
-	Source string          `json:"source"` // active, env, default, none
-	Reason string          `json:"reason"`
+	Path   string               `json:"path,omitempty"`
+	URI    protocol.DocumentURI `json:"uri,omitempty"`
+	Source string               `json:"source"` // active, env, default, none
+	Reason string               `json:"reason"`
 }
 
 func pathOrURI(s string) (string, error) {
 	if strings.HasPrefix(s, "file:") {
-		return lsp.DocumentURI(s).Path()
+		return lsp.Path(protocol.DocumentURI(s))
 	}
 	return s, nil
 }

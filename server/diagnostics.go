@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"go.lsp.dev/protocol"
+
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
@@ -19,7 +21,7 @@ type diagnoser struct {
 	s *Server
 
 	mu      sync.Mutex
-	states  map[lsp.DocumentURI]*diagState
+	states  map[protocol.DocumentURI]*diagState
 	stopped bool
 	wg      sync.WaitGroup
 	base    context.Context
@@ -36,11 +38,11 @@ type diagState struct {
 
 // publishedDiagnostic pairs an LSP diagnostic with the engine's finding.
 type publishedDiagnostic struct {
-	lsp    lsp.Diagnostic
+	lsp    protocol.Diagnostic
 	engine schema.Diagnostic
 }
 
-// diagnosticData travels in lsp.Diagnostic.Data so code actions can use
+// diagnosticData travels in protocol.Diagnostic.Data so code actions can use
 // the engine's suggestion whatever the client keeps.
 type diagnosticData struct {
 	Pointer    string `json:"pointer,omitempty"`
@@ -50,11 +52,11 @@ type diagnosticData struct {
 
 func newDiagnoser(s *Server) *diagnoser {
 	base, cancel := context.WithCancel(context.Background())
-	return &diagnoser{s: s, states: map[lsp.DocumentURI]*diagState{}, base: base, cancel: cancel}
+	return &diagnoser{s: s, states: map[protocol.DocumentURI]*diagState{}, base: base, cancel: cancel}
 }
 
 // schedule asks for the document to be validated.
-func (d *diagnoser) schedule(uri lsp.DocumentURI) {
+func (d *diagnoser) schedule(uri protocol.DocumentURI) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.stopped {
@@ -79,10 +81,10 @@ func (d *diagnoser) schedule(uri lsp.DocumentURI) {
 
 // forget drops the state of a closed document and clears its
 // diagnostics in the editor.
-func (d *diagnoser) forget(ctx context.Context, uri lsp.DocumentURI) {
+func (d *diagnoser) forget(ctx context.Context, uri protocol.DocumentURI) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.s.notify(ctx, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: uri, Diagnostics: []lsp.Diagnostic{}})
+	d.s.notify(ctx, protocol.MethodTextDocumentPublishDiagnostics, lsp.PublishDiagnosticsParams{URI: uri, Diagnostics: []protocol.Diagnostic{}})
 	if st := d.states[uri]; st != nil {
 		if st.cancel != nil {
 			st.cancel()
@@ -102,7 +104,7 @@ func (d *diagnoser) stop() {
 	d.wg.Wait()
 }
 
-func (d *diagnoser) lastDiagnostics(uri lsp.DocumentURI) []publishedDiagnostic {
+func (d *diagnoser) lastDiagnostics(uri protocol.DocumentURI) []publishedDiagnostic {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if st := d.states[uri]; st != nil {
@@ -111,7 +113,7 @@ func (d *diagnoser) lastDiagnostics(uri lsp.DocumentURI) []publishedDiagnostic {
 	return nil
 }
 
-func (d *diagnoser) run(uri lsp.DocumentURI, st *diagState) {
+func (d *diagnoser) run(uri protocol.DocumentURI, st *diagState) {
 	defer d.wg.Done()
 	for {
 		if delay := d.s.diagnosticsDelay(); delay > 0 {
@@ -172,7 +174,7 @@ func (d *diagnoser) run(uri lsp.DocumentURI, st *diagState) {
 			d.mu.Unlock()
 			continue // closed or edited meanwhile: the newer version wins
 		}
-		d.s.notify(d.base, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: uri, Version: &version, Diagnostics: diags})
+		d.s.notify(d.base, protocol.MethodTextDocumentPublishDiagnostics, lsp.PublishDiagnosticsParams{URI: uri, Version: &version, Diagnostics: diags})
 		st.last = published
 		if st.dirty {
 			d.mu.Unlock()
@@ -187,27 +189,41 @@ func (d *diagnoser) run(uri lsp.DocumentURI, st *diagState) {
 
 // toLSPDiagnostics converts engine findings; positions come from the
 // engine's line and UTF-16 columns.
-func toLSPDiagnostics(in []schema.Diagnostic) []lsp.Diagnostic {
-	out := make([]lsp.Diagnostic, 0, len(in))
+func toLSPDiagnostics(in []schema.Diagnostic) []protocol.Diagnostic {
+	out := make([]protocol.Diagnostic, 0, len(in))
 	for _, d := range in {
-		sev := lsp.SeverityError
+		sev := protocol.DiagnosticSeverityError
 		if d.Severity == schema.SeverityWarning {
-			sev = lsp.SeverityWarning
+			sev = protocol.DiagnosticSeverityWarning
 		}
 		data, _ := json.Marshal(diagnosticData{Pointer: d.Pointer, Stage: string(d.Stage), Suggestion: d.Suggestion})
-		out = append(out, lsp.Diagnostic{
-			Range: lsp.Range{
-				Start: lsp.Position{Line: clampU32(d.Range.Start.Line), Character: clampU32(d.Range.Start.UTF16)},
-				End:   lsp.Position{Line: clampU32(d.Range.End.Line), Character: clampU32(d.Range.End.UTF16)},
+		ld := protocol.Diagnostic{
+			Range: protocol.Range{
+				Start: protocol.Position{Line: clampU32(d.Range.Start.Line), Character: clampU32(d.Range.Start.UTF16)},
+				End:   protocol.Position{Line: clampU32(d.Range.End.Line), Character: clampU32(d.Range.End.UTF16)},
 			},
 			Severity: sev,
-			Code:     d.Code,
 			Source:   "mirrord",
 			Message:  d.Message,
-			Data:     data,
-		})
+			Data:     json.RawMessage(data),
+		}
+		if d.Code != "" {
+			ld.Code = d.Code // Code is an interface{}: "" would not be omitted
+		}
+		out = append(out, ld)
 	}
 	return out
+}
+
+// diagnosticDataOf reads the server's data back from a diagnostic the
+// client sent (decoded into protocol.Diagnostic's interface{} Data).
+func diagnosticDataOf(d protocol.Diagnostic) (diagnosticData, bool) {
+	var data diagnosticData
+	raw := reencode(d.Data)
+	if raw == nil || json.Unmarshal(raw, &data) != nil {
+		return diagnosticData{}, false
+	}
+	return data, true
 }
 
 func clampU32(v int) uint32 {

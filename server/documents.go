@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"go.lsp.dev/protocol"
+
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server/cursor"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
@@ -19,7 +21,7 @@ import (
 // document is one version of an open config file. It is immutable; edits
 // replace it in the store.
 type document struct {
-	uri     lsp.DocumentURI
+	uri     protocol.DocumentURI
 	path    string
 	format  schema.Format
 	version int32
@@ -30,14 +32,14 @@ func (d *document) cursorFormat() cursor.Format { return cursor.Format(d.format)
 
 type documents struct {
 	mu sync.RWMutex
-	m  map[lsp.DocumentURI]*document
+	m  map[protocol.DocumentURI]*document
 }
 
 func newDocuments() *documents {
-	return &documents{m: map[lsp.DocumentURI]*document{}}
+	return &documents{m: map[protocol.DocumentURI]*document{}}
 }
 
-func (ds *documents) get(uri lsp.DocumentURI) *document {
+func (ds *documents) get(uri protocol.DocumentURI) *document {
 	ds.mu.RLock()
 	defer ds.mu.RUnlock()
 	return ds.m[uri]
@@ -49,7 +51,7 @@ func (ds *documents) put(d *document) {
 	ds.mu.Unlock()
 }
 
-func (ds *documents) remove(uri lsp.DocumentURI) bool {
+func (ds *documents) remove(uri protocol.DocumentURI) bool {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	_, ok := ds.m[uri]
@@ -57,10 +59,10 @@ func (ds *documents) remove(uri lsp.DocumentURI) bool {
 	return ok
 }
 
-func (ds *documents) uris() []lsp.DocumentURI {
+func (ds *documents) uris() []protocol.DocumentURI {
 	ds.mu.RLock()
 	defer ds.mu.RUnlock()
-	out := make([]lsp.DocumentURI, 0, len(ds.m))
+	out := make([]protocol.DocumentURI, 0, len(ds.m))
 	for u := range ds.m {
 		out = append(out, u)
 	}
@@ -89,15 +91,15 @@ var configLanguages = map[string]bool{"json": true, "jsonc": true, "yaml": true,
 
 // openConfig makes a document from an opened file, or explains why the
 // server leaves it alone.
-func openConfig(item lsp.TextDocumentItem) (*document, error) {
-	path, err := item.URI.Path()
+func openConfig(item protocol.TextDocumentItem) (*document, error) {
+	path, err := lsp.Path(item.URI)
 	if err != nil {
 		return nil, err
 	}
 	if !IsConfigPath(path) {
 		return nil, fmt.Errorf("%s is not a mirrord config file", path)
 	}
-	if !configLanguages[item.LanguageID] {
+	if !configLanguages[string(item.LanguageID)] {
 		return nil, fmt.Errorf("%s: language %q is not json, jsonc, yaml or toml", path, item.LanguageID)
 	}
 	format, err := schema.FormatOf(path)
@@ -107,7 +109,7 @@ func openConfig(item lsp.TextDocumentItem) (*document, error) {
 	return &document{uri: item.URI, path: path, format: format, version: item.Version, doc: textdoc.New(item.Text)}, nil
 }
 
-func (s *Server) didOpen(_ context.Context, p lsp.DidOpenTextDocumentParams) error {
+func (s *Server) didOpen(_ context.Context, p protocol.DidOpenTextDocumentParams) error {
 	if p.TextDocument.URI == "" {
 		return errors.New("didOpen without a uri")
 	}
@@ -151,14 +153,14 @@ func (s *Server) didChange(_ context.Context, p lsp.DidChangeTextDocumentParams)
 	return nil
 }
 
-func (s *Server) didClose(ctx context.Context, p lsp.DidCloseTextDocumentParams) error {
+func (s *Server) didClose(ctx context.Context, p protocol.DidCloseTextDocumentParams) error {
 	if s.docs.remove(p.TextDocument.URI) {
 		s.diags.forget(ctx, p.TextDocument.URI)
 	}
 	return nil
 }
 
-func (s *Server) didSave(_ context.Context, p lsp.DidSaveTextDocumentParams) error {
+func (s *Server) didSave(_ context.Context, p protocol.DidSaveTextDocumentParams) error {
 	if s.docs.get(p.TextDocument.URI) != nil {
 		s.diags.schedule(p.TextDocument.URI)
 	}
@@ -169,20 +171,20 @@ func (s *Server) didSave(_ context.Context, p lsp.DidSaveTextDocumentParams) err
 // can matter to it, e.g. an env_file), and config files that changed on
 // disk but are not open (their diagnostics come from the disk text;
 // deleted ones are cleared).
-func (s *Server) didChangeWatchedFiles(ctx context.Context, p lsp.DidChangeWatchedFilesParams) error {
+func (s *Server) didChangeWatchedFiles(ctx context.Context, p protocol.DidChangeWatchedFilesParams) error {
 	for _, uri := range s.docs.uris() {
 		s.diags.schedule(uri)
 	}
 	for _, ev := range p.Changes {
-		if s.docs.get(ev.URI) != nil {
+		if ev == nil || s.docs.get(ev.URI) != nil {
 			continue
 		}
-		path, err := ev.URI.Path()
+		path, err := lsp.Path(ev.URI)
 		if err != nil || !IsConfigPath(path) {
 			continue
 		}
-		if ev.Type == lsp.FileDeleted {
-			s.notify(ctx, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: ev.URI, Diagnostics: []lsp.Diagnostic{}})
+		if ev.Type == protocol.FileChangeTypeDeleted {
+			s.notify(ctx, protocol.MethodTextDocumentPublishDiagnostics, lsp.PublishDiagnosticsParams{URI: ev.URI, Diagnostics: []protocol.Diagnostic{}})
 			continue
 		}
 		data, err := os.ReadFile(path)
@@ -194,22 +196,17 @@ func (s *Server) didChangeWatchedFiles(ctx context.Context, p lsp.DidChangeWatch
 			continue
 		}
 		res := schema.Verify(ctx, data, s.verifyOptions(path))
-		s.notify(ctx, "textDocument/publishDiagnostics", lsp.PublishDiagnosticsParams{URI: ev.URI, Diagnostics: toLSPDiagnostics(res.Diagnostics)})
+		s.notify(ctx, protocol.MethodTextDocumentPublishDiagnostics, lsp.PublishDiagnosticsParams{URI: ev.URI, Diagnostics: toLSPDiagnostics(res.Diagnostics)})
 	}
 	return nil
 }
 
-func (s *Server) didChangeWorkspaceFolders(_ context.Context, p struct {
-	Event struct {
-		Added   []lsp.WorkspaceFolder `json:"added"`
-		Removed []lsp.WorkspaceFolder `json:"removed"`
-	} `json:"event"`
-}) error {
+func (s *Server) didChangeWorkspaceFolders(_ context.Context, p protocol.DidChangeWorkspaceFoldersParams) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	removed := map[string]bool{}
 	for _, f := range p.Event.Removed {
-		if path, err := f.URI.Path(); err == nil {
+		if path, err := lsp.Path(protocol.DocumentURI(f.URI)); err == nil {
 			removed[path] = true
 		}
 	}
@@ -220,7 +217,7 @@ func (s *Server) didChangeWorkspaceFolders(_ context.Context, p struct {
 		}
 	}
 	for _, f := range p.Event.Added {
-		if path, err := f.URI.Path(); err == nil {
+		if path, err := lsp.Path(protocol.DocumentURI(f.URI)); err == nil {
 			next = append(next, path)
 		}
 	}

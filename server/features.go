@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 
 	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/server/assist"
-	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
 
 // positionOf resolves a document and an LSP position to a byte offset.
-func (s *Server) positionOf(p lsp.TextDocumentPositionParams) (*document, int, error) {
+func (s *Server) positionOf(p protocol.TextDocumentPositionParams) (*document, int, error) {
 	if p.TextDocument.URI == "" {
 		return nil, 0, jsonrpc2.NewError(jsonrpc2.InvalidParams, "textDocument.uri is required")
 	}
@@ -29,32 +29,33 @@ func (s *Server) positionOf(p lsp.TextDocumentPositionParams) (*document, int, e
 func (s *Server) snippets() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.caps.TextDocument.Completion.CompletionItem.SnippetSupport
+	td := s.caps.TextDocument
+	return td != nil && td.Completion != nil && td.Completion.CompletionItem != nil && td.Completion.CompletionItem.SnippetSupport
 }
 
-func (s *Server) completion(ctx context.Context, p lsp.CompletionParams) (lsp.CompletionList, error) {
+func (s *Server) completion(ctx context.Context, p protocol.CompletionParams) (protocol.CompletionList, error) {
 	d, off, err := s.positionOf(p.TextDocumentPositionParams)
 	if err != nil || d == nil {
-		return lsp.CompletionList{Items: []lsp.CompletionItem{}}, err
+		return protocol.CompletionList{Items: []protocol.CompletionItem{}}, err
 	}
 	return s.engine.Complete(ctx, assist.Request{Doc: d.doc, Offset: off, Format: d.cursorFormat(), Snippets: s.snippets()})
 }
 
-func (s *Server) hover(_ context.Context, p lsp.HoverParams) (*lsp.Hover, error) {
-	d, off, err := s.positionOf(p)
+func (s *Server) hover(_ context.Context, p protocol.HoverParams) (*protocol.Hover, error) {
+	d, off, err := s.positionOf(p.TextDocumentPositionParams)
 	if err != nil || d == nil {
 		return nil, err
 	}
 	return s.engine.Hover(assist.Request{Doc: d.doc, Offset: off, Format: d.cursorFormat()}), nil
 }
 
-func (s *Server) codeAction(_ context.Context, p lsp.CodeActionParams) ([]lsp.CodeAction, error) {
+func (s *Server) codeAction(_ context.Context, p protocol.CodeActionParams) ([]protocol.CodeAction, error) {
 	if p.TextDocument.URI == "" {
 		return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, "textDocument.uri is required")
 	}
 	d := s.docs.get(p.TextDocument.URI)
 	if d == nil {
-		return []lsp.CodeAction{}, nil
+		return []protocol.CodeAction{}, nil
 	}
 	start, err1 := d.doc.Offset(int(p.Range.Start.Line), int(p.Range.Start.Character))
 	end, err2 := d.doc.Offset(int(p.Range.End.Line), int(p.Range.End.Character))
@@ -66,8 +67,7 @@ func (s *Server) codeAction(_ context.Context, p lsp.CodeActionParams) ([]lsp.Co
 	}
 	var fixes []assist.Fix
 	for _, diag := range p.Context.Diagnostics {
-		var data diagnosticData
-		if len(diag.Data) > 0 && json.Unmarshal(diag.Data, &data) == nil && data.Suggestion != "" {
+		if data, ok := diagnosticDataOf(diag); ok && data.Suggestion != "" {
 			fixes = append(fixes, assist.Fix{Diagnostic: diag, Suggestion: data.Suggestion})
 			continue
 		}
@@ -93,16 +93,16 @@ func (s *Server) codeAction(_ context.Context, p lsp.CodeActionParams) ([]lsp.Co
 		URI: d.uri, Doc: d.doc, Format: d.cursorFormat(), Start: start, End: end, Fixes: fixes,
 	})
 	if actions == nil {
-		actions = []lsp.CodeAction{}
+		actions = []protocol.CodeAction{}
 	}
 	if len(p.Context.Only) > 0 {
-		allowed := map[string]bool{}
+		allowed := map[protocol.CodeActionKind]bool{}
 		for _, k := range p.Context.Only {
 			allowed[k] = true
 		}
 		filtered := actions[:0]
 		for _, a := range actions {
-			if allowed[a.Kind] || (a.Kind == lsp.RefactorRewrite && allowed["refactor"]) {
+			if allowed[a.Kind] || (a.Kind == protocol.RefactorRewrite && allowed[protocol.Refactor]) {
 				filtered = append(filtered, a)
 			}
 		}
@@ -111,10 +111,10 @@ func (s *Server) codeAction(_ context.Context, p lsp.CodeActionParams) ([]lsp.Co
 	return actions, nil
 }
 
-func (s *Server) executeCommand(ctx context.Context, p lsp.ExecuteCommandParams) (any, error) {
+func (s *Server) executeCommand(ctx context.Context, p protocol.ExecuteCommandParams) (any, error) {
 	arg := json.RawMessage(`{}`)
 	if len(p.Arguments) > 0 {
-		arg = p.Arguments[0]
+		arg = reencode(p.Arguments[0])
 	}
 	switch p.Command {
 	case CommandVerifyConfig:

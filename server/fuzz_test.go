@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 	"github.com/mirrord-ls/mirrord-ls/server/wire"
@@ -149,15 +150,15 @@ func TestRandomEdits(t *testing.T) {
 			}
 			text = text[:start] + insert + text[end:]
 			c.notify("textDocument/didChange", lsp.DidChangeTextDocumentParams{
-				TextDocument: lsp.VersionedTextDocumentIdentifier{URI: uri, Version: int32(v)},
+				TextDocument: protocol.VersionedTextDocumentIdentifier{TextDocumentIdentifier: protocol.TextDocumentIdentifier{URI: uri}, Version: int32(v)},
 				ContentChanges: []lsp.TextDocumentContentChangeEvent{{
-					Range: &lsp.Range{Start: lsp.Position{Line: uint32(sl), Character: uint32(sc)}, End: lsp.Position{Line: uint32(el), Character: uint32(ec)}},
+					Range: &protocol.Range{Start: protocol.Position{Line: uint32(sl), Character: uint32(sc)}, End: protocol.Position{Line: uint32(el), Character: uint32(ec)}},
 					Text:  insert,
 				}},
 			})
 			if v%250 == 0 {
-				pos := lsp.TextDocumentPositionParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: uint32(sl), Character: uint32(sc)}}
-				c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: pos}, nil)
+				pos := protocol.TextDocumentPositionParams{TextDocument: protocol.TextDocumentIdentifier{URI: uri}, Position: protocol.Position{Line: uint32(sl), Character: uint32(sc)}}
+				c.call("textDocument/completion", protocol.CompletionParams{TextDocumentPositionParams: pos}, nil)
 				c.call("textDocument/hover", pos, nil)
 			}
 		}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mirrord-ls/mirrord-ls/server/lsp"
+	"go.lsp.dev/protocol"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -41,9 +41,9 @@ func TestCompletionGolden(t *testing.T) {
 		uri := c.open(filepath.Join(dir, fmt.Sprint(i)), tc.file, text)
 		line := uint32(strings.Count(text[:off], "\n"))
 		col := uint32(len([]rune(text[strings.LastIndex(text[:off], "\n")+1 : off])))
-		var list lsp.CompletionList
-		c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: lsp.TextDocumentPositionParams{
-			TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: line, Character: col}}}, &list)
+		var list protocol.CompletionList
+		c.call("textDocument/completion", protocol.CompletionParams{TextDocumentPositionParams: protocol.TextDocumentPositionParams{
+			TextDocument: protocol.TextDocumentIdentifier{URI: uri}, Position: protocol.Position{Line: line, Character: col}}}, &list)
 		fmt.Fprintf(&out, "== %s %q\n", tc.file, tc.text)
 		for _, it := range list.Items {
 			r := it.TextEdit.Range
@@ -65,23 +65,23 @@ func TestCompletionGolden(t *testing.T) {
 	}
 }
 
-func kindName(k lsp.CompletionItemKind) string {
+func kindName(k protocol.CompletionItemKind) string {
 	switch k {
-	case lsp.KindProperty:
+	case protocol.CompletionItemKindProperty:
 		return "property"
-	case lsp.KindEnumMem:
+	case protocol.CompletionItemKindEnumMember:
 		return "enum"
-	case lsp.KindKeyword:
+	case protocol.CompletionItemKindKeyword:
 		return "keyword"
-	case lsp.KindSnippet:
+	case protocol.CompletionItemKindSnippet:
 		return "snippet"
-	case lsp.KindFunction:
+	case protocol.CompletionItemKindFunction:
 		return "function"
-	case lsp.KindVariable:
+	case protocol.CompletionItemKindVariable:
 		return "variable"
-	case lsp.KindValue:
+	case protocol.CompletionItemKindValue:
 		return "value"
-	case lsp.KindReference:
+	case protocol.CompletionItemKindReference:
 		return "ref"
 	}
 	return fmt.Sprint(int(k))

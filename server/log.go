@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/mirrord-ls/mirrord-ls/server/lsp"
+	"go.lsp.dev/protocol"
 )
 
 // clientLogHandler forwards log records to the editor as window/logMessage.
 type clientLogHandler struct {
 	level slog.Leveler
-	send  func(lsp.MessageType, string)
+	send  func(protocol.MessageType, string)
 	attrs []slog.Attr
 }
 
@@ -31,14 +31,14 @@ func (h *clientLogHandler) Handle(_ context.Context, r slog.Record) error {
 		write(a)
 	}
 	r.Attrs(write)
-	t := lsp.MessageLog
+	t := protocol.MessageTypeLog
 	switch {
 	case r.Level >= slog.LevelError:
-		t = lsp.MessageError
+		t = protocol.MessageTypeError
 	case r.Level >= slog.LevelWarn:
-		t = lsp.MessageWarning
+		t = protocol.MessageTypeWarning
 	case r.Level >= slog.LevelInfo:
-		t = lsp.MessageInfo
+		t = protocol.MessageTypeInfo
 	}
 	h.send(t, b.String())
 	return nil

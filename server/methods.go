@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
@@ -52,22 +53,45 @@ func notification[P any](f func(context.Context, P) error) method {
 
 // decodeParams decodes params into p; malformed params are InvalidParams.
 func decodeParams(raw json.RawMessage, p any) error {
+	if err := unmarshalParams(raw, p); err != nil {
+		return jsonrpc2.NewError(jsonrpc2.InvalidParams, "invalid params: "+err.Error())
+	}
+	return validateParams(p)
+}
+
+// unmarshalParams decodes params (absent or null: an empty object) into p.
+func unmarshalParams(raw json.RawMessage, p any) error {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		raw = []byte("{}")
 	}
 	if raw[0] != '{' {
-		return jsonrpc2.NewError(jsonrpc2.InvalidParams, "params must be an object")
+		return errors.New("params must be an object")
 	}
-	if err := json.Unmarshal(raw, p); err != nil {
-		return jsonrpc2.NewError(jsonrpc2.InvalidParams, "invalid params: "+err.Error())
-	}
+	return json.Unmarshal(raw, p)
+}
+
+func validateParams(p any) error {
 	if v, ok := p.(interface{ validate() error }); ok {
 		if err := v.validate(); err != nil {
 			return jsonrpc2.NewError(jsonrpc2.InvalidParams, "invalid params: "+err.Error())
 		}
 	}
 	return nil
+}
+
+// reencode converts a value decoded into an interface{} field of a
+// protocol type (initializationOptions, command arguments, diagnostic data)
+// back to JSON.
+func reencode(v any) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil // decoded from JSON, so it encodes; nil is "absent"
+	}
+	return raw
 }
 
 // Command names of workspace/executeCommand.
@@ -80,24 +104,24 @@ const (
 // their entries here; initialize advertises what the table holds.
 func (s *Server) methodTable() map[string]method {
 	m := map[string]method{
-		"initialize":  request(false, s.initialize),
-		"initialized": notification(s.initialized),
-		"shutdown":    {anyState: true, run: s.shutdown},
-		"exit":        {notification: true, anyState: true, run: s.exitMethod},
+		protocol.MethodInitialize:  {run: s.initializeRaw},
+		protocol.MethodInitialized: notification(s.initialized),
+		protocol.MethodShutdown:    {anyState: true, run: s.shutdown},
+		protocol.MethodExit:        {notification: true, anyState: true, run: s.exitMethod},
 
-		"textDocument/didOpen":   notification(s.didOpen),
-		"textDocument/didChange": notification(s.didChange),
-		"textDocument/didClose":  notification(s.didClose),
-		"textDocument/didSave":   notification(s.didSave),
+		protocol.MethodTextDocumentDidOpen:   notification(s.didOpen),
+		protocol.MethodTextDocumentDidChange: notification(s.didChange),
+		protocol.MethodTextDocumentDidClose:  notification(s.didClose),
+		protocol.MethodTextDocumentDidSave:   notification(s.didSave),
 
-		"workspace/didChangeWatchedFiles":     notification(s.didChangeWatchedFiles),
-		"workspace/didChangeConfiguration":    notification(func(context.Context, struct{}) error { return nil }),
-		"workspace/didChangeWorkspaceFolders": notification(s.didChangeWorkspaceFolders),
+		protocol.MethodWorkspaceDidChangeWatchedFiles:     notification(s.didChangeWatchedFiles),
+		protocol.MethodWorkspaceDidChangeConfiguration:    notification(func(context.Context, struct{}) error { return nil }),
+		protocol.MethodWorkspaceDidChangeWorkspaceFolders: notification(s.didChangeWorkspaceFolders),
 
-		"textDocument/completion":  request(true, s.completion),
-		"textDocument/hover":       request(true, s.hover),
-		"textDocument/codeAction":  request(true, s.codeAction),
-		"workspace/executeCommand": request(true, s.executeCommand),
+		protocol.MethodTextDocumentCompletion:  request(true, s.completion),
+		protocol.MethodTextDocumentHover:       request(true, s.hover),
+		protocol.MethodTextDocumentCodeAction:  request(true, s.codeAction),
+		protocol.MethodWorkspaceExecuteCommand: request(true, s.executeCommand),
 
 		"mirrord/verifyConfig":   request(true, s.verifyConfig),
 		"mirrord/discoverConfig": request(true, s.discoverConfig),
@@ -135,66 +159,97 @@ func (s *Server) customMethods() []string {
 	return out
 }
 
-var errCancelled = jsonrpc2.NewError(lsp.CodeRequestCancelled, "request cancelled")
+var errCancelled = jsonrpc2.NewError(protocol.CodeRequestCancelled, "request cancelled")
 
-// handle dispatches one incoming message.
-func (s *Server) handle(rctx context.Context, req *jsonrpc2.Request) (result any, err error) {
+// handle is the jsonrpc2 handler: it runs on the connection's read loop
+// for every incoming request and notification, in order. It always returns
+// nil (an error would end the connection); failures are answered.
+//
+// Cancellation uses the server's own table (inflight) rather than
+// jsonrpc2.CancelHandler: the latter never calls the CancelFunc of a
+// request that completed, so each call's context would stay attached to the
+// connection's context until the connection ends.
+func (s *Server) handle(ctx context.Context, reply jsonrpc2.Replier, req jsonrpc2.Request) error {
+	call, isCall := req.(*jsonrpc2.Call)
 	name := req.Method()
+	if name == protocol.MethodCancelRequest {
+		s.cancelRequest(req.Params())
+		s.reply(ctx, reply, name, struct{}{}, nil)
+		return nil
+	}
 	m, ok := s.methods[name]
 	if !ok {
-		if !req.IsCall() {
+		if !isCall {
 			if !strings.HasPrefix(name, "$/") {
 				s.log.Debug("ignoring unknown notification", "method", name)
 			}
-			return nil, nil
+			return nil
 		}
-		return nil, jsonrpc2.NewError(jsonrpc2.MethodNotFound, fmt.Sprintf("method not found: %q", name))
+		s.reply(ctx, reply, name, nil, jsonrpc2.NewError(jsonrpc2.MethodNotFound, fmt.Sprintf("method not found: %q", name)))
+		return nil
 	}
-	if !m.anyState {
-		switch lifecycle(s.state.Load()) {
-		case stateNew:
-			if name != "initialize" {
-				if !req.IsCall() {
-					return nil, nil
-				}
-				return nil, jsonrpc2.NewError(lsp.CodeServerNotInitialized, "the server is not initialized")
-			}
-		case stateShutdown:
-			if !req.IsCall() {
-				return nil, nil
-			}
-			return nil, jsonrpc2.NewError(jsonrpc2.InvalidRequest, "the server is shutting down")
-		case stateInitialized:
-			if name == "initialize" {
-				return nil, jsonrpc2.NewError(jsonrpc2.InvalidRequest, "initialize was already received")
-			}
-		}
+	if err := s.checkState(name, m); err != nil {
+		s.reply(ctx, reply, name, nil, err)
+		return nil
 	}
-	if m.notification != !req.IsCall() {
-		if !req.IsCall() {
-			s.log.Warn("request sent as a notification; ignored", "method", name)
-			return nil, nil
-		}
-		// A notification method sent with an id: run it and answer null.
+	if m.notification && !isCall {
+		s.run(ctx, false, name, m, req.Params())
+		return nil
 	}
-	// The request context of jsonrpc2 is pooled and recycled when the
-	// handler returns; contexts derived from it (context.WithCancel) race
-	// with that recycling. Handlers get their own context instead, derived
-	// from the connection's, and cancelled by $/cancelRequest through the
-	// in-flight table.
-	hctx, cancel := context.WithCancel(s.baseCtx)
-	defer cancel()
-	if req.IsCall() {
-		id := ownedID(req.ID())
-		s.inflight.add(id, cancel)
+	if !m.notification && !isCall {
+		s.log.Warn("request sent as a notification; ignored", "method", name)
+		return nil
+	}
+	// A call (or a notification method sent with an id: it runs and
+	// answers null). It is registered for $/cancelRequest here, on the read
+	// loop, so a cancel read right after it finds it.
+	hctx, cancel := context.WithCancel(ctx)
+	id := call.ID()
+	s.inflight.add(id, cancel)
+	run := func() {
+		defer cancel()
 		defer s.inflight.remove(id)
+		result, err := s.run(hctx, true, name, m, req.Params())
+		s.reply(ctx, reply, name, result, err)
 	}
-	if m.async && req.IsCall() {
-		jsonrpc2.Async(rctx)
+	if m.async {
+		// Off the read loop: later messages (and $/cancelRequest) are read
+		// while it runs.
+		s.handlers.Add(1)
+		go func() {
+			defer s.handlers.Done()
+			run()
+		}()
+		return nil
 	}
-	ctx := hctx
-	params := json.RawMessage(req.Params())
+	run()
+	return nil
+}
 
+// checkState applies the lifecycle rules to a method about to run.
+func (s *Server) checkState(name string, m method) error {
+	if m.anyState {
+		return nil
+	}
+	switch lifecycle(s.state.Load()) {
+	case stateNew:
+		if name != protocol.MethodInitialize {
+			return jsonrpc2.NewError(jsonrpc2.ServerNotInitialized, "the server is not initialized")
+		}
+	case stateShutdown:
+		return jsonrpc2.NewError(jsonrpc2.InvalidRequest, "the server is shutting down")
+	case stateInitialized:
+		if name == protocol.MethodInitialize {
+			return jsonrpc2.NewError(jsonrpc2.InvalidRequest, "initialize was already received")
+		}
+	}
+	return nil
+}
+
+// run runs one method. For a call (isCall), ctx is the request's own
+// context, which $/cancelRequest cancels through the in-flight table, and
+// the outcome is what to answer. A panic in the method is an InternalError.
+func (s *Server) run(ctx context.Context, isCall bool, name string, m method, params json.RawMessage) (result any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("handler panicked", "method", name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -204,10 +259,9 @@ func (s *Server) handle(rctx context.Context, req *jsonrpc2.Request) (result any
 	began := time.Now()
 	result, err = m.run(ctx, params)
 	s.log.Debug("handled", "method", name, "took", time.Since(began), "error", err)
-	if !req.IsCall() {
+	if !isCall {
 		if err != nil {
-			// A notification cannot be answered, and an error returned
-			// here would end the connection: log it.
+			// A notification cannot be answered: log the failure.
 			s.log.Warn("notification failed", "method", name, "error", err)
 		}
 		return nil, nil
@@ -226,29 +280,69 @@ func (s *Server) handle(rctx context.Context, req *jsonrpc2.Request) (result any
 	return result, nil
 }
 
+// reply answers a request (a no-op for notifications). The result is
+// encoded here, with encoding/json, so an encoding failure is still
+// answered (InternalError) instead of leaving the client waiting.
+func (s *Server) reply(ctx context.Context, reply jsonrpc2.Replier, name string, result any, err error) {
+	var payload json.RawMessage
+	if err == nil {
+		var eerr error
+		if payload, eerr = encodeResult(result); eerr != nil {
+			s.log.Error("result not encodable", "method", name, "error", eerr)
+			err = jsonrpc2.NewError(jsonrpc2.InternalError, fmt.Sprintf("internal error in %s: the result cannot be encoded", name))
+		}
+	}
+	if err != nil {
+		payload = nil
+	}
+	if rerr := reply(ctx, payload, err); rerr != nil {
+		s.log.Debug("answer not sent", "method", name, "error", rerr)
+	}
+}
+
 // --- lifecycle ---
 
-func (s *Server) initialize(_ context.Context, p lsp.InitializeParams) (lsp.InitializeResult, error) {
+// capabilityTypeWarning is logged when a client capability does not fit
+// protocol's type.
+const capabilityTypeWarning = "ignoring a client capability of an unexpected type"
+
+// initializeRaw decodes the initialize params leniently: client
+// capabilities whose JSON type differs from go.lsp.dev/protocol's (it
+// describes LSP 3.16; clients speak 3.17 and carry extensions) are logged
+// and left at their zero value instead of failing the whole handshake.
+func (s *Server) initializeRaw(ctx context.Context, raw json.RawMessage) (any, error) {
+	var p protocol.InitializeParams
+	if err := unmarshalParams(raw, &p); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) || !strings.HasPrefix(te.Field, "capabilities.") {
+			return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, "invalid params: "+err.Error())
+		}
+		s.log.Warn(capabilityTypeWarning, "field", te.Field, "error", err)
+	}
+	return s.initialize(ctx, p)
+}
+
+func (s *Server) initialize(_ context.Context, p protocol.InitializeParams) (protocol.InitializeResult, error) {
 	var folders []string
 	for _, f := range p.WorkspaceFolders {
-		if path, err := f.URI.Path(); err == nil {
+		if path, err := lsp.Path(protocol.DocumentURI(f.URI)); err == nil {
 			folders = append(folders, path)
 		}
 	}
-	if len(folders) == 0 && p.RootURI != nil {
-		if path, err := p.RootURI.Path(); err == nil {
+	if len(folders) == 0 && p.RootURI != "" {
+		if path, err := lsp.Path(p.RootURI); err == nil {
 			folders = append(folders, path)
 		}
 	}
-	if len(folders) == 0 && p.RootPath != nil && *p.RootPath != "" {
-		folders = append(folders, *p.RootPath)
+	if len(folders) == 0 && p.RootPath != "" {
+		folders = append(folders, p.RootPath)
 	}
 	var initOpts struct {
 		// DiagnosticsDelayMs is a quiet period after edits before validation.
 		DiagnosticsDelayMs *int `json:"diagnosticsDelayMs"`
 	}
-	if len(p.InitializationOptions) > 0 {
-		if err := json.Unmarshal(p.InitializationOptions, &initOpts); err != nil {
+	if raw := reencode(p.InitializationOptions); raw != nil {
+		if err := json.Unmarshal(raw, &initOpts); err != nil {
 			s.log.Warn("ignoring initializationOptions", "error", err)
 		}
 	}
@@ -259,8 +353,8 @@ func (s *Server) initialize(_ context.Context, p lsp.InitializeParams) (lsp.Init
 		s.delay = time.Duration(*ms) * time.Millisecond
 	}
 	s.mu.Unlock()
-	if p.ProcessID != nil && *p.ProcessID > 0 {
-		s.watchParent(*p.ProcessID)
+	if p.ProcessID > 0 {
+		s.watchParent(int(p.ProcessID))
 	}
 	client := "unknown"
 	if p.ClientInfo != nil {
@@ -270,28 +364,29 @@ func (s *Server) initialize(_ context.Context, p lsp.InitializeParams) (lsp.Init
 	s.state.Store(int32(stateInitialized))
 
 	commands := []string{CommandVerifyConfig, CommandDiscoverConfig}
-	return lsp.InitializeResult{
-		Capabilities: lsp.ServerCapabilities{
-			TextDocumentSync: lsp.TextDocumentSyncOptions{OpenClose: true, Change: lsp.TextDocumentSyncIncremental},
-			CompletionProvider: &lsp.CompletionOptions{
+	return protocol.InitializeResult{
+		Capabilities: protocol.ServerCapabilities{
+			TextDocumentSync: &protocol.TextDocumentSyncOptions{OpenClose: true, Change: protocol.TextDocumentSyncKindIncremental},
+			CompletionProvider: &protocol.CompletionOptions{
 				TriggerCharacters: []string{`"`, ":", " ", "{", "|", "=", ".", "[", "-"},
 			},
 			HoverProvider: true,
-			CodeActionProvider: &lsp.CodeActionOptions{
-				CodeActionKinds: []string{lsp.QuickFix, lsp.RefactorRewrite},
+			CodeActionProvider: &protocol.CodeActionOptions{
+				CodeActionKinds: []protocol.CodeActionKind{protocol.QuickFix, protocol.RefactorRewrite},
 			},
-			ExecuteCommandProvider: &lsp.ExecuteCommandOptions{Commands: commands},
+			ExecuteCommandProvider: &protocol.ExecuteCommandOptions{Commands: commands},
 			Experimental: map[string]any{
 				"mirrord": map[string]any{"methods": s.customMethods()},
 			},
 		},
-		ServerInfo: lsp.ServerInfo{Name: "mirrord-ls", Version: s.opts.Version},
+		ServerInfo: &protocol.ServerInfo{Name: "mirrord-ls", Version: s.opts.Version},
 	}, nil
 }
 
 func (s *Server) initialized(_ context.Context, _ struct{}) error {
 	s.mu.Lock()
-	dynamic := s.caps.Workspace.DidChangeWatchedFiles.DynamicRegistration
+	ws := s.caps.Workspace
+	dynamic := ws != nil && ws.DidChangeWatchedFiles != nil && ws.DidChangeWatchedFiles.DynamicRegistration
 	s.mu.Unlock()
 	if !dynamic {
 		return nil
@@ -301,15 +396,15 @@ func (s *Server) initialized(_ context.Context, _ struct{}) error {
 	go func() {
 		ctx, cancel := context.WithTimeout(s.baseCtx, 10*time.Second)
 		defer cancel()
-		params := lsp.RegistrationParams{Registrations: []lsp.Registration{{
+		params := protocol.RegistrationParams{Registrations: []protocol.Registration{{
 			ID:     "mirrord-config-watcher",
-			Method: "workspace/didChangeWatchedFiles",
-			RegisterOptions: lsp.DidChangeWatchedFilesRegistrationOptions{Watchers: []lsp.FileSystemWatcher{
+			Method: protocol.MethodWorkspaceDidChangeWatchedFiles,
+			RegisterOptions: protocol.DidChangeWatchedFilesRegistrationOptions{Watchers: []protocol.FileSystemWatcher{
 				{GlobPattern: "**/*mirrord.{json,yaml,yml,toml}"},
 				{GlobPattern: "**/.mirrord/*.{json,yaml,yml,toml}"},
 			}},
 		}}}
-		if _, err := s.conn.Call(ctx, "client/registerCapability", params, nil); err != nil && ctx.Err() == nil {
+		if _, err := s.conn.Call(ctx, protocol.MethodClientRegisterCapability, params, nil); err != nil && ctx.Err() == nil {
 			s.log.Info("the client did not register the config file watcher", "error", err)
 		}
 	}()
@@ -318,7 +413,7 @@ func (s *Server) initialized(_ context.Context, _ struct{}) error {
 
 func (s *Server) shutdown(_ context.Context, _ json.RawMessage) (any, error) {
 	if lifecycle(s.state.Load()) == stateNew {
-		return nil, jsonrpc2.NewError(lsp.CodeServerNotInitialized, "the server is not initialized")
+		return nil, jsonrpc2.NewError(jsonrpc2.ServerNotInitialized, "the server is not initialized")
 	}
 	s.state.Store(int32(stateShutdown))
 	s.log.Info("shutdown")
@@ -329,14 +424,6 @@ func (s *Server) shutdown(_ context.Context, _ json.RawMessage) (any, error) {
 func (s *Server) exitMethod(_ context.Context, _ json.RawMessage) (any, error) {
 	s.signalExit()
 	return nil, nil
-}
-
-// ownedID copies an id so it stays valid after the request is recycled.
-func ownedID(id jsonrpc2.ID) jsonrpc2.ID {
-	if str, ok := id.StringValue(); ok {
-		return jsonrpc2.NewStringID(strings.Clone(str))
-	}
-	return id
 }
 
 // inflight maps the ids of running requests to their cancel functions.

@@ -140,4 +140,11 @@ func TestNeovim(t *testing.T) {
 	if !res.Stopped {
 		t.Error("the server did not stop when neovim stopped the client")
 	}
+	// neovim's capabilities decode into go.lsp.dev/protocol's types
+	// without the lenient fallback of initialize.
+	if logData, err := os.ReadFile(logFile); err != nil {
+		t.Errorf("reading the server log: %v", err)
+	} else if strings.Contains(string(logData), capabilityTypeWarning) {
+		t.Errorf("the server could not decode neovim's capabilities:\n%s", logData)
+	}
 }

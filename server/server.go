@@ -1,7 +1,10 @@
 // Package server is mirrord-ls: a language server for mirrord config files
 // (diagnostics, completion, hover, code actions) and the backend of the
 // editor extensions (the mirrord/* methods), over JSON-RPC 2.0 with LSP
-// framing (go.lsp.dev/jsonrpc2).
+// framing: go.lsp.dev/jsonrpc2 (v0.10) runs the connection over the
+// tolerant framing of package wire, and the messages are
+// go.lsp.dev/protocol's types (package lsp adds the few that protocol
+// v0.12.0 cannot express).
 //
 // Requests are dispatched through a method table (methods.go). Lifecycle
 // rules follow the LSP specification: requests before initialize answer
@@ -15,16 +18,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server/assist"
-	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 	"github.com/mirrord-ls/mirrord-ls/server/wire"
 )
 
@@ -68,6 +72,8 @@ type Server struct {
 
 	conn     jsonrpc2.Conn
 	inflight inflight
+	// handlers counts the requests running off the read loop.
+	handlers sync.WaitGroup
 	state    atomic.Int32
 	exit     chan struct{}
 	exitOnce sync.Once
@@ -77,7 +83,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	folders []string
-	caps    lsp.ClientCapabilities
+	caps    protocol.ClientCapabilities
 	delay   time.Duration // diagnostics delay (Options or initializationOptions)
 	// parentPoll is how often the editor process named in initialize is
 	// checked; the server exits when it is gone.
@@ -133,7 +139,7 @@ func (s *Server) ServeStream(ctx context.Context, stream *wire.Stream) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.baseCtx, s.stopBase = ctx, cancel
-	s.conn = jsonrpc2.NewConn(stream, jsonrpc2.WithCodec(stdCodec{}), jsonrpc2.WithPreempter(s))
+	s.conn = jsonrpc2.NewConn(stream)
 	s.log = s.newLogger()
 	stream.OnBadInput = func(err error) { s.log.Warn("bad input from the client", "error", err) }
 	s.conn.Go(ctx, s.handle)
@@ -153,13 +159,16 @@ func (s *Server) ServeStream(ctx context.Context, stream *wire.Stream) int {
 	}
 	cancel()
 	s.diags.stop()
-	closed := make(chan struct{})
+	_ = s.conn.Close()
+	stopped := make(chan struct{})
 	go func() {
-		_ = s.conn.Close()
-		close(closed)
+		<-s.conn.Done()
+		// The read loop has ended, so no handler starts any more.
+		s.handlers.Wait()
+		close(stopped)
 	}()
 	select {
-	case <-closed:
+	case <-stopped:
 	case <-time.After(2 * time.Second):
 		// A reader blocked on a stdin that never closes cannot be
 		// interrupted; the process exits anyway.
@@ -181,35 +190,32 @@ func (s *Server) newLogger() *slog.Logger {
 	return slog.New(hs)
 }
 
-func (s *Server) logToClient(t lsp.MessageType, msg string) {
+func (s *Server) logToClient(t protocol.MessageType, msg string) {
 	if s.conn == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_ = s.conn.Notify(ctx, "window/logMessage", lsp.LogMessageParams{Type: t, Message: msg})
+	_ = s.conn.Notify(ctx, protocol.MethodWindowLogMessage, protocol.LogMessageParams{Type: t, Message: msg})
 }
 
-// Preempt handles $/cancelRequest on the read loop, ahead of everything
-// else, so a cancel reaches a request that is still running.
-func (s *Server) Preempt(_ context.Context, req *jsonrpc2.Request) (any, error) {
-	if req.Method() != "$/cancelRequest" {
-		return nil, jsonrpc2.ErrNotHandled
+// cancelRequest handles $/cancelRequest. It runs on the read loop, and
+// every cancellable request runs off it, so a cancel reaches a request that
+// is still running.
+func (s *Server) cancelRequest(params json.RawMessage) {
+	var p protocol.CancelParams
+	if err := json.Unmarshal(params, &p); err != nil || p.ID == nil {
+		s.log.Warn("malformed $/cancelRequest", "params", string(params))
+		return
 	}
-	var p lsp.CancelParams
-	if err := json.Unmarshal(req.Params(), &p); err != nil || len(p.ID) == 0 {
-		s.log.Warn("malformed $/cancelRequest", "params", string(req.Params()))
-		return struct{}{}, nil
+	switch id := p.ID.(type) {
+	case float64:
+		if id == math.Trunc(id) && id >= math.MinInt32 && id <= math.MaxInt32 {
+			s.inflight.cancel(jsonrpc2.NewNumberID(int32(id)))
+		}
+	case string:
+		s.inflight.cancel(jsonrpc2.NewStringID(id))
 	}
-	var num int64
-	var str string
-	switch {
-	case json.Unmarshal(p.ID, &num) == nil:
-		s.inflight.cancel(jsonrpc2.NewNumberID(num))
-	case json.Unmarshal(p.ID, &str) == nil:
-		s.inflight.cancel(jsonrpc2.NewStringID(str))
-	}
-	return struct{}{}, nil
 }
 
 // notify sends a notification to the client, logging failures.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
@@ -20,15 +21,16 @@ import (
 func TestLifecycle(t *testing.T) {
 	c := startClient(t, Options{Version: "test"})
 
-	if e := c.callErr("textDocument/hover", map[string]any{}); e.Code != lsp.CodeServerNotInitialized {
-		t.Errorf("request before initialize: code %d, want %d", e.Code, lsp.CodeServerNotInitialized)
+	if e := c.callErr("textDocument/hover", map[string]any{}); e.Code != jsonrpc2.ServerNotInitialized {
+		t.Errorf("request before initialize: code %d, want %d", e.Code, jsonrpc2.ServerNotInitialized)
 	}
 	res := c.initialize(t.TempDir())
 	caps := res.Capabilities
-	if caps.TextDocumentSync.Change != lsp.TextDocumentSyncIncremental || !caps.TextDocumentSync.OpenClose {
+	var textSync protocol.TextDocumentSyncOptions // an interface{} in protocol's ServerCapabilities
+	if err := json.Unmarshal(mustJSON(t, caps.TextDocumentSync), &textSync); err != nil || textSync.Change != protocol.TextDocumentSyncKindIncremental || !textSync.OpenClose {
 		t.Errorf("textDocumentSync = %+v, want incremental with open/close", caps.TextDocumentSync)
 	}
-	if caps.CompletionProvider == nil || !caps.HoverProvider || caps.CodeActionProvider == nil || caps.ExecuteCommandProvider == nil {
+	if caps.CompletionProvider == nil || caps.HoverProvider != true || caps.CodeActionProvider == nil || caps.ExecuteCommandProvider == nil {
 		t.Errorf("capabilities missing: %+v", caps)
 	}
 	if !slices.Equal(caps.ExecuteCommandProvider.Commands, []string{CommandVerifyConfig, CommandDiscoverConfig}) {
@@ -102,7 +104,7 @@ func TestDiagnostics(t *testing.T) {
 	if got.Version == nil || *got.Version != 1 {
 		t.Errorf("version = %v, want 1", got.Version)
 	}
-	var unknown, enum *lsp.Diagnostic
+	var unknown, enum *protocol.Diagnostic
 	for i, d := range got.Diagnostics {
 		switch {
 		case strings.Contains(d.Message, "feture"):
@@ -114,32 +116,32 @@ func TestDiagnostics(t *testing.T) {
 	if unknown == nil || enum == nil {
 		t.Fatalf("want an unknown-key and an enum diagnostic, got %+v", got.Diagnostics)
 	}
-	wantKey := lsp.Range{Start: lsp.Position{Line: 0, Character: 1}, End: lsp.Position{Line: 0, Character: 9}}
-	if unknown.Range != wantKey || unknown.Severity != lsp.SeverityError || unknown.Source != "mirrord" {
+	wantKey := protocol.Range{Start: protocol.Position{Line: 0, Character: 1}, End: protocol.Position{Line: 0, Character: 9}}
+	if unknown.Range != wantKey || unknown.Severity != protocol.DiagnosticSeverityError || unknown.Source != "mirrord" {
 		t.Errorf("unknown key diagnostic = %+v, want error at %+v", *unknown, wantKey)
 	}
-	if enum.Range.Start.Character != 42 || enum.Severity != lsp.SeverityError {
+	if enum.Range.Start.Character != 42 || enum.Severity != protocol.DiagnosticSeverityError {
 		t.Errorf("enum diagnostic = %+v, want an error at character 42", *enum)
 	}
 
 	// Two incremental edits fix both: "feture" -> "feature" is invalid as
 	// a duplicate, so rename it to "agent"; "rad" -> "read".
 	c.notify("textDocument/didChange", lsp.DidChangeTextDocumentParams{
-		TextDocument: lsp.VersionedTextDocumentIdentifier{URI: uri, Version: 2},
+		TextDocument: protocol.VersionedTextDocumentIdentifier{TextDocumentIdentifier: protocol.TextDocumentIdentifier{URI: uri}, Version: 2},
 		ContentChanges: []lsp.TextDocumentContentChangeEvent{
-			{Range: &lsp.Range{Start: lsp.Position{Line: 0, Character: 43}, End: lsp.Position{Line: 0, Character: 46}}, Text: "read"},
-			{Range: &lsp.Range{Start: lsp.Position{Line: 0, Character: 2}, End: lsp.Position{Line: 0, Character: 8}}, Text: "agent"},
+			{Range: &protocol.Range{Start: protocol.Position{Line: 0, Character: 43}, End: protocol.Position{Line: 0, Character: 46}}, Text: "read"},
+			{Range: &protocol.Range{Start: protocol.Position{Line: 0, Character: 2}, End: protocol.Position{Line: 0, Character: 8}}, Text: "agent"},
 		},
 	})
 	fixed := c.diagnostics(uri, func(p lsp.PublishDiagnosticsParams) bool { return p.Version != nil && *p.Version == 2 })
 	for _, d := range fixed.Diagnostics {
-		if d.Severity == lsp.SeverityError {
+		if d.Severity == protocol.DiagnosticSeverityError {
 			t.Errorf("after the fix: %+v", d)
 		}
 	}
 
 	// Closing clears the diagnostics.
-	c.notify("textDocument/didClose", lsp.DidCloseTextDocumentParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}})
+	c.notify("textDocument/didClose", protocol.DidCloseTextDocumentParams{TextDocument: protocol.TextDocumentIdentifier{URI: uri}})
 	c.diagnostics(uri, func(p lsp.PublishDiagnosticsParams) bool { return p.Version == nil && len(p.Diagnostics) == 0 })
 }
 
@@ -162,7 +164,7 @@ func TestDiagnosticsFormats(t *testing.T) {
 			got := c.diagnostics(uri, nil)
 			found := false
 			for _, d := range got.Diagnostics {
-				if d.Severity == lsp.SeverityError && d.Range.Start.Line == tc.line && strings.Contains(d.Message, tc.contains) {
+				if d.Severity == protocol.DiagnosticSeverityError && d.Range.Start.Line == tc.line && strings.Contains(d.Message, tc.contains) {
 					found = true
 				}
 			}
@@ -173,9 +175,9 @@ func TestDiagnosticsFormats(t *testing.T) {
 	}
 	// Files that are not mirrord configs are left alone.
 	other := c.open(dir, "package.json", `{"name": 1}`)
-	var list lsp.CompletionList
-	c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: lsp.TextDocumentPositionParams{
-		TextDocument: lsp.TextDocumentIdentifier{URI: other}, Position: lsp.Position{Line: 0, Character: 2}}}, &list)
+	var list protocol.CompletionList
+	c.call("textDocument/completion", protocol.CompletionParams{TextDocumentPositionParams: protocol.TextDocumentPositionParams{
+		TextDocument: protocol.TextDocumentIdentifier{URI: other}, Position: protocol.Position{Line: 0, Character: 2}}}, &list)
 	if len(list.Items) != 0 {
 		t.Errorf("completion in package.json: %d items, want none", len(list.Items))
 	}
@@ -193,12 +195,12 @@ func TestWatchedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	uri := lsp.URIFromPath(path)
-	c.notify("workspace/didChangeWatchedFiles", lsp.DidChangeWatchedFilesParams{Changes: []lsp.FileEvent{{URI: uri, Type: lsp.FileChanged}}})
+	c.notify("workspace/didChangeWatchedFiles", protocol.DidChangeWatchedFilesParams{Changes: []*protocol.FileEvent{{URI: uri, Type: protocol.FileChangeTypeChanged}}})
 	got := c.diagnostics(uri, nil)
 	if len(got.Diagnostics) == 0 {
 		t.Fatal("no diagnostics for the changed file")
 	}
-	c.notify("workspace/didChangeWatchedFiles", lsp.DidChangeWatchedFilesParams{Changes: []lsp.FileEvent{{URI: uri, Type: lsp.FileDeleted}}})
+	c.notify("workspace/didChangeWatchedFiles", protocol.DidChangeWatchedFilesParams{Changes: []*protocol.FileEvent{{URI: uri, Type: protocol.FileChangeTypeDeleted}}})
 	c.diagnostics(uri, func(p lsp.PublishDiagnosticsParams) bool { return len(p.Diagnostics) == 0 })
 
 	// An open document is re-validated.
@@ -207,7 +209,7 @@ func TestWatchedFiles(t *testing.T) {
 	c.mu.Lock()
 	before := len(c.notes)
 	c.mu.Unlock()
-	c.notify("workspace/didChangeWatchedFiles", lsp.DidChangeWatchedFilesParams{Changes: []lsp.FileEvent{{URI: lsp.URIFromPath(filepath.Join(dir, "other.json")), Type: lsp.FileChanged}}})
+	c.notify("workspace/didChangeWatchedFiles", protocol.DidChangeWatchedFilesParams{Changes: []*protocol.FileEvent{{URI: lsp.URIFromPath(filepath.Join(dir, "other.json")), Type: protocol.FileChangeTypeChanged}}})
 	c.waitFor("re-validation of the open document", func() bool {
 		for _, n := range c.notes[before:] {
 			if n.method == "textDocument/publishDiagnostics" && strings.Contains(string(n.params), string(open)) {
@@ -218,7 +220,7 @@ func TestWatchedFiles(t *testing.T) {
 	})
 }
 
-func completionLabels(list lsp.CompletionList) []string {
+func completionLabels(list protocol.CompletionList) []string {
 	out := make([]string, len(list.Items))
 	for i, it := range list.Items {
 		out[i] = it.Label
@@ -288,9 +290,9 @@ contexts:
 			uri := c.open(filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")), tc.file, text)
 			line := uint32(strings.Count(text[:off], "\n"))
 			col := uint32(len([]rune(text[strings.LastIndex(text[:off], "\n")+1 : off])))
-			var list lsp.CompletionList
-			c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: lsp.TextDocumentPositionParams{
-				TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: line, Character: col}}}, &list)
+			var list protocol.CompletionList
+			c.call("textDocument/completion", protocol.CompletionParams{TextDocumentPositionParams: protocol.TextDocumentPositionParams{
+				TextDocument: protocol.TextDocumentIdentifier{URI: uri}, Position: protocol.Position{Line: line, Character: col}}}, &list)
 			labels := completionLabels(list)
 			for _, w := range tc.want {
 				if !slices.Contains(labels, w) {
@@ -330,9 +332,9 @@ func TestCompletionConfigKubeconfig(t *testing.T) {
 	c.initialize(dir)
 	text := `{"kubeconfig": ` + jsonString(own) + `, "kube_context": ""}`
 	uri := c.open(dir, "mirrord.json", text)
-	var list lsp.CompletionList
-	c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: lsp.TextDocumentPositionParams{
-		TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: 0, Character: uint32(len(text) - 2)}}}, &list)
+	var list protocol.CompletionList
+	c.call("textDocument/completion", protocol.CompletionParams{TextDocumentPositionParams: protocol.TextDocumentPositionParams{
+		TextDocument: protocol.TextDocumentIdentifier{URI: uri}, Position: protocol.Position{Line: 0, Character: uint32(len(text) - 2)}}}, &list)
 	if labels := completionLabels(list); !slices.Contains(labels, "from-config") {
 		t.Errorf("completion = %v, want the contexts of the config's kubeconfig", labels)
 	}
@@ -355,8 +357,8 @@ func TestHover(t *testing.T) {
 		{"object key", 3, []string{"**feature**", "environment, files, network"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var h *lsp.Hover
-			c.call("textDocument/hover", lsp.TextDocumentPositionParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: 0, Character: tc.char}}, &h)
+			var h *protocol.Hover
+			c.call("textDocument/hover", protocol.TextDocumentPositionParams{TextDocument: protocol.TextDocumentIdentifier{URI: uri}, Position: protocol.Position{Line: 0, Character: tc.char}}, &h)
 			if h == nil {
 				t.Fatal("no hover")
 			}
@@ -367,8 +369,8 @@ func TestHover(t *testing.T) {
 			}
 		})
 	}
-	var h *lsp.Hover
-	c.call("textDocument/hover", lsp.TextDocumentPositionParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: 5, Character: 0}}, &h)
+	var h *protocol.Hover
+	c.call("textDocument/hover", protocol.TextDocumentPositionParams{TextDocument: protocol.TextDocumentIdentifier{URI: uri}, Position: protocol.Position{Line: 5, Character: 0}}, &h)
 	if h != nil {
 		t.Errorf("hover past the end: %+v, want null", h)
 	}
@@ -380,8 +382,8 @@ func TestHover(t *testing.T) {
 		{".mirrord/h.toml", "[feature.fs]\nmode = \"read\"\n", 1, 1},
 	} {
 		u := c.open(dir, tc.file, tc.text)
-		var h *lsp.Hover
-		c.call("textDocument/hover", lsp.TextDocumentPositionParams{TextDocument: lsp.TextDocumentIdentifier{URI: u}, Position: lsp.Position{Line: tc.line, Character: tc.char}}, &h)
+		var h *protocol.Hover
+		c.call("textDocument/hover", protocol.TextDocumentPositionParams{TextDocument: protocol.TextDocumentIdentifier{URI: u}, Position: protocol.Position{Line: tc.line, Character: tc.char}}, &h)
 		if h == nil || !strings.Contains(h.Contents.Value, "**mode**") {
 			t.Errorf("hover in %s: %+v", tc.file, h)
 		}
@@ -411,10 +413,10 @@ func TestTargetCatalogSeam(t *testing.T) {
 	}
 }
 
-func applyEdits(t *testing.T, text string, edits []lsp.TextEdit) string {
+func applyEdits(t *testing.T, text string, edits []protocol.TextEdit) string {
 	t.Helper()
 	// Single-line documents only: ranges are columns of line 0.
-	slices.SortFunc(edits, func(a, b lsp.TextEdit) int { return int(b.Range.Start.Character) - int(a.Range.Start.Character) })
+	slices.SortFunc(edits, func(a, b protocol.TextEdit) int { return int(b.Range.Start.Character) - int(a.Range.Start.Character) })
 	lines := strings.Split(text, "\n")
 	if len(lines) != 1 {
 		out := text
@@ -431,7 +433,7 @@ func applyEdits(t *testing.T, text string, edits []lsp.TextEdit) string {
 	return text
 }
 
-func offsetOf(text string, p lsp.Position) int {
+func offsetOf(text string, p protocol.Position) int {
 	off := 0
 	for i := uint32(0); i < p.Line; i++ {
 		off += strings.IndexByte(text[off:], '\n') + 1
@@ -448,17 +450,17 @@ func TestCodeActions(t *testing.T) {
 		text := `{"agnet": {}, "feature": {"fs": {"mode": "rad"}}}`
 		uri := c.open(dir, "dym-mirrord.json", text)
 		diags := c.diagnostics(uri, nil).Diagnostics
-		var actions []lsp.CodeAction
-		c.call("textDocument/codeAction", lsp.CodeActionParams{
-			TextDocument: lsp.TextDocumentIdentifier{URI: uri},
-			Range:        lsp.Range{End: lsp.Position{Character: uint32(len(text))}},
-			Context:      lsp.CodeActionContext{Diagnostics: diags},
+		var actions []protocol.CodeAction
+		c.call("textDocument/codeAction", protocol.CodeActionParams{
+			TextDocument: protocol.TextDocumentIdentifier{URI: uri},
+			Range:        protocol.Range{End: protocol.Position{Character: uint32(len(text))}},
+			Context:      protocol.CodeActionContext{Diagnostics: diags},
 		}, &actions)
 		var titles []string
-		var edits []lsp.TextEdit
+		var edits []protocol.TextEdit
 		for _, a := range actions {
 			titles = append(titles, a.Title)
-			if a.Kind == lsp.QuickFix {
+			if a.Kind == protocol.QuickFix {
 				edits = append(edits, a.Edit.Changes[uri]...)
 			}
 		}
@@ -473,10 +475,10 @@ func TestCodeActions(t *testing.T) {
 		for i := range diags {
 			diags[i].Data = nil
 		}
-		c.call("textDocument/codeAction", lsp.CodeActionParams{
-			TextDocument: lsp.TextDocumentIdentifier{URI: uri},
-			Range:        lsp.Range{End: lsp.Position{Character: uint32(len(text))}},
-			Context:      lsp.CodeActionContext{Diagnostics: diags},
+		c.call("textDocument/codeAction", protocol.CodeActionParams{
+			TextDocument: protocol.TextDocumentIdentifier{URI: uri},
+			Range:        protocol.Range{End: protocol.Position{Character: uint32(len(text))}},
+			Context:      protocol.CodeActionContext{Diagnostics: diags},
 		}, &actions)
 		if len(actions) < 2 || actions[0].Title != `Change to "agent"` {
 			t.Errorf("without diagnostic data: %+v", actions)
@@ -495,12 +497,12 @@ func TestCodeActions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			uri := c.open(dir, tc.file, tc.text)
-			var actions []lsp.CodeAction
-			c.call("textDocument/codeAction", lsp.CodeActionParams{
-				TextDocument: lsp.TextDocumentIdentifier{URI: uri},
-				Range:        lsp.Range{Start: lsp.Position{Character: 3}, End: lsp.Position{Character: 3}},
+			var actions []protocol.CodeAction
+			c.call("textDocument/codeAction", protocol.CodeActionParams{
+				TextDocument: protocol.TextDocumentIdentifier{URI: uri},
+				Range:        protocol.Range{Start: protocol.Position{Character: 3}, End: protocol.Position{Character: 3}},
 			}, &actions)
-			var found *lsp.CodeAction
+			var found *protocol.CodeAction
 			for i := range actions {
 				if actions[i].Title == tc.title {
 					found = &actions[i]
@@ -516,8 +518,8 @@ func TestCodeActions(t *testing.T) {
 	}
 	t.Run("target with namespace stays", func(t *testing.T) {
 		uri := c.open(dir, "t7-mirrord.json", `{"target": {"path": "pod/x", "namespace": "a"}}`)
-		var actions []lsp.CodeAction
-		c.call("textDocument/codeAction", lsp.CodeActionParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}}, &actions)
+		var actions []protocol.CodeAction
+		c.call("textDocument/codeAction", protocol.CodeActionParams{TextDocument: protocol.TextDocumentIdentifier{URI: uri}}, &actions)
 		if len(actions) != 0 {
 			t.Errorf("converting would drop the namespace, yet got %+v", actions)
 		}
@@ -545,8 +547,8 @@ func TestCancelRequest(t *testing.T) {
 	dir := t.TempDir()
 	c.initialize(dir)
 	uri := c.open(dir, "mirrord.json", `{"target": ""}`)
-	id := c.send("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: lsp.TextDocumentPositionParams{
-		TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: 0, Character: 12}}})
+	id := c.send("textDocument/completion", protocol.CompletionParams{TextDocumentPositionParams: protocol.TextDocumentPositionParams{
+		TextDocument: protocol.TextDocumentIdentifier{URI: uri}, Position: protocol.Position{Line: 0, Character: 12}}})
 	select {
 	case <-cluster.started:
 	case <-time.After(waitTimeout):
@@ -554,11 +556,10 @@ func TestCancelRequest(t *testing.T) {
 	}
 	// The server keeps answering while the completion runs.
 	c.call("mirrord/discoverConfig", map[string]any{}, nil)
-	n, _ := id.Number()
-	c.notify("$/cancelRequest", map[string]any{"id": n})
+	c.notify("$/cancelRequest", map[string]any{"id": json.RawMessage(idKey(id))})
 	resp := c.wait(id)
 	var werr *jsonrpc2.Error
-	if resp.Err() == nil || !errorsAs(resp.Err(), &werr) || werr.Code != lsp.CodeRequestCancelled {
+	if resp.Err() == nil || !errorsAs(resp.Err(), &werr) || werr.Code != protocol.CodeRequestCancelled {
 		t.Fatalf("cancelled completion answered %v / %s, want RequestCancelled", resp.Err(), resp.Result())
 	}
 	// Cancelling an unknown or finished request is harmless.
@@ -600,8 +601,8 @@ func TestBadInput(t *testing.T) {
 		return parse && batch && invalid
 	})
 
-	pos := func(line, char uint32) lsp.TextDocumentPositionParams {
-		return lsp.TextDocumentPositionParams{TextDocument: lsp.TextDocumentIdentifier{URI: uri}, Position: lsp.Position{Line: line, Character: char}}
+	pos := func(line, char uint32) protocol.TextDocumentPositionParams {
+		return protocol.TextDocumentPositionParams{TextDocument: protocol.TextDocumentIdentifier{URI: uri}, Position: protocol.Position{Line: line, Character: char}}
 	}
 	// Malformed params.
 	for _, tc := range []struct {
@@ -629,10 +630,10 @@ func TestBadInput(t *testing.T) {
 		"contentChanges": []any{map[string]any{"range": map[string]any{"start": map[string]any{"line": 0, "character": 9}, "end": map[string]any{"line": 0, "character": 2}}, "text": "x"}}})
 	c.notify("textDocument/didChange", map[string]any{"textDocument": "nope"})
 	// A position past the end is clamped, as the specification says.
-	var list lsp.CompletionList
-	c.call("textDocument/completion", lsp.CompletionParams{TextDocumentPositionParams: pos(40, 99)}, &list)
+	var list protocol.CompletionList
+	c.call("textDocument/completion", protocol.CompletionParams{TextDocumentPositionParams: pos(40, 99)}, &list)
 	// The document was not damaged by the refused edit.
-	var h *lsp.Hover
+	var h *protocol.Hover
 	c.call("textDocument/hover", pos(0, 4), &h)
 	if h == nil || !strings.Contains(h.Contents.Value, "**feature**") {
 		t.Errorf("hover after refused edits: %+v", h)
@@ -678,7 +679,7 @@ func TestVerifyAndDiscover(t *testing.T) {
 	if disc.Source != "env" {
 		t.Errorf("with MIRRORD_CONFIG_FILE: %+v", disc)
 	}
-	c.call("workspace/executeCommand", lsp.ExecuteCommandParams{Command: CommandDiscoverConfig, Arguments: []json.RawMessage{json.RawMessage(mustJSON(t, map[string]any{"active": lsp.URIFromPath(cfg)}))}}, &disc)
+	c.call("workspace/executeCommand", protocol.ExecuteCommandParams{Command: CommandDiscoverConfig, Arguments: []any{json.RawMessage(mustJSON(t, map[string]any{"active": lsp.URIFromPath(cfg)}))}}, &disc)
 	if disc.Source != "active" {
 		t.Errorf("executeCommand discover with active: %+v", disc)
 	}
@@ -699,9 +700,9 @@ func TestVerifyAndDiscover(t *testing.T) {
 	}
 	// An open document is verified as the editor holds it.
 	uri := lsp.URIFromPath(cfg)
-	c.notify("textDocument/didOpen", lsp.DidOpenTextDocumentParams{TextDocument: lsp.TextDocumentItem{URI: uri, LanguageID: "json", Version: 1, Text: "{\n  \"feture\": 1\n}"}})
+	c.notify("textDocument/didOpen", protocol.DidOpenTextDocumentParams{TextDocument: protocol.TextDocumentItem{URI: uri, LanguageID: "json", Version: 1, Text: "{\n  \"feture\": 1\n}"}})
 	c.diagnostics(uri, nil)
-	c.call("workspace/executeCommand", lsp.ExecuteCommandParams{Command: CommandVerifyConfig, Arguments: []json.RawMessage{json.RawMessage(mustJSON(t, map[string]any{"uri": uri}))}}, &v)
+	c.call("workspace/executeCommand", protocol.ExecuteCommandParams{Command: CommandVerifyConfig, Arguments: []any{json.RawMessage(mustJSON(t, map[string]any{"uri": uri}))}}, &v)
 	if v.Type != "Fail" || len(v.Errors) == 0 || len(v.Diagnostics) == 0 {
 		t.Fatalf("verify of the open buffer = %+v", v)
 	}
@@ -726,7 +727,7 @@ func TestDiagnosticsDebounce(t *testing.T) {
 	const burst = 20
 	for v := 2; v <= burst+1; v++ {
 		c.notify("textDocument/didChange", lsp.DidChangeTextDocumentParams{
-			TextDocument:   lsp.VersionedTextDocumentIdentifier{URI: uri, Version: int32(v)},
+			TextDocument:   protocol.VersionedTextDocumentIdentifier{TextDocumentIdentifier: protocol.TextDocumentIdentifier{URI: uri}, Version: int32(v)},
 			ContentChanges: []lsp.TextDocumentContentChangeEvent{{Text: fmt.Sprintf(`{"key": "k%d"}`, v)}},
 		})
 	}
@@ -768,5 +769,34 @@ func TestParentProcessGone(t *testing.T) {
 		c.exit <- code
 	case <-time.After(waitTimeout):
 		t.Fatal("the server outlived its editor")
+	}
+}
+
+// TestInitializeLenientCapabilities: a client capability whose JSON type
+// differs from go.lsp.dev/protocol's (LSP 3.16) is ignored, not a failed
+// handshake; malformed params outside the capabilities still are.
+func TestInitializeLenientCapabilities(t *testing.T) {
+	c := startClient(t, Options{})
+	if e := c.callErr("initialize", map[string]any{"processId": "me", "capabilities": map[string]any{}}); e.Code != jsonrpc2.InvalidParams {
+		t.Errorf("processId of the wrong type: code %d, want InvalidParams", e.Code)
+	}
+	var res protocol.InitializeResult
+	c.call("initialize", map[string]any{
+		"capabilities": map[string]any{
+			"textDocument": map[string]any{"completion": map[string]any{"completionItem": map[string]any{"snippetSupport": "yes"}}},
+			"workspace":    map[string]any{"didChangeWatchedFiles": map[string]any{"dynamicRegistration": true}},
+		},
+	}, &res)
+	if res.ServerInfo == nil || res.ServerInfo.Name != "mirrord-ls" {
+		t.Fatalf("initialize = %+v", res)
+	}
+	if c.srv.snippets() {
+		t.Error("a snippetSupport of the wrong type turned snippets on")
+	}
+	c.srv.mu.Lock()
+	ws := c.srv.caps.Workspace
+	c.srv.mu.Unlock()
+	if ws == nil || ws.DidChangeWatchedFiles == nil || !ws.DidChangeWatchedFiles.DynamicRegistration {
+		t.Errorf("the well-typed capabilities were lost: %+v", ws)
 	}
 }

@@ -61,14 +61,25 @@ The exit code is the command's.`,
 	return cmd
 }
 
-// execSettings resolves the settings of an exec run.
-func execSettings(configPath, target string) (settings.Settings, error) {
-	s := settings.Default()
-	if configPath != "" {
-		var err error
-		if s, err = settings.LoadFile(configPath); err != nil {
-			return s, err
+// execSettings resolves the settings of an exec run with the config engine
+// (templates, environment overrides, validation); warnings go to warn.
+func execSettings(ctx context.Context, configPath, target string, warn io.Writer) (settings.Settings, error) {
+	lookup := os.LookupEnv
+	if target != "" {
+		// -t overrides the file's target as MIRRORD_IMPERSONATED_TARGET does
+		lookup = func(k string) (string, bool) {
+			if k == "MIRRORD_IMPERSONATED_TARGET" {
+				return target, true
+			}
+			return os.LookupEnv(k)
 		}
+	}
+	s, warns, err := settings.Load(ctx, configPath, lookup)
+	for _, w := range warns {
+		fmt.Fprintf(warn, "* warning: %s\n", w)
+	}
+	if err != nil {
+		return s, err
 	}
 	if err := s.ApplyEnv(nil); err != nil {
 		return s, err
@@ -85,7 +96,7 @@ func execSettings(configPath, target string) (settings.Settings, error) {
 
 func runExec(ctx context.Context, configPath, target string, args []string, stderr io.Writer) (int, error) {
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "* "+format+"\n", a...) }
-	s, err := execSettings(configPath, target)
+	s, err := execSettings(ctx, configPath, target, stderr)
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,24 +12,29 @@ import (
 func TestExecSettingsNeedsAnAgent(t *testing.T) {
 	t.Setenv("MIRRORD_AGENT_ADDRESS", "")
 	t.Setenv("MIRRORD_AGENT_TOKEN", "")
-	_, err := execSettings("", "")
+	_, err := execSettings(context.Background(), "", "", io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "MIRRORD_AGENT_ADDRESS") {
 		t.Fatalf("err = %v, want a hint about MIRRORD_AGENT_ADDRESS", err)
 	}
 	cfg := filepath.Join(t.TempDir(), "m.json")
-	if err := os.WriteFile(cfg, []byte(`{"agent": {"address": "127.0.0.1:1", "token": "x"}, "target": "pod/a"}`), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(`{"target": "pod/a", "feature": {"fs": "write"}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := execSettings(cfg, "pod/b")
+	t.Setenv("MIRRORD_AGENT_ADDRESS", "127.0.0.1:1")
+	t.Setenv("MIRRORD_AGENT_TOKEN", "x")
+	s, err := execSettings(context.Background(), cfg, "pod/b", io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Agent.Address != "127.0.0.1:1" || s.Agent.Token != "x" || s.Target != "pod/b" {
+	if s.Agent.Address != "127.0.0.1:1" || s.Agent.Token != "x" || s.Target != "pod/b" || s.FS.Mode != "write" {
 		t.Fatalf("settings %+v", s)
 	}
-	t.Setenv("MIRRORD_AGENT_ADDRESS", "127.0.0.1:2")
-	if s, _ = execSettings(cfg, ""); s.Agent.Address != "127.0.0.1:2" {
-		t.Fatalf("env did not override the file: %s", s.Agent.Address)
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"feature": {"fs": {"mode": "sometimes"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := execSettings(context.Background(), bad, "", io.Discard); err == nil || !strings.Contains(err.Error(), "bad.json:1:") {
+		t.Fatalf("err = %v, want a positioned config error", err)
 	}
 }
 

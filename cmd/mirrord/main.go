@@ -28,6 +28,7 @@ func newRootCmd() *cobra.Command {
 		newLsCmd(),
 		newIntproxyCmd(),
 		newExecCmd(),
+		newExtCmd(),
 		newVerifyConfigCmd(),
 		newSchemaCmd(),
 		newPortForwardCmd(),

@@ -69,12 +69,13 @@ finding (1-based line, byte column) and exits 1 when there are errors.`,
 				}
 				return nil
 			}
-			b, err := json.MarshalIndent(buildVerifyOutput(path, res, resolved), "", "  ")
-			if err != nil {
-				return fmt.Errorf("encode verify-config output: %w", err)
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetEscapeHTML(false)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(buildVerifyOutput(path, res, resolved)); err != nil {
+				return fmt.Errorf("write verify-config output: %w", err)
 			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), string(b))
-			return err
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&ide, "ide", false, "leave a missing target unset instead of targetless (as IDE extensions do)")

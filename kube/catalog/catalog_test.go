@@ -200,6 +200,20 @@ func TestCatalogRealCluster(t *testing.T) {
 		if !slices.Equal(got.Namespaces, []string{ns}) {
 			t.Errorf("namespaces %q, want only %s", got.Namespaces, ns)
 		}
+		// Deployments may be listed but not watched: after the informer's
+		// watch is refused, the source serves LISTs instead.
+		lc := New(Options{LookupEnv: env(c)})
+		defer lc.Close()
+		kubetest.Eventually(t, kubetest.WaitTimeout, "deployments served by LIST", func(ctx context.Context) (bool, error) {
+			got, err := lc.ListTargets(ctx, q)
+			if err != nil || !slices.Contains(paths(got.Targets), "deployment/web") {
+				return false, err
+			}
+			return lc.sourceMode(q, targetpath.Deployment) == modeList, nil
+		})
+		if m := lc.sourceMode(q, targetpath.Pod); m != modeWatch {
+			t.Errorf("pods: mode %v, want watch", m)
+		}
 		wantWarnings := []string{
 			`not allowed to list namespaces; showing only the current namespace "` + ns + `"`,
 			`not allowed to list services in namespace "` + ns + `"`,
@@ -208,6 +222,24 @@ func TestCatalogRealCluster(t *testing.T) {
 			t.Errorf("warnings %q\n    want %q", got.Warnings, wantWarnings)
 		}
 	})
+}
+
+// sourceMode reports how a query's kind is served.
+func (c *Catalog) sourceMode(q Query, k targetpath.Kind) mode {
+	cl, err := c.cluster(q)
+	if err != nil {
+		return -1
+	}
+	nc := cl.namespace(q.Namespace)
+	nc.mu.Lock()
+	s := nc.sources[k]
+	nc.mu.Unlock()
+	if s == nil {
+		return -1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mode
 }
 
 func TestIdleNamespacesReleased(t *testing.T) {

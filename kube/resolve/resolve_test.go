@@ -75,17 +75,30 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.CreatePod(t, ns, kubetest.Pod("migrate-worker", map[string]string{"app": "migrate"}, nil, "migrate"))
+	// A cron job's pods are those of the jobs it controls (the API refuses
+	// a manual selector in a job template): one such job, made by hand.
 	cron := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "nightly"}, Spec: batchv1.CronJobSpec{
 		Schedule: "0 3 * * *",
 		Suspend:  &manual,
 		JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
-			ManualSelector: &manual,
-			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "nightly"}},
-			Template:       kubetest.PodTemplate(map[string]string{"app": "nightly"}, "report"),
+			Template: kubetest.PodTemplate(nil, "report"),
 		}},
 	}}
 	cron.Spec.JobTemplate.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
-	if _, err := cl.BatchV1().CronJobs(ns).Create(ctx, cron, metav1.CreateOptions{}); err != nil {
+	created, err := cl.BatchV1().CronJobs(ns).Create(ctx, cron, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cronRun := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "nightly-1",
+		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(created, batchv1.SchemeGroupVersion.WithKind("CronJob"))}},
+		Spec: batchv1.JobSpec{
+			ManualSelector: &manual,
+			Suspend:        &manual,
+			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "nightly"}},
+			Template:       kubetest.PodTemplate(map[string]string{"app": "nightly"}, "report"),
+		}}
+	cronRun.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+	if _, err := cl.BatchV1().Jobs(ns).Create(ctx, cronRun, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	c.CreatePod(t, ns, kubetest.Pod("nightly-run", map[string]string{"app": "nightly"}, nil, "report"))

@@ -189,7 +189,11 @@ print(open("/data/state.txt").read())
 	if strings.TrimSpace(out) != "v1+v2" {
 		t.Fatalf("python saw %q", out)
 	}
-	for path, want := range map[string]string{"data/state.txt": "v1+v2", "data/new.txt": "created"} {
+	// tee writes with fopen/fclose (libc closes the fd internally)
+	if out := s.mustRun(cfg, "sh", "-c", "echo teed | tee /data/tee.txt >/dev/null; cat /data/tee.txt"); out != "teed\n" {
+		t.Fatalf("tee/cat saw %q", out)
+	}
+	for path, want := range map[string]string{"data/state.txt": "v1+v2", "data/new.txt": "created", "data/tee.txt": "teed\n"} {
 		got, err := os.ReadFile(filepath.Join(s.pod.Root, path))
 		if err != nil || string(got) != want {
 			t.Errorf("target's %s = %q (%v), want %q", path, got, err, want)
@@ -296,5 +300,43 @@ print(sorted(e.name for e in os.scandir("/app") if e.is_dir()))
 	}
 	if out := s.mustRun(nil, "ls", "/app"); out != "config.yaml\nrun.sh\nstatic\n" {
 		t.Fatalf("ls got %q", out)
+	}
+}
+
+func TestWriteModePathOperations(t *testing.T) {
+	s := newSession(t, agenttest.PodOptions{Files: map[string]string{"data/a.txt": "A", "data/b.txt": "B"}})
+	cfg := map[string]any{"feature": map[string]any{"fs": map[string]any{"read_write": "^/data/"}}}
+	s.mustRun(cfg, "python3", "-c", `
+import os
+os.mkdir("/data/sub")
+os.rename("/data/a.txt", "/data/sub/moved.txt")
+os.remove("/data/b.txt")
+os.mkdir("/data/gone")
+os.rmdir("/data/gone")
+`)
+	root := s.pod.Root
+	if got, err := os.ReadFile(filepath.Join(root, "data/sub/moved.txt")); err != nil || string(got) != "A" {
+		t.Fatalf("moved file: %q, %v", got, err)
+	}
+	for _, gone := range []string{"data/a.txt", "data/b.txt", "data/gone"} {
+		if _, err := os.Stat(filepath.Join(root, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s still exists in the target (%v)", gone, err)
+		}
+	}
+	// a move between a local and a remote path is EXDEV, which mv handles by copying
+	local := filepath.Join(t.TempDir(), "local.txt")
+	if err := os.WriteFile(local, []byte("L"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mv := s.command(context.Background(), cfg, "mv", "local.txt", "/data/from-local.txt")
+	mv.Dir = filepath.Dir(local) // a relative source
+	if out, err := mv.CombinedOutput(); err != nil {
+		t.Fatalf("mv: %v: %s", err, out)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "data/from-local.txt")); err != nil || string(got) != "L" {
+		t.Fatalf("mv into the target: %q, %v", got, err)
+	}
+	if _, err := os.Stat(local); !os.IsNotExist(err) {
+		t.Fatalf("mv left the local file: %v", err)
 	}
 }

@@ -110,6 +110,9 @@ func newSession(t testing.TB, opts agenttest.PodOptions) *session {
 // config writes a mirrord config file and returns its path.
 func (s *session) config(cfg map[string]any) string {
 	s.t.Helper()
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		s.t.Fatal(err)
@@ -124,7 +127,9 @@ func (s *session) config(cfg map[string]any) string {
 // command builds `mirrord exec -f cfg -- args...`.
 func (s *session) command(ctx context.Context, cfg map[string]any, args ...string) *exec.Cmd {
 	s.t.Helper()
-	full := append([]string{"exec", "-f", s.config(cfg), "--"}, args...)
+	// -t names the pod the agent targets (the config engine refuses steal
+	// in a targetless run)
+	full := append([]string{"exec", "-f", s.config(cfg), "-t", "pod/" + s.pod.Target, "--"}, args...)
 	cmd := exec.CommandContext(ctx, s.mirrord, full...)
 	cmd.Env = append(os.Environ(),
 		"MIRRORD_AGENT_ADDRESS="+s.agent.Addr,

@@ -332,3 +332,38 @@ func (p *Proxy) snapshotRoot() (string, error) {
 	}
 	return p.snapDir, nil
 }
+
+// pathOp runs mkdir, unlink, rmdir or rename in the target when the paths
+// are writable there (read_write patterns, write mode).
+func (p *Proxy) pathOp(ctx context.Context, proc *process, r wire.PathOp) *wire.Builder {
+	d := p.fs.Decide(r.Path, true, proc.paths)
+	if r.Kind == wire.PathRename {
+		d2 := p.fs.Decide(r.NewPath, true, proc.paths)
+		if (d == fspolicy.RemoteWrite) != (d2 == fspolicy.RemoteWrite) {
+			return errnoResponse(syscall.EXDEV) // one side local, the other remote
+		}
+	}
+	switch d {
+	case fspolicy.Local, fspolicy.RemoteRead:
+		return localResponse()
+	case fspolicy.NotFound:
+		return errnoResponse(syscall.ENOENT)
+	}
+	ctx, cancel := context.WithTimeout(ctx, fileTimeout)
+	defer cancel()
+	var err error
+	switch r.Kind {
+	case wire.PathMkdir:
+		err = p.agent.Mkdir(ctx, r.Path, r.Mode&0o7777)
+	case wire.PathUnlink:
+		err = p.agent.Unlink(ctx, r.Path)
+	case wire.PathRmdir:
+		err = p.agent.Rmdir(ctx, r.Path)
+	case wire.PathRename:
+		err = p.agent.Rename(ctx, r.Path, r.NewPath)
+	}
+	if err != nil {
+		return errnoResponse(errnoOf(err))
+	}
+	return okResponse()
+}

@@ -293,6 +293,8 @@ func (p *Proxy) handle(ctx context.Context, proc *process, req any) (*wire.Build
 		return p.accepted(r), -1
 	case wire.CloseFile:
 		return p.closeFile(ctx, r.Token), -1
+	case wire.PathOp:
+		return p.pathOp(ctx, proc, r), -1
 	}
 	return errnoResponse(errEINVAL), -1
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -535,6 +536,7 @@ fail:
 struct rule {
 	uint8_t kind, act;
 	uint16_t len;
+	char key; /* lower-case second (prefix, exact) or last (suffix) byte: a cheap pre-check */
 	const char *s;
 };
 static struct rule rules[ML_MAXRULES];
@@ -564,8 +566,28 @@ static void rule_add(uint8_t kind, uint8_t act, const char *s, size_t n)
 	rules[nrules].kind = kind;
 	rules[nrules].act = act;
 	rules[nrules].len = (uint16_t)n;
+	rules[nrules].key = (char)tolower((unsigned char)(kind == ML_RULE_SUFFIX ? s[n - 1] : s[n > 1 ? 1 : 0]));
 	rules[nrules].s = p;
 	nrules++;
+}
+
+/* order_rules keeps every "ask" rule before the "local" ones (an ask rule
+ * overrides a local rule it overlaps) and, among the local rules, tries the
+ * cheap and common prefixes first, then suffixes, then substrings. */
+static void order_rules(void)
+{
+	static const uint8_t order[] = {ML_RULE_PREFIX, ML_RULE_EXACT, ML_RULE_SUFFIX, ML_RULE_CONTAINS};
+	struct rule sorted[ML_MAXRULES];
+	int k = 0;
+	for (int i = 0; i < nrules; i++)
+		if (rules[i].act != ML_ACT_LOCAL)
+			sorted[k++] = rules[i];
+	for (size_t o = 0; o < sizeof order; o++)
+		for (int i = 0; i < nrules; i++)
+			if (rules[i].act == ML_ACT_LOCAL && rules[i].kind == order[o])
+				sorted[k++] = rules[i];
+	memcpy(rules, sorted, sizeof(struct rule) * (size_t)k);
+	nrules = k;
 }
 
 static int ends_with_ci(const char *s, size_t slen, const char *suf, size_t n)
@@ -585,10 +607,12 @@ int ml_path_is_local(const char *path)
 		int m = 0;
 		switch (ru->kind) {
 		case ML_RULE_PREFIX:
-			m = plen >= ru->len && strncasecmp(path, ru->s, ru->len) == 0;
+			m = plen >= ru->len && tolower((unsigned char)path[ru->len > 1 ? 1 : 0]) == ru->key &&
+			    strncasecmp(path, ru->s, ru->len) == 0;
 			break;
 		case ML_RULE_SUFFIX:
-			m = ends_with_ci(path, plen, ru->s, ru->len);
+			m = plen >= ru->len && tolower((unsigned char)path[plen - 1]) == ru->key &&
+			    ends_with_ci(path, plen, ru->s, ru->len);
 			break;
 		case ML_RULE_CONTAINS:
 			m = plen >= ru->len && strcasestr(path, ru->s) != NULL;
@@ -709,6 +733,7 @@ static int ctl_connect(void)
 				rule_add(kind, act, (const char *)s, len);
 		}
 		add_process_rules();
+		order_rules();
 		ml_flags = flags;
 		rules_loaded = 1;
 	}

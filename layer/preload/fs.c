@@ -515,3 +515,131 @@ ML_EXPORT DIR *opendir(const char *path)
 	}
 	return real_fn(path);
 }
+
+typedef int (*fclose_fn)(FILE *);
+
+/* fclose closes the fd inside libc (no close hook runs): end the fd's
+ * bookkeeping here, so a written remote file is written back now. */
+ML_EXPORT int fclose(FILE *f)
+{
+	REAL(fclose_fn, "fclose");
+	int fd = -1;
+	if (f && ML_ACTIVE()) {
+		fd = fileno(f);
+		struct ml_fd *e = ml_fd_get(fd);
+		if (!e || e->kind == ML_FD_NONE)
+			fd = -1;
+	}
+	int rc = real_fn(f);
+	if (fd >= 0) {
+		int saved = errno;
+		ml_fd_clear(fd);
+		errno = saved;
+	}
+	return rc;
+}
+
+/* ---- mkdir, unlink, rmdir, rename ---------------------------------------- */
+
+/* path_op returns 1 for local, else the hook's result (0, or -1 with errno). */
+static int path_op(uint8_t kind, const char *a, const char *b, mode_t mode)
+{
+	size_t na = strlen(a), nb = b ? strlen(b) : 0;
+	if (na > 4096 || nb > 4096)
+		return 1;
+	uint8_t mem[8300], in[64];
+	struct ml_buf bu;
+	struct ml_resp r;
+	mb_init(&bu, mem, sizeof mem, ML_OP_PATH);
+	mb_u8(&bu, kind);
+	mb_u32(&bu, (uint32_t)mode);
+	mb_bytes(&bu, a, na);
+	mb_bytes(&bu, b ? b : "", nb);
+	ml_guard++;
+	int rc = ml_call(&bu, in, sizeof in, &r, 1);
+	ml_guard--;
+	if (rc < 0 || r.status == ML_ST_LOCAL)
+		return 1;
+	if (r.status != ML_ST_OK) {
+		errno = r.status == ML_ST_ERRNO ? ml_resp_errno(&r) : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+typedef int (*mkdir_fn)(const char *, mode_t);
+typedef int (*mkdirat_fn)(int, const char *, mode_t);
+typedef int (*unlink_fn)(const char *);
+typedef int (*unlinkat_fn)(int, const char *, int);
+typedef int (*rename_fn)(const char *, const char *);
+typedef int (*renameat_fn)(int, const char *, int, const char *);
+
+ML_EXPORT int mkdir(const char *path, mode_t mode)
+{
+	REAL(mkdir_fn, "mkdir");
+	int rc = remote_wanted(AT_FDCWD, path) ? path_op(ML_PATH_MKDIR, path, NULL, mode) : 1;
+	return rc == 1 ? real_fn(path, mode) : rc;
+}
+
+ML_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	REAL(mkdirat_fn, "mkdirat");
+	int rc = remote_wanted(dirfd, path) ? path_op(ML_PATH_MKDIR, path, NULL, mode) : 1;
+	return rc == 1 ? real_fn(dirfd, path, mode) : rc;
+}
+
+ML_EXPORT int unlink(const char *path)
+{
+	REAL(unlink_fn, "unlink");
+	int rc = remote_wanted(AT_FDCWD, path) ? path_op(ML_PATH_UNLINK, path, NULL, 0) : 1;
+	return rc == 1 ? real_fn(path) : rc;
+}
+
+ML_EXPORT int rmdir(const char *path)
+{
+	REAL(unlink_fn, "rmdir");
+	int rc = remote_wanted(AT_FDCWD, path) ? path_op(ML_PATH_RMDIR, path, NULL, 0) : 1;
+	return rc == 1 ? real_fn(path) : rc;
+}
+
+ML_EXPORT int unlinkat(int dirfd, const char *path, int flags)
+{
+	REAL(unlinkat_fn, "unlinkat");
+	int rc = remote_wanted(dirfd, path)
+			 ? path_op((flags & AT_REMOVEDIR) ? ML_PATH_RMDIR : ML_PATH_UNLINK, path, NULL, 0)
+			 : 1;
+	return rc == 1 ? real_fn(dirfd, path, flags) : rc;
+}
+
+/* rename asks when either path would be remote: the intproxy answers EXDEV
+ * for a move between a local and a remote path, as across filesystems. */
+ML_EXPORT int rename(const char *from, const char *to)
+{
+	REAL(rename_fn, "rename");
+	int rc = (remote_wanted(AT_FDCWD, from) || remote_wanted(AT_FDCWD, to)) && from && to
+		     ? path_op(ML_PATH_RENAME, from, to, 0)
+		     : 1;
+	return rc == 1 ? real_fn(from, to) : rc;
+}
+
+ML_EXPORT int renameat(int fromfd, const char *from, int tofd, const char *to)
+{
+	REAL(renameat_fn, "renameat");
+	int rc = (remote_wanted(fromfd, from) || remote_wanted(tofd, to)) && from && to
+		     ? path_op(ML_PATH_RENAME, from, to, 0)
+		     : 1;
+	return rc == 1 ? real_fn(fromfd, from, tofd, to) : rc;
+}
+
+typedef int (*renameat2_fn)(int, const char *, int, const char *, unsigned int);
+
+/* renameat2 (mv uses it with RENAME_NOREPLACE): a remote rename ignores the
+ * flags (the agent's rename has none). */
+ML_EXPORT int renameat2(int fromfd, const char *from, int tofd, const char *to, unsigned int flags)
+{
+	REAL(renameat2_fn, "renameat2");
+	int rc = (remote_wanted(fromfd, from) || remote_wanted(tofd, to)) && from && to
+		     ? path_op(ML_PATH_RENAME, from, to, 0)
+		     : 1;
+	return rc == 1 ? real_fn(fromfd, from, tofd, to, flags) : rc;
+}

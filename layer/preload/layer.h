@@ -42,7 +42,11 @@ enum {
 	ML_OP_UNLISTEN = 10,
 	ML_OP_ACCEPTED = 11,
 	ML_OP_CLOSE_FILE = 12,
+	ML_OP_PATH = 13,
 };
+
+/* Wire: path operations of ML_OP_PATH. */
+enum { ML_PATH_MKDIR = 1, ML_PATH_UNLINK = 2, ML_PATH_RMDIR = 3, ML_PATH_RENAME = 4 };
 
 /* Wire: response status. */
 enum {

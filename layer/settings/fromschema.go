@@ -29,7 +29,7 @@ func FromConfig(c *schema.Config) (Settings, error) {
 	s.SkipBuildTools = c.SkipBuildTools
 	s.SkipExtraBuildTools = c.SkipExtraBuildTools
 
-	d := &treeDecoder{}
+	d := &valueDecoder{}
 	d.seconds(c.InternalProxy["start_idle_timeout"], "internal_proxy.start_idle_timeout", &s.InternalProxy.StartIdleTimeout)
 	d.seconds(c.InternalProxy["idle_timeout"], "internal_proxy.idle_timeout", &s.InternalProxy.IdleTimeout)
 

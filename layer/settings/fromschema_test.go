@@ -2,7 +2,10 @@ package settings
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +57,59 @@ func TestFromConfig(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestFromConfigErrors(t *testing.T) {
+	tests := []struct{ text, want string }{
+		{`{"feature": {"network": {"incoming": {"http_filter": {"header_filter_jq": ".x"}}}}}`, "header_filter_jq and body_filter are not supported"},
+		{`{"feature": {"network": {"incoming": {"http_filter": {"all_of": [{"header": "a"}, {"path": "/b"}]}}}}}`, ""},
+	}
+	for _, tt := range tests {
+		res := schema.Verify(context.Background(), []byte(tt.text), schema.Options{Path: "m.json", Env: func(string) (string, bool) { return "", false }})
+		if res.Config == nil {
+			t.Fatalf("%s: %+v", tt.text, res.Diagnostics)
+		}
+		s, err := FromConfig(res.Config)
+		if tt.want == "" {
+			if err != nil || s.Incoming.HTTPFilter == nil || len(s.Incoming.HTTPFilter.AllOf) != 2 {
+				t.Fatalf("%s: %+v, %v", tt.text, s.Incoming.HTTPFilter, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Fatalf("%s: err = %v, want %q", tt.text, err, tt.want)
+		}
+	}
+	if _, err := FromConfig(nil); err == nil {
+		t.Fatal("nil config accepted")
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "mirrord.yaml")
+	if err := os.WriteFile(good, []byte("target: pod/orders\nfeature:\n  network:\n    incoming: steal\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noEnv := func(string) (string, bool) { return "", false }
+	s, _, err := Load(context.Background(), good, noEnv)
+	if err != nil || s.Incoming.Mode != IncomingSteal {
+		t.Fatalf("Load: %+v, %v", s.Incoming, err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte("{\n  \"feature\": {\"fs\": {\"mode\": \"sometimes\"}}\n}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Load(context.Background(), bad, noEnv); err == nil || !strings.Contains(err.Error(), "bad.json:2:") {
+		t.Fatalf("err = %v, want a positioned error", err)
+	}
+	if s, _, err := Load(context.Background(), "", func(k string) (string, bool) {
+		return map[string]string{"MIRRORD_FILE_MODE": "local"}[k], k == "MIRRORD_FILE_MODE"
+	}); err != nil || s.FS.Mode != FSLocal {
+		t.Fatalf("defaults with env: %+v, %v", s.FS, err)
+	}
+	if _, err := LoadFile(filepath.Join(dir, "missing.json")); err == nil {
+		t.Fatal("missing file accepted")
 	}
 }

@@ -1,8 +1,9 @@
 // Package settings is what the intproxy and `mirrord exec` need from a
-// mirrord configuration, decoupled from the config engine: the file-system
-// mode and patterns, outgoing/DNS filters, incoming subscription rules, the
-// environment merge, process skipping, the intproxy timeouts and the agent
-// address.
+// mirrord configuration: the file-system mode and patterns, outgoing/DNS
+// filters, incoming subscription rules, the environment merge, process
+// skipping, the intproxy timeouts and the agent address. Load and
+// FromConfig build it from the config engine's resolved schema.Config;
+// the intproxy depends only on this small struct.
 //
 // Settings travel from `mirrord exec` to `mirrord intproxy` as JSON in the
 // MIRRORD_INTPROXY_SETTINGS variable.

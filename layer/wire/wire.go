@@ -38,12 +38,21 @@ const (
 	OpUnlisten  Op = 10
 	OpAccepted  Op = 11
 	OpCloseFile Op = 12
+	OpPath      Op = 13
+)
+
+// Path operations of OpPath.
+const (
+	PathMkdir  uint8 = 1
+	PathUnlink uint8 = 2
+	PathRmdir  uint8 = 3
+	PathRename uint8 = 4
 )
 
 var opNames = map[Op]string{
 	OpHello: "hello", OpOpen: "open", OpStat: "stat", OpAccess: "access", OpReadLink: "readlink",
 	OpDNS: "dns", OpConnect: "connect", OpBind: "bind", OpListen: "listen", OpUnlisten: "unlisten",
-	OpAccepted: "accepted", OpCloseFile: "close_file",
+	OpAccepted: "accepted", OpCloseFile: "close_file", OpPath: "path",
 }
 
 func (o Op) String() string {
@@ -164,6 +173,13 @@ type Accepted struct{ ListenerPort, PeerPort uint16 }
 // CloseFile reports that the last fd of a remote file opened for writing
 // closed.
 type CloseFile struct{ Token uint64 }
+
+// PathOp asks for mkdir (Mode), unlink, rmdir or rename (Path to NewPath).
+type PathOp struct {
+	Kind          uint8
+	Mode          uint32
+	Path, NewPath string
+}
 
 // Error is a malformed frame, with the offset of the problem.
 type Error struct {
@@ -330,6 +346,12 @@ func Decode(payload []byte) (any, error) {
 		var t [8]byte
 		copy(t[:], r.take(8))
 		v = CloseFile{Token: binary.LittleEndian.Uint64(t[:])}
+	case OpPath:
+		po := PathOp{Kind: r.u8(), Mode: r.u32(), Path: r.path(), NewPath: r.path()}
+		if r.err == nil && (po.Kind < PathMkdir || po.Kind > PathRename) {
+			r.err = &Error{Op: op, Offset: 4, Msg: fmt.Sprintf("path operation %d: want 1-4", po.Kind)}
+		}
+		v = po
 	default:
 		return nil, &Error{Op: op, Offset: 0, Msg: "unknown op"}
 	}

@@ -31,6 +31,8 @@ func TestDecodeRequests(t *testing.T) {
 		{"unlisten", NewRequest(OpUnlisten).U16(80).U16(8080).Frame(), Unlisten{RequestedPort: 80, ActualPort: 8080}},
 		{"accepted", NewRequest(OpAccepted).U16(8080).U16(40000).Frame(), Accepted{ListenerPort: 8080, PeerPort: 40000}},
 		{"close file", NewRequest(OpCloseFile).U64(7).Frame(), CloseFile{Token: 7}},
+		{"rename", NewRequest(OpPath).U8(PathRename).U32(0).Str("/a").Str("/b").Frame(), PathOp{Kind: PathRename, Path: "/a", NewPath: "/b"}},
+		{"mkdir", NewRequest(OpPath).U8(PathMkdir).U32(0o755).Str("/d").Str("").Frame(), PathOp{Kind: PathMkdir, Mode: 0o755, Path: "/d"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +65,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"trailing", append(NewRequest(OpReadLink).Str("/r").Frame()[4:], 1), 8, "1 trailing bytes"},
 		{"nul in path", NewRequest(OpReadLink).Str("/a\x00b").Frame()[4:], 10, "path contains a NUL byte"},
 		{"bad proto", NewRequest(OpConnect).U8(7).Frame()[4:], 4, "protocol 7: want 1 (tcp), 2 (udp) or 3 (unix)"},
+		{"bad path op", NewRequest(OpPath).U8(9).U32(0).Str("/a").Str("").Frame()[4:], 4, "path operation 9: want 1-4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,6 +97,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(NewRequest(OpConnect).U8(ProtoTCP).Addr(netip.MustParseAddrPort("1.2.3.4:5")).Frame()[4:])
 	f.Add(NewRequest(OpOpen).U32(0).U32(0).Str("/x").Frame()[4:])
 	f.Add(NewRequest(OpCloseFile).U64(1).Frame()[4:])
+	f.Add(NewRequest(OpPath).U8(PathRename).U32(0).Str("/a").Str("/b").Frame()[4:])
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		v, err := Decode(payload)
 		if err == nil && v == nil {

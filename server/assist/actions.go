@@ -5,20 +5,21 @@ import (
 	"regexp"
 	"strings"
 
+	"go.lsp.dev/protocol"
+
 	"github.com/mirrord-ls/mirrord-ls/server/cursor"
-	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 )
 
 // Fix is a diagnostic with a did-you-mean replacement.
 type Fix struct {
-	Diagnostic lsp.Diagnostic
+	Diagnostic protocol.Diagnostic
 	Suggestion string
 }
 
 // ActionRequest asks for the code actions of a range.
 type ActionRequest struct {
-	URI    lsp.DocumentURI
+	URI    protocol.DocumentURI
 	Doc    *textdoc.Doc
 	Format cursor.Format
 	// Start and End are the byte offsets of the requested range.
@@ -29,8 +30,8 @@ type ActionRequest struct {
 // CodeActions returns the did-you-mean quick fixes for the given
 // diagnostics, and the target form conversion when the range touches the
 // target field.
-func (e *Engine) CodeActions(req ActionRequest) []lsp.CodeAction {
-	var out []lsp.CodeAction
+func (e *Engine) CodeActions(req ActionRequest) []protocol.CodeAction {
+	var out []protocol.CodeAction
 	text := req.Doc.Text()
 	for _, f := range req.Fixes {
 		if f.Suggestion == "" {
@@ -43,12 +44,12 @@ func (e *Engine) CodeActions(req ActionRequest) []lsp.CodeAction {
 			continue
 		}
 		newText := requote(text[start:end], f.Suggestion)
-		out = append(out, lsp.CodeAction{
+		out = append(out, protocol.CodeAction{
 			Title:       "Change to " + jsonText(f.Suggestion),
-			Kind:        lsp.QuickFix,
-			Diagnostics: []lsp.Diagnostic{f.Diagnostic},
+			Kind:        protocol.QuickFix,
+			Diagnostics: []protocol.Diagnostic{f.Diagnostic},
 			IsPreferred: true,
-			Edit: &lsp.WorkspaceEdit{Changes: map[lsp.DocumentURI][]lsp.TextEdit{
+			Edit: &protocol.WorkspaceEdit{Changes: map[protocol.DocumentURI][]protocol.TextEdit{
 				req.URI: {{Range: r, NewText: newText}},
 			}},
 		})
@@ -71,7 +72,7 @@ func requote(old, suggestion string) string {
 }
 
 // convertTarget offers target string form <-> object form.
-func (e *Engine) convertTarget(req ActionRequest) (lsp.CodeAction, bool) {
+func (e *Engine) convertTarget(req ActionRequest) (protocol.CodeAction, bool) {
 	text := req.Doc.Text()
 	var start, end int
 	var newText, title string
@@ -85,12 +86,12 @@ func (e *Engine) convertTarget(req ActionRequest) (lsp.CodeAction, bool) {
 		start, end, newText, title, ok = jsonTargetConversion(text)
 	}
 	if !ok || req.End < start || req.Start > end {
-		return lsp.CodeAction{}, false
+		return protocol.CodeAction{}, false
 	}
-	return lsp.CodeAction{
+	return protocol.CodeAction{
 		Title: title,
-		Kind:  lsp.RefactorRewrite,
-		Edit: &lsp.WorkspaceEdit{Changes: map[lsp.DocumentURI][]lsp.TextEdit{
+		Kind:  protocol.RefactorRewrite,
+		Edit: &protocol.WorkspaceEdit{Changes: map[protocol.DocumentURI][]protocol.TextEdit{
 			req.URI: {{Range: spanRange(req.Doc, start, end), NewText: newText}},
 		}},
 	}, true

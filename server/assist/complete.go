@@ -6,8 +6,9 @@ import (
 	"sort"
 	"strings"
 
+	"go.lsp.dev/protocol"
+
 	"github.com/mirrord-ls/mirrord-ls/server/cursor"
-	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 	"github.com/mirrord-ls/mirrord-ls/server/schemadoc"
 	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 )
@@ -22,7 +23,7 @@ type Request struct {
 }
 
 // Complete returns the completion items at the request's offset.
-func (e *Engine) Complete(ctx context.Context, req Request) (lsp.CompletionList, error) {
+func (e *Engine) Complete(ctx context.Context, req Request) (protocol.CompletionList, error) {
 	text := req.Doc.Text()
 	c := cursor.Find(text, req.Offset, req.Format)
 	b := &builder{req: req, c: c, rng: spanRange(req.Doc, c.Start, c.End)}
@@ -34,42 +35,42 @@ func (e *Engine) Complete(ctx context.Context, req Request) (lsp.CompletionList,
 	case cursor.Value:
 		st := e.lookup(c.Path)
 		if err := e.completeValues(ctx, b, st); err != nil {
-			return lsp.CompletionList{}, err
+			return protocol.CompletionList{}, err
 		}
 		if c.MaybeKey && st.Has("object") {
 			e.completeKeys(b, st)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return lsp.CompletionList{}, err
+		return protocol.CompletionList{}, err
 	}
 	items := b.items
 	if items == nil {
-		items = []lsp.CompletionItem{}
+		items = []protocol.CompletionItem{}
 	}
-	return lsp.CompletionList{Items: items}, nil
+	return protocol.CompletionList{Items: items}, nil
 }
 
-func spanRange(d *textdoc.Doc, start, end int) lsp.Range {
+func spanRange(d *textdoc.Doc, start, end int) protocol.Range {
 	sl, sc := d.Position(start)
 	el, ec := d.Position(end)
-	return lsp.Range{
-		Start: lsp.Position{Line: uint32(sl), Character: uint32(sc)},
-		End:   lsp.Position{Line: uint32(el), Character: uint32(ec)},
+	return protocol.Range{
+		Start: protocol.Position{Line: uint32(sl), Character: uint32(sc)},
+		End:   protocol.Position{Line: uint32(el), Character: uint32(ec)},
 	}
 }
 
 type builder struct {
 	req   Request
 	c     cursor.Context
-	rng   lsp.Range
-	items []lsp.CompletionItem
+	rng   protocol.Range
+	items []protocol.CompletionItem
 	seen  map[string]bool
 }
 
 // add appends an item replacing the token span with newText. Snippet text
 // is downgraded to plain text for clients without snippet support.
-func (b *builder) add(it lsp.CompletionItem, newText string, snippet bool) {
+func (b *builder) add(it protocol.CompletionItem, newText string, snippet bool) {
 	if b.seen == nil {
 		b.seen = map[string]bool{}
 	}
@@ -81,11 +82,11 @@ func (b *builder) add(it lsp.CompletionItem, newText string, snippet bool) {
 		newText = stripSnippet(newText)
 		snippet = false
 	}
-	it.InsertTextFormat = lsp.PlainText
+	it.InsertTextFormat = protocol.InsertTextFormatPlainText
 	if snippet {
-		it.InsertTextFormat = lsp.Snippet
+		it.InsertTextFormat = protocol.InsertTextFormatSnippet
 	}
-	it.TextEdit = &lsp.TextEdit{Range: b.rng, NewText: newText}
+	it.TextEdit = &protocol.TextEdit{Range: b.rng, NewText: newText}
 	if it.SortText == "" {
 		it.SortText = fmt.Sprintf("%04d", len(b.items))
 	}
@@ -185,13 +186,13 @@ func (e *Engine) completeKeys(b *builder, st schemadoc.Set) {
 		if present[p.Name] {
 			continue
 		}
-		it := lsp.CompletionItem{
+		it := protocol.CompletionItem{
 			Label:  p.Name,
-			Kind:   lsp.KindProperty,
+			Kind:   protocol.CompletionItemKindProperty,
 			Detail: p.Set.TypeSummary(),
 		}
 		if doc := docMarkdown("", p.Set); doc != "" {
-			it.Documentation = &lsp.MarkupContent{Kind: "markdown", Value: doc}
+			it.Documentation = &protocol.MarkupContent{Kind: protocol.Markdown, Value: doc}
 		}
 		newText, snippet := b.keyText(p.Name, p.Set)
 		it.FilterText = b.filterFor(p.Name)
@@ -535,7 +536,7 @@ func (b *builder) valueFilter(v any) string {
 func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Set) error {
 	pointer := cursor.Pointer(b.c.Path)
 	def, hasDef := st.Default()
-	addValue := func(v any, kind lsp.CompletionItemKind, detail, doc string) {
+	addValue := func(v any, kind protocol.CompletionItemKind, detail, doc string) {
 		if _, isString := v.(string); !isString && b.c.Quote != 0 {
 			return // inside quotes only strings fit
 		}
@@ -543,13 +544,13 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 		if s, ok := v.(string); ok {
 			label = s
 		}
-		it := lsp.CompletionItem{Label: label, Kind: kind, Detail: detail, FilterText: b.valueFilter(v)}
+		it := protocol.CompletionItem{Label: label, Kind: kind, Detail: detail, FilterText: b.valueFilter(v)}
 		if hasDef && jsonText(def) == jsonText(v) {
 			it.Detail = strings.TrimSpace(detail + " (default)")
 			it.Preselect = true
 		}
 		if doc != "" {
-			it.Documentation = &lsp.MarkupContent{Kind: "markdown", Value: doc}
+			it.Documentation = &protocol.MarkupContent{Kind: protocol.Markdown, Value: doc}
 		}
 		b.add(it, b.valueText(v), false)
 	}
@@ -557,27 +558,27 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 		if v == nil {
 			continue
 		}
-		addValue(v, lsp.KindEnumMem, "", st.AltDescription(v))
+		addValue(v, protocol.CompletionItemKindEnumMember, "", st.AltDescription(v))
 	}
 	if st.Has("boolean") {
-		addValue(true, lsp.KindKeyword, "", "")
-		addValue(false, lsp.KindKeyword, "", "")
+		addValue(true, protocol.CompletionItemKindKeyword, "", "")
+		addValue(false, protocol.CompletionItemKindKeyword, "", "")
 	}
 	if hasDef && def != nil {
 		switch def.(type) {
 		case string, float64, bool:
-			addValue(def, lsp.KindValue, "", "")
+			addValue(def, protocol.CompletionItemKindValue, "", "")
 		}
 	}
 	// Shorthand and long forms: offer the object and array shapes too.
 	if st.Has("object") && (b.c.Prefix == "" || strings.HasPrefix(b.c.Prefix, "{")) && b.c.Quote == 0 {
-		it := lsp.CompletionItem{Label: "{…}", Kind: lsp.KindSnippet, Detail: "object form", FilterText: "{"}
+		it := protocol.CompletionItem{Label: "{…}", Kind: protocol.CompletionItemKindSnippet, Detail: "object form", FilterText: "{"}
 		if props := st.Properties(); len(props) > 0 {
 			names := make([]string, 0, len(props))
 			for _, p := range props {
 				names = append(names, p.Name)
 			}
-			it.Documentation = &lsp.MarkupContent{Kind: "markdown", Value: "Fields: `" + strings.Join(names, "`, `") + "`"}
+			it.Documentation = &protocol.MarkupContent{Kind: protocol.Markdown, Value: "Fields: `" + strings.Join(names, "`, `") + "`"}
 		}
 		switch b.req.Format {
 		case cursor.YAML:
@@ -589,12 +590,12 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 		}
 	}
 	if st.Has("array") && (b.c.Prefix == "" || strings.HasPrefix(b.c.Prefix, "[")) && b.c.Quote == 0 {
-		it := lsp.CompletionItem{Label: "[…]", Kind: lsp.KindSnippet, Detail: "list form", FilterText: "["}
+		it := protocol.CompletionItem{Label: "[…]", Kind: protocol.CompletionItemKindSnippet, Detail: "list form", FilterText: "["}
 		b.add(it, "[$1]", true)
 	}
 	for _, ex := range st.Examples() {
 		if _, ok := ex.(string); ok {
-			addValue(ex, lsp.KindValue, "example", "")
+			addValue(ex, protocol.CompletionItemKindValue, "example", "")
 		}
 	}
 	if pointer == "/kube_context" && e.KubeContexts != nil {
@@ -614,9 +615,9 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 					doc += ", namespace `" + kc.Namespace + "`"
 				}
 			}
-			it := lsp.CompletionItem{Label: kc.Name, Kind: lsp.KindReference, Detail: detail, FilterText: b.valueFilter(kc.Name), Preselect: kc.Current}
+			it := protocol.CompletionItem{Label: kc.Name, Kind: protocol.CompletionItemKindReference, Detail: detail, FilterText: b.valueFilter(kc.Name), Preselect: kc.Current}
 			if doc != "" {
-				it.Documentation = &lsp.MarkupContent{Kind: "markdown", Value: doc}
+				it.Documentation = &protocol.MarkupContent{Kind: protocol.Markdown, Value: doc}
 			}
 			b.add(it, b.valueText(kc.Name), false)
 		}
@@ -630,9 +631,9 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 			return fmt.Errorf("cluster completion for %s: %w", pointer, err)
 		}
 		for _, v := range vals {
-			it := lsp.CompletionItem{Label: v.Value, Kind: lsp.KindReference, Detail: v.Detail, FilterText: b.valueFilter(v.Value)}
+			it := protocol.CompletionItem{Label: v.Value, Kind: protocol.CompletionItemKindReference, Detail: v.Detail, FilterText: b.valueFilter(v.Value)}
 			if v.Documentation != "" {
-				it.Documentation = &lsp.MarkupContent{Kind: "markdown", Value: v.Documentation}
+				it.Documentation = &protocol.MarkupContent{Kind: protocol.Markdown, Value: v.Documentation}
 			}
 			b.add(it, b.valueText(v.Value), false)
 		}
@@ -645,9 +646,9 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 func (e *Engine) completeTemplate(b *builder) {
 	if b.c.InFilter {
 		for _, f := range sortedDocs(e.Filters) {
-			it := lsp.CompletionItem{Label: f.Name, Kind: lsp.KindFunction, Detail: f.Signature}
+			it := protocol.CompletionItem{Label: f.Name, Kind: protocol.CompletionItemKindFunction, Detail: f.Signature}
 			if f.Description != "" {
-				it.Documentation = &lsp.MarkupContent{Kind: "markdown", Value: f.Description}
+				it.Documentation = &protocol.MarkupContent{Kind: protocol.Markdown, Value: f.Description}
 			}
 			text, snippet := templateSnippet(f)
 			b.add(it, text, snippet)
@@ -655,16 +656,16 @@ func (e *Engine) completeTemplate(b *builder) {
 		return
 	}
 	for _, v := range e.Variables {
-		it := lsp.CompletionItem{Label: v.Name, Kind: lsp.KindVariable, Detail: "template variable"}
+		it := protocol.CompletionItem{Label: v.Name, Kind: protocol.CompletionItemKindVariable, Detail: "template variable"}
 		if v.Description != "" {
-			it.Documentation = &lsp.MarkupContent{Kind: "markdown", Value: v.Description}
+			it.Documentation = &protocol.MarkupContent{Kind: protocol.Markdown, Value: v.Description}
 		}
 		b.add(it, v.Name, false)
 	}
 	for _, f := range sortedDocs(e.Functions) {
-		it := lsp.CompletionItem{Label: f.Name, Kind: lsp.KindFunction, Detail: f.Signature}
+		it := protocol.CompletionItem{Label: f.Name, Kind: protocol.CompletionItemKindFunction, Detail: f.Signature}
 		if f.Description != "" {
-			it.Documentation = &lsp.MarkupContent{Kind: "markdown", Value: f.Description}
+			it.Documentation = &protocol.MarkupContent{Kind: protocol.Markdown, Value: f.Description}
 		}
 		text, snippet := templateSnippet(f)
 		if !snippet {

@@ -3,14 +3,15 @@ package assist
 import (
 	"strings"
 
+	"go.lsp.dev/protocol"
+
 	"github.com/mirrord-ls/mirrord-ls/server/cursor"
-	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
 
 // Hover documents the key or value under the cursor: the field's
 // description, type and default (and, on an enum value, what it means).
 // It returns nil when there is nothing to say.
-func (e *Engine) Hover(req Request) *lsp.Hover {
+func (e *Engine) Hover(req Request) *protocol.Hover {
 	text := req.Doc.Text()
 	off := req.Offset
 	// Hover positions point *at* a character; scanning as if the cursor
@@ -29,8 +30,8 @@ func (e *Engine) Hover(req Request) *lsp.Hover {
 		if st.Empty() {
 			return nil
 		}
-		return &lsp.Hover{
-			Contents: lsp.MarkupContent{Kind: "markdown", Value: docMarkdown(name, st)},
+		return &protocol.Hover{
+			Contents: protocol.MarkupContent{Kind: protocol.Markdown, Value: docMarkdown(name, st)},
 			Range:    ptr(spanRange(req.Doc, c.Start, c.End)),
 		}
 	case cursor.Value:
@@ -52,8 +53,8 @@ func (e *Engine) Hover(req Request) *lsp.Hover {
 				md = "`" + v + "`: " + d + "\n\n---\n\n" + md
 			}
 		}
-		return &lsp.Hover{
-			Contents: lsp.MarkupContent{Kind: "markdown", Value: md},
+		return &protocol.Hover{
+			Contents: protocol.MarkupContent{Kind: protocol.Markdown, Value: md},
 			Range:    ptr(spanRange(req.Doc, c.Start, c.End)),
 		}
 	case cursor.Template:
@@ -61,13 +62,13 @@ func (e *Engine) Hover(req Request) *lsp.Hover {
 		for _, list := range [][]TemplateDoc{e.Functions, e.Filters} {
 			for _, d := range list {
 				if d.Name == name {
-					return &lsp.Hover{Contents: lsp.MarkupContent{Kind: "markdown", Value: "`" + d.Signature + "`\n\n" + d.Description}}
+					return &protocol.Hover{Contents: protocol.MarkupContent{Kind: protocol.Markdown, Value: "`" + d.Signature + "`\n\n" + d.Description}}
 				}
 			}
 		}
 		for _, v := range e.Variables {
 			if v.Name == name {
-				return &lsp.Hover{Contents: lsp.MarkupContent{Kind: "markdown", Value: "`" + v.Name + "`\n\n" + v.Description}}
+				return &protocol.Hover{Contents: protocol.MarkupContent{Kind: protocol.Markdown, Value: "`" + v.Name + "`\n\n" + v.Description}}
 			}
 		}
 	}

@@ -1,11 +1,15 @@
 package lsp
 
-import "testing"
+import (
+	"testing"
+
+	"go.lsp.dev/protocol"
+)
 
 func TestURIRoundTrip(t *testing.T) {
 	for _, p := range []string{"/a/b.json", "/with space/ä#?%.mirrord/x.yaml", "/"} {
 		u := URIFromPath(p)
-		back, err := u.Path()
+		back, err := Path(u)
 		if err != nil || back != p {
 			t.Errorf("%q -> %q -> %q, %v", p, u, back, err)
 		}
@@ -13,8 +17,8 @@ func TestURIRoundTrip(t *testing.T) {
 	if got := URIFromPath("/with space/a"); got != "file:///with%20space/a" {
 		t.Errorf("URIFromPath = %q", got)
 	}
-	for _, bad := range []DocumentURI{"untitled:Untitled-1", "file://%zz", "file:"} {
-		if _, err := bad.Path(); err == nil {
+	for _, bad := range []protocol.DocumentURI{"untitled:Untitled-1", "file://%zz", "file:"} {
+		if _, err := Path(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}

@@ -2,15 +2,18 @@
 // followed by N bytes of JSON) as a go.lsp.dev/jsonrpc2 Stream that survives
 // bad input.
 //
-// jsonrpc2's own header stream ends the connection on the first malformed
-// frame. An editor that sends one bad message should get an error answer and
-// a server that keeps working, so this Stream:
+// jsonrpc2's own header stream (jsonrpc2.NewStream) ends the connection on
+// the first malformed frame, and its message decoder accepts things that are
+// not JSON-RPC 2.0 (trailing bytes after the object, a missing or wrong
+// "jsonrpc" member, a "method" next to a "result"). An editor that sends one
+// bad message should get an error answer and a server that keeps working,
+// so this Stream:
 //   - skips header lines it cannot parse and resynchronises on the next
 //     header block;
 //   - refuses bodies above a size limit (skipping their bytes);
 //   - answers a body that is not JSON with a ParseError, and JSON that is not
-//     a JSON-RPC message with an InvalidRequest (carrying the message's id
-//     when it has one), then reads on.
+//     a JSON-RPC 2.0 message with an InvalidRequest (carrying the message's
+//     id when it has one), then reads on.
 //
 // Only a failure of the underlying reader (EOF, closed pipe) ends Read.
 package wire
@@ -23,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"sync"
 
@@ -35,12 +39,120 @@ const DefaultMaxBody = 64 << 20
 // maxHeaderLine bounds one header line; longer lines are garbage.
 const maxHeaderLine = 4096
 
+// FrameError is a malformed header block or a refused body. The reader has
+// already skipped it: the next call reads the next frame.
+type FrameError struct{ msg string }
+
+func (e *FrameError) Error() string { return "bad message frame: " + e.msg }
+
+// FrameReader reads the bodies of LSP frames.
+type FrameReader struct {
+	in      *bufio.Reader
+	maxBody int
+}
+
+// NewFrameReader reads frames from r.
+func NewFrameReader(r io.Reader) *FrameReader {
+	return &FrameReader{in: bufio.NewReaderSize(r, 64<<10), maxBody: DefaultMaxBody}
+}
+
+// SetMaxBody changes the body size limit.
+func (f *FrameReader) SetMaxBody(n int) { f.maxBody = n }
+
+// Next reads one header block and its body, returning the body and the
+// number of bytes consumed. A *FrameError reports a frame that was skipped;
+// any other error comes from the underlying reader and is final.
+func (f *FrameReader) Next() ([]byte, int64, error) {
+	length := -1
+	var consumed int64
+	lines := 0
+	for {
+		line, err := f.readLine()
+		consumed += int64(len(line))
+		if err != nil {
+			if errors.Is(err, io.EOF) && lines > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, 0, err
+		}
+		lines++
+		trimmed := bytes.TrimRight(line, "\r\n")
+		if len(trimmed) == 0 {
+			if length < 0 {
+				if lines == 1 {
+					continue // a stray blank line between messages
+				}
+				return nil, 0, &FrameError{"no Content-Length"}
+			}
+			break
+		}
+		name, value, ok := bytes.Cut(trimmed, []byte(":"))
+		if !ok {
+			return nil, 0, &FrameError{fmt.Sprintf("header line %q has no colon", clip(trimmed))}
+		}
+		if !bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Length")) {
+			continue // Content-Type and unknown fields are ignored
+		}
+		v := bytes.TrimSpace(value)
+		n, perr := strconv.Atoi(string(v))
+		if perr != nil || n <= 0 || len(v) > 12 {
+			return nil, 0, &FrameError{fmt.Sprintf("Content-Length %q", clip(v))}
+		}
+		length = n
+	}
+	if length > f.maxBody {
+		if _, err := io.CopyN(io.Discard, f.in, int64(length)); err != nil {
+			return nil, 0, fmt.Errorf("skipping an oversized body: %w", err)
+		}
+		return nil, 0, &FrameError{fmt.Sprintf("body of %d bytes exceeds the limit of %d", length, f.maxBody)}
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(f.in, body); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, 0, fmt.Errorf("reading a %d-byte body: %w", length, err)
+	}
+	return body, consumed + int64(length), nil
+}
+
+// readLine reads one line including its "\n". A line longer than
+// maxHeaderLine is consumed to its end and reported as a FrameError.
+func (f *FrameReader) readLine() ([]byte, error) {
+	line, err := f.in.ReadSlice('\n')
+	if err == nil {
+		if len(line) > maxHeaderLine {
+			return line, &FrameError{"header line too long"}
+		}
+		return line, nil
+	}
+	if errors.Is(err, bufio.ErrBufferFull) || len(line) > maxHeaderLine {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = f.in.ReadSlice('\n')
+		}
+		if err != nil {
+			return nil, err
+		}
+		return nil, &FrameError{"header line too long"}
+	}
+	if errors.Is(err, io.EOF) && len(line) > 0 {
+		return line, io.ErrUnexpectedEOF
+	}
+	return line, err
+}
+
+func clip(b []byte) []byte {
+	if len(b) > 40 {
+		return b[:40]
+	}
+	return b
+}
+
 // Stream implements jsonrpc2.Stream over a byte transport.
 type Stream struct {
-	in      *bufio.Reader
-	out     io.Writer
-	closer  io.Closer
-	maxBody int
+	frames *FrameReader
+	out    io.Writer
+	closer io.Closer
 	// OnBadInput, when set, is told about every skipped header or refused
 	// message (for logging). It runs on the read goroutine.
 	OnBadInput func(err error)
@@ -58,16 +170,11 @@ func New(rwc io.ReadWriteCloser) *Stream {
 // NewSplit returns a Stream over separate reader, writer and closer (stdin,
 // stdout and a closer for both).
 func NewSplit(r io.Reader, w io.Writer, c io.Closer) *Stream {
-	return &Stream{in: bufio.NewReaderSize(r, 64<<10), out: w, closer: c, maxBody: DefaultMaxBody}
+	return &Stream{frames: NewFrameReader(r), out: w, closer: c}
 }
 
 // SetMaxBody changes the body size limit.
-func (s *Stream) SetMaxBody(n int) { s.maxBody = n }
-
-// errBadHeader marks a recoverable framing error.
-type errBadHeader struct{ msg string }
-
-func (e errBadHeader) Error() string { return "bad message header: " + e.msg }
+func (s *Stream) SetMaxBody(n int) { s.frames.SetMaxBody(n) }
 
 // Read returns the next well-formed JSON-RPC message. Malformed input is
 // answered (when it was a message) or skipped, never returned as an error.
@@ -76,22 +183,24 @@ func (s *Stream) Read(ctx context.Context) (jsonrpc2.Message, int64, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}
-		body, n, err := s.readFrame()
+		body, n, err := s.frames.Next()
 		if err != nil {
-			var bad errBadHeader
+			var bad *FrameError
 			if errors.As(err, &bad) {
 				s.report(err)
 				continue
 			}
 			return nil, 0, err
 		}
-		msg, derr := jsonrpc2.DecodeMessage(body)
-		if derr == nil {
+		msg, bad := Decode(body)
+		if bad == nil {
 			return msg, n, nil
 		}
-		s.report(fmt.Errorf("refused message of %d bytes: %w", len(body), derr))
-		if werr := s.answerMalformed(ctx, body, derr); werr != nil {
-			return nil, 0, werr
+		s.report(fmt.Errorf("refused message of %d bytes: %w", len(body), bad))
+		if bad.answer {
+			if werr := s.writeBody(bad.response()); werr != nil {
+				return nil, 0, werr
+			}
 		}
 	}
 }
@@ -102,141 +211,138 @@ func (s *Stream) report(err error) {
 	}
 }
 
-// answerMalformed writes the error response for a body that is no message.
-func (s *Stream) answerMalformed(ctx context.Context, body []byte, derr error) error {
-	code := jsonrpc2.InvalidRequest
+// BadMessage is a body that is not a JSON-RPC 2.0 message.
+type BadMessage struct {
+	// Code is ParseError (not JSON) or InvalidRequest.
+	Code jsonrpc2.Code
+	// ID is the message's id as sent ("null" when it had none usable).
+	ID     json.RawMessage
+	reason string
+	// answer is false for a malformed response from the client: there is
+	// nothing to answer.
+	answer bool
+}
+
+func (b *BadMessage) Error() string { return b.reason }
+
+// response is the error answer to a bad message.
+func (b *BadMessage) response() []byte {
+	out, err := json.Marshal(struct {
+		Version string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Error   jsonrpc2.Error  `json:"error"`
+	}{jsonrpc2.Version, b.ID, jsonrpc2.Error{Code: b.Code, Message: "malformed message: " + b.reason}})
+	if err != nil {
+		// Unreachable: the id was checked to be a JSON string or integer.
+		return []byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"malformed message"}}`)
+	}
+	return out
+}
+
+var null = json.RawMessage("null")
+
+// Decode checks that body is one JSON-RPC 2.0 message and decodes it. The
+// rules: a "method" (a string) without "result" or "error" is a request, a
+// call when "id" is present and not null; an object without "method" is a
+// response with exactly one of "result" and "error"; "jsonrpc" is "2.0".
+// Ids are non-empty strings or integers in the int32 range (LSP's integer;
+// jsonrpc2.ID holds no more).
+//
+// A bad message is answered with the id it carried (when that id is a
+// string or an integer), except a malformed response, which has no one to
+// answer.
+func Decode(body []byte) (jsonrpc2.Message, *BadMessage) {
 	if !json.Valid(body) {
-		code = jsonrpc2.ParseError
+		return nil, &BadMessage{Code: jsonrpc2.ParseError, ID: null, reason: "the body is not JSON", answer: true}
 	}
-	var probe struct {
-		ID     json.RawMessage `json:"id"`
-		Method *string         `json:"method"`
-		Result json.RawMessage `json:"result"`
-		Error  json.RawMessage `json:"error"`
-	}
-	var id jsonrpc2.ID
-	if code == jsonrpc2.InvalidRequest && json.Unmarshal(body, &probe) == nil {
-		if probe.Method == nil && (probe.Result != nil || probe.Error != nil) {
-			// A malformed response from the client: nothing to answer.
-			return nil
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		reason := "not a JSON object"
+		if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
+			reason = "a batch: LSP does not use batches"
 		}
-		id = parseID(probe.ID)
+		return nil, &BadMessage{Code: jsonrpc2.InvalidRequest, ID: null, reason: reason, answer: true}
 	}
-	resp := jsonrpc2.NewResponse(id, nil, jsonrpc2.NewError(code, "malformed message: "+derr.Error()))
-	_, err := s.Write(ctx, resp)
-	return err
+	id, hasID := members["id"]
+	method, hasMethod := members["method"]
+	_, hasResult := members["result"]
+	errObj, hasError := members["error"]
+	answerID := null
+	if hasID && (isJSONString(id) || isJSONInteger(id)) {
+		answerID = id
+	}
+	isResponse := !hasMethod && (hasResult || hasError)
+	invalid := func(reason string) *BadMessage {
+		return &BadMessage{Code: jsonrpc2.InvalidRequest, ID: answerID, reason: reason, answer: !isResponse}
+	}
+	switch {
+	case hasMethod && (hasResult || hasError):
+		return nil, invalid(`"method" next to "result" or "error"`)
+	case !bytes.Equal(members["jsonrpc"], []byte(`"2.0"`)):
+		return nil, invalid(`"jsonrpc" is not "2.0"`)
+	case hasID && !bytes.Equal(id, null) && !validID(id):
+		return nil, invalid("the id is not a non-empty string or an integer in the int32 range")
+	case hasMethod:
+		var name string
+		if json.Unmarshal(method, &name) != nil || name == "" {
+			return nil, invalid(`"method" is not a non-empty string`)
+		}
+	case hasResult == hasError:
+		return nil, invalid(`a response needs exactly one of "result" and "error"`)
+	case hasError:
+		var e jsonrpc2.Error
+		if bytes.Equal(errObj, null) || json.Unmarshal(errObj, &e) != nil {
+			return nil, invalid(`"error" is not an error object`)
+		}
+	}
+	msg, err := jsonrpc2.DecodeMessage(body)
+	if err != nil {
+		return nil, invalid(err.Error())
+	}
+	return msg, nil
 }
 
-func parseID(raw json.RawMessage) jsonrpc2.ID {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return jsonrpc2.ID{}
-	}
-	var str string
-	if raw[0] == '"' && json.Unmarshal(raw, &str) == nil {
-		return jsonrpc2.NewStringID(str)
-	}
-	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-		return jsonrpc2.NewNumberID(n)
-	}
-	return jsonrpc2.ID{}
+func isJSONString(raw json.RawMessage) bool { return len(raw) > 0 && raw[0] == '"' }
+
+func isJSONInteger(raw json.RawMessage) bool {
+	_, err := strconv.ParseInt(string(raw), 10, 64)
+	return err == nil
 }
 
-// readFrame reads one header block and its body.
-func (s *Stream) readFrame() ([]byte, int64, error) {
-	length := -1
-	var consumed int64
-	lines := 0
-	for {
-		line, err := s.readLine()
-		consumed += int64(len(line))
-		if err != nil {
-			if errors.Is(err, io.EOF) && lines > 0 {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, 0, err
-		}
-		lines++
-		trimmed := bytes.TrimRight(line, "\r\n")
-		if len(trimmed) == 0 {
-			if length < 0 {
-				if lines == 1 {
-					continue // a stray blank line between messages
-				}
-				return nil, 0, errBadHeader{"no Content-Length"}
-			}
-			break
-		}
-		name, value, ok := bytes.Cut(trimmed, []byte(":"))
-		if !ok {
-			return nil, 0, errBadHeader{fmt.Sprintf("line %q has no colon", clip(trimmed))}
-		}
-		if !bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Length")) {
-			continue // Content-Type and unknown fields are ignored
-		}
-		v := bytes.TrimSpace(value)
-		n, perr := strconv.Atoi(string(v))
-		if perr != nil || n <= 0 || len(v) > 12 {
-			return nil, 0, errBadHeader{fmt.Sprintf("Content-Length %q", clip(v))}
-		}
-		length = n
+// validID reports whether raw is an id jsonrpc2.ID can hold: a non-empty
+// string (the empty string would read back as the number 0) or an integer
+// in the int32 range.
+func validID(raw json.RawMessage) bool {
+	if isJSONString(raw) {
+		var s string
+		return json.Unmarshal(raw, &s) == nil && s != ""
 	}
-	if length > s.maxBody {
-		if _, err := io.CopyN(io.Discard, s.in, int64(length)); err != nil {
-			return nil, 0, fmt.Errorf("skipping an oversized body: %w", err)
-		}
-		return nil, 0, errBadHeader{fmt.Sprintf("body of %d bytes exceeds the limit of %d", length, s.maxBody)}
-	}
-	body := make([]byte, length)
-	if _, err := io.ReadFull(s.in, body); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, 0, fmt.Errorf("reading a %d-byte body: %w", length, err)
-	}
-	return body, consumed + int64(length), nil
-}
-
-// readLine reads one line including its "\n". A line longer than
-// maxHeaderLine is consumed to its end and reported as a bad header.
-func (s *Stream) readLine() ([]byte, error) {
-	line, err := s.in.ReadSlice('\n')
-	if err == nil {
-		if len(line) > maxHeaderLine {
-			return line, errBadHeader{"header line too long"}
-		}
-		return line, nil
-	}
-	if errors.Is(err, bufio.ErrBufferFull) || len(line) > maxHeaderLine {
-		for errors.Is(err, bufio.ErrBufferFull) {
-			_, err = s.in.ReadSlice('\n')
-		}
-		if err != nil {
-			return nil, err
-		}
-		return nil, errBadHeader{"header line too long"}
-	}
-	if errors.Is(err, io.EOF) && len(line) > 0 {
-		return line, io.ErrUnexpectedEOF
-	}
-	return line, err
-}
-
-func clip(b []byte) []byte {
-	if len(b) > 40 {
-		return b[:40]
-	}
-	return b
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	return err == nil && n >= math.MinInt32 && n <= math.MaxInt32
 }
 
 // Write frames msg and writes it in one write.
 // The context is not consulted: a response must be written even when the
 // request it answers was cancelled.
 func (s *Stream) Write(_ context.Context, msg jsonrpc2.Message) (int64, error) {
-	body, err := jsonrpc2.EncodeMessage(msg)
+	m, ok := msg.(json.Marshaler)
+	if !ok {
+		return 0, fmt.Errorf("encoding a message: %T cannot be encoded", msg)
+	}
+	body, err := m.MarshalJSON()
 	if err != nil {
 		return 0, fmt.Errorf("encoding a message: %w", err)
 	}
+	n, err := s.writeFrame(body)
+	return n, err
+}
+
+func (s *Stream) writeBody(body []byte) error {
+	_, err := s.writeFrame(body)
+	return err
+}
+
+func (s *Stream) writeFrame(body []byte) (int64, error) {
 	frame := make([]byte, 0, len(body)+32)
 	frame = append(frame, "Content-Length: "...)
 	frame = strconv.AppendInt(frame, int64(len(body)), 10)

@@ -3,7 +3,9 @@ package wire
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -61,7 +63,7 @@ func TestReadRecovers(t *testing.T) {
 			}
 			break
 		}
-		if r, ok := msg.(jsonrpc2.RequestMessage); ok {
+		if r, ok := msg.(jsonrpc2.Request); ok {
 			methods = append(methods, r.Method())
 		}
 	}
@@ -88,7 +90,7 @@ func TestOversizedBodyIsSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := msg.(jsonrpc2.RequestMessage).Method(); m != "ok" {
+	if m := msg.(jsonrpc2.Request).Method(); m != "ok" {
 		t.Errorf("method = %q", m)
 	}
 }
@@ -96,12 +98,16 @@ func TestOversizedBodyIsSkipped(t *testing.T) {
 func TestWriteFrames(t *testing.T) {
 	out := &bytes.Buffer{}
 	s := New(rwc{strings.NewReader(""), out})
-	if _, err := s.Write(context.Background(), jsonrpc2.NewNotification("x", jsonrpc2.RawMessage(`{"a":1}`))); err != nil {
+	note, err := jsonrpc2.NewNotification("x", json.RawMessage(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(context.Background(), note); err != nil {
 		t.Fatal(err)
 	}
 	back := New(rwc{bytes.NewReader(out.Bytes()), &bytes.Buffer{}})
 	msg, _, err := back.Read(context.Background())
-	if err != nil || msg.(jsonrpc2.RequestMessage).Method() != "x" {
+	if err != nil || msg.(jsonrpc2.Request).Method() != "x" {
 		t.Fatalf("round trip: %v %v", msg, err)
 	}
 }
@@ -121,6 +127,99 @@ func FuzzStream(f *testing.F) {
 			if _, _, err := s.Read(context.Background()); err != nil {
 				return
 			}
+		}
+	})
+}
+
+func TestDecode(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want string // the message type, or "bad <code> <id> <answered>"
+	}{
+		{`{"jsonrpc":"2.0","id":1,"method":"a","params":{}}`, "call a"},
+		{`{"jsonrpc":"2.0","id":"x","method":"a"}`, "call a"},
+		{`{"jsonrpc":"2.0","method":"a"}`, "notification a"},
+		{`{"jsonrpc":"2.0","id":null,"method":"a"}`, "notification a"},
+		{`{"jsonrpc":"2.0","id":-2147483648,"method":"a"}`, "call a"},
+		{`{"jsonrpc":"2.0","id":1,"result":null}`, "response"},
+		{`{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no"}}`, "response"},
+		{`{"jsonrpc":"2.0","id":1,"method":`, "bad -32700 null true"},
+		{`{"jsonrpc":"2.0","method":"a"} {}`, "bad -32700 null true"},
+		{`[{"jsonrpc":"2.0","method":"a"}]`, "bad -32600 null true"},
+		{`42`, "bad -32600 null true"},
+		{`{}`, "bad -32600 null true"},
+		{`{"id":1,"method":"a"}`, "bad -32600 1 true"},
+		{`{"jsonrpc":"1.0","id":1,"method":"a"}`, "bad -32600 1 true"},
+		{`{"jsonrpc":"2.0","id":1,"method":"a","result":1}`, "bad -32600 1 true"},
+		{`{"jsonrpc":"2.0","id":3000000000,"method":"a"}`, "bad -32600 3000000000 true"},
+		{`{"jsonrpc":"2.0","id":1.5,"method":"a"}`, "bad -32600 null true"},
+		{`{"jsonrpc":"2.0","id":"","method":"a"}`, `bad -32600 "" true`},
+		{`{"jsonrpc":"2.0","id":[1],"method":"a"}`, "bad -32600 null true"},
+		{`{"jsonrpc":"2.0","id":2,"method":5}`, "bad -32600 2 true"},
+		{`{"jsonrpc":"2.0","id":2,"method":""}`, "bad -32600 2 true"},
+		{`{"jsonrpc":"2.0","id":1}`, "bad -32600 1 true"},
+		{`{"jsonrpc":"2.0","id":1,"result":1,"error":{"code":1,"message":"m"}}`, "bad -32600 1 false"},
+		{`{"jsonrpc":"2.0","id":1,"error":null}`, "bad -32600 1 false"},
+		{`{"jsonrpc":"2.0","id":1,"error":"boom"}`, "bad -32600 1 false"},
+		{`{"jsonrpc":"2.0","id":null,"result":1}`, "bad -32600 null false"},
+	} {
+		msg, bad := Decode([]byte(tc.body))
+		var got string
+		switch m := msg.(type) {
+		case *jsonrpc2.Call:
+			got = "call " + m.Method()
+		case *jsonrpc2.Notification:
+			got = "notification " + m.Method()
+		case *jsonrpc2.Response:
+			got = "response"
+		}
+		if bad != nil {
+			got = fmt.Sprintf("bad %d %s %v", bad.Code, bad.ID, bad.answer)
+		}
+		if got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.body, got, tc.want)
+		}
+	}
+}
+
+// FuzzDecode: Decode classifies every body without panicking; an accepted
+// message encodes back to a body Decode accepts, and a refused one gets an
+// answer that is a JSON-RPC error response.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"a","params":{"x":[1,"<&>"]}}`,
+		`{"jsonrpc":"2.0","id":"x","method":"a"}`,
+		`{"jsonrpc":"2.0","id":null,"method":"a"}`,
+		`{"jsonrpc":"2.0","id":1,"result":null}`,
+		`{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no","data":[1]}}`,
+		`{"jsonrpc":"2.0","id":3000000000,"method":"a"}`,
+		`{"jsonrpc":"2.0","id":"","method":"a"}`,
+		`[{"jsonrpc":"2.0","method":"a"}]`, `{}`, `42`, `{"jsonrpc":"2.0","method":`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		msg, bad := Decode(body)
+		if (msg == nil) == (bad == nil) {
+			t.Fatalf("Decode(%q) = %v, %v: want exactly one", body, msg, bad)
+		}
+		if bad != nil {
+			var answer struct {
+				Version string          `json:"jsonrpc"`
+				ID      json.RawMessage `json:"id"`
+				Error   *jsonrpc2.Error `json:"error"`
+			}
+			if err := json.Unmarshal(bad.response(), &answer); err != nil || answer.Version != "2.0" || answer.Error == nil || answer.Error.Code != bad.Code {
+				t.Fatalf("answer to %q: %s (%v)", body, bad.response(), err)
+			}
+			return
+		}
+		again, err := msg.(json.Marshaler).MarshalJSON()
+		if err != nil {
+			t.Fatalf("encoding %T from %q: %v", msg, body, err)
+		}
+		if _, rebad := Decode(again); rebad != nil {
+			t.Fatalf("%q decoded, but its encoding %q does not: %v", body, again, rebad)
 		}
 	})
 }

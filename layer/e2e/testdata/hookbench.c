@@ -2,9 +2,9 @@
  * hookbench: time calls the layer hooks but decides locally.
  *   hookbench N_OPEN N_CONNECT
  * prints "open_ns X" (open+close of a local file) and "connect_ns Y"
- * (socket+connect+close to a loopback listener of its own), in CPU time of
- * the calling thread (user + kernel), so a busy machine does not add its
- * scheduling delays to the numbers.
+ * (socket+connect+close to a loopback listener of its own): the fastest of
+ * 5 rounds, in CPU time of the calling thread (user + kernel), so a busy
+ * machine adds as little of its noise as possible.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -40,16 +40,22 @@ int main(int argc, char **argv)
 	if (argc != 3)
 		return 2;
 	int nopen = atoi(argv[1]), nconn = atoi(argv[2]);
-	double t0 = now();
-	for (int i = 0; i < nopen; i++) {
-		int fd = open("/usr/include/stdio.h", O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			perror("open");
-			return 1;
+	double best = 0;
+	for (int round = 0; round < 5; round++) { /* the fastest of 5 rounds */
+		double t0 = now();
+		for (int i = 0; i < nopen / 5; i++) {
+			int fd = open("/usr/include/stdio.h", O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				perror("open");
+				return 1;
+			}
+			close(fd);
 		}
-		close(fd);
+		double dt = (now() - t0) / (nopen / 5);
+		if (round == 0 || dt < best)
+			best = dt;
 	}
-	printf("open_ns %.1f\n", (now() - t0) / nopen);
+	printf("open_ns %.1f\n", best);
 
 	int ln = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -61,15 +67,20 @@ int main(int argc, char **argv)
 	}
 	pthread_t th;
 	pthread_create(&th, NULL, acceptor, &ln);
-	t0 = now();
-	for (int i = 0; i < nconn; i++) {
-		int s = socket(AF_INET, SOCK_STREAM, 0);
-		if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
-			perror("connect");
-			return 1;
+	for (int round = 0; round < 5; round++) {
+		double t0 = now();
+		for (int i = 0; i < nconn / 5; i++) {
+			int s = socket(AF_INET, SOCK_STREAM, 0);
+			if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+				perror("connect");
+				return 1;
+			}
+			close(s);
 		}
-		close(s);
+		double dt = (now() - t0) / (nconn / 5);
+		if (round == 0 || dt < best)
+			best = dt;
 	}
-	printf("connect_ns %.1f\n", (now() - t0) / nconn);
+	printf("connect_ns %.1f\n", best);
 	return 0;
 }
