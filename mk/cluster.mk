@@ -4,7 +4,7 @@
 # (cached: a no-op when the recorded versions match).
 .PHONY: cluster-build cluster-up cluster-down
 TEST_DEPS += cluster-build
-RACE_PKGS += ./kube/catalog/...
+RACE_PKGS += ./kube/catalog/... ./kube/listing/...
 
 cluster-build:
 	bash scripts/cluster-build.sh

@@ -291,8 +291,13 @@ func (f *Forwarder) connect(ctx context.Context, res *resolve.Result) (*protocol
 // run ends, the agent connection drops or the pod goes.
 func (f *Forwarder) serve(ctx context.Context, client *protocol.Client, res *resolve.Result, where string, firstTime bool) (loss, error) {
 	gctx, gcancel := context.WithCancel(ctx)
-	defer gcancel()
-	defer client.Close()
+	var routesWG sync.WaitGroup
+	defer func() {
+		f.slot.set(nil, "")
+		gcancel()
+		client.Close() // ends every stream of this agent: its connections close
+		routesWG.Wait()
+	}()
 
 	subs, err := f.subscribeAll(gctx, client, where)
 	if err != nil {
@@ -302,7 +307,6 @@ func (f *Forwarder) serve(ctx context.Context, client *protocol.Client, res *res
 		f.rep.Statusf("%v", err)
 		return loss{why: err.Error()}, nil
 	}
-	var routesWG sync.WaitGroup
 	for i, sub := range subs {
 		routesWG.Add(1)
 		go func() {
@@ -310,10 +314,7 @@ func (f *Forwarder) serve(ctx context.Context, client *protocol.Client, res *res
 			f.acceptIncoming(gctx, f.cfg.Routes.Remote[i], sub)
 		}()
 	}
-	defer routesWG.Wait()
-
 	f.slot.set(client, where)
-	defer f.slot.set(nil, "")
 	for i, r := range f.cfg.Routes.Local {
 		f.rep.Statusf("-L %s -> %s ready (via %s)", f.listeners[i].Addr(), r.Dest(), where)
 	}

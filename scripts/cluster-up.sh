@@ -170,12 +170,16 @@ start kube-apiserver --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
   --endpoint-reconciler-type none --allow-privileged=true --profiling=false
 wait_for kube-apiserver api_ready
 
+# kwok renews node leases on a loaded machine late; the long node monitor
+# grace period keeps the node lifecycle controller from marking nodes (and
+# with them every pod) NotReady, which kwok's stages never undo.
 start kube-controller-manager --kubeconfig "$state/admin.kubeconfig" \
   --bind-address 127.0.0.1 --secure-port "$controller_manager_port" \
   --leader-elect=false --use-service-account-credentials=true \
   --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
   --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
-  --kube-api-qps 200 --kube-api-burst 400 --profiling=false
+  --kube-api-qps 200 --kube-api-burst 400 --profiling=false \
+  --node-monitor-grace-period 1h
 start kube-scheduler --kubeconfig "$state/admin.kubeconfig" \
   --bind-address 127.0.0.1 --secure-port "$scheduler_port" \
   --leader-elect=false --kube-api-qps 200 --kube-api-burst 400 --profiling=false

@@ -15,6 +15,7 @@ import (
 	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
+	"github.com/mirrord-ls/mirrord-ls/server/wire"
 )
 
 // method is one entry of the method table.
@@ -280,22 +281,22 @@ func (s *Server) run(ctx context.Context, isCall bool, name string, m method, pa
 	return result, nil
 }
 
-// reply answers a request (a no-op for notifications). The result is
-// encoded here, with encoding/json, so an encoding failure is still
-// answered (InternalError) instead of leaving the client waiting.
+// reply answers a request (a no-op for notifications). If the result
+// cannot be encoded (jsonrpc2 then writes nothing), the request is answered
+// with an InternalError instead, so the client is never left waiting.
 func (s *Server) reply(ctx context.Context, reply jsonrpc2.Replier, name string, result any, err error) {
-	var payload json.RawMessage
-	if err == nil {
-		var eerr error
-		if payload, eerr = encodeResult(result); eerr != nil {
-			s.log.Error("result not encodable", "method", name, "error", eerr)
-			err = jsonrpc2.NewError(jsonrpc2.InternalError, fmt.Sprintf("internal error in %s: the result cannot be encoded", name))
-		}
+	rerr := reply(ctx, result, err)
+	if rerr == nil {
+		return
 	}
-	if err != nil {
-		payload = nil
+	var werr *wire.WriteError
+	if errors.As(rerr, &werr) {
+		s.log.Debug("answer not sent", "method", name, "error", rerr)
+		return
 	}
-	if rerr := reply(ctx, payload, err); rerr != nil {
+	s.log.Error("answer not encodable", "method", name, "error", rerr)
+	internal := jsonrpc2.NewError(jsonrpc2.InternalError, fmt.Sprintf("internal error in %s: the answer cannot be encoded", name))
+	if rerr := reply(ctx, nil, internal); rerr != nil {
 		s.log.Debug("answer not sent", "method", name, "error", rerr)
 	}
 }
@@ -329,13 +330,16 @@ func (s *Server) initialize(_ context.Context, p protocol.InitializeParams) (pro
 			folders = append(folders, path)
 		}
 	}
-	if len(folders) == 0 && p.RootURI != "" {
-		if path, err := lsp.Path(p.RootURI); err == nil {
+	// Clients without workspace folders still name the root this way.
+	//lint:ignore SA1019 rootUri and rootPath are deprecated, but they are the fallback the specification keeps
+	rootURI, rootPath := p.RootURI, p.RootPath
+	if len(folders) == 0 && rootURI != "" {
+		if path, err := lsp.Path(rootURI); err == nil {
 			folders = append(folders, path)
 		}
 	}
-	if len(folders) == 0 && p.RootPath != "" {
-		folders = append(folders, p.RootPath)
+	if len(folders) == 0 && rootPath != "" {
+		folders = append(folders, rootPath)
 	}
 	var initOpts struct {
 		// DiagnosticsDelayMs is a quiet period after edits before validation.

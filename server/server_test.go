@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -799,4 +800,21 @@ func TestInitializeLenientCapabilities(t *testing.T) {
 	if ws == nil || ws.DidChangeWatchedFiles == nil || !ws.DidChangeWatchedFiles.DynamicRegistration {
 		t.Errorf("the well-typed capabilities were lost: %+v", ws)
 	}
+}
+
+// TestUnencodableResult: a result that cannot be encoded is answered with
+// InternalError (jsonrpc2 alone would write nothing and leave the client
+// waiting), and the server keeps answering.
+func TestUnencodableResult(t *testing.T) {
+	c := startClient(t, Options{})
+	// Registered before the first message: the pipe orders it before the
+	// server's read of the table.
+	c.srv.methods["test/unencodable"] = request(false, func(context.Context, struct{}) (any, error) {
+		return map[string]any{"nan": math.NaN()}, nil
+	})
+	c.initialize(t.TempDir())
+	if e := c.callErr("test/unencodable", map[string]any{}); e.Code != jsonrpc2.InternalError {
+		t.Errorf("unencodable result: code %d (%s), want InternalError", e.Code, e.Message)
+	}
+	c.call("mirrord/discoverConfig", map[string]any{}, nil)
 }

@@ -234,7 +234,8 @@ func TestTargetlessJobSpec(t *testing.T) {
 	c.EnsureNodes(t, 1)
 	ns := c.Namespace(t)
 	ctx := context.Background()
-	p, err := FromConfig(agentConfig(t, `{"agent": {"ttl": 5}}`))
+	// kwok-node-0 is a node kwok runs pods on (other nodes may exist).
+	p, err := FromConfig(agentConfig(t, `{"agent": {"ttl": 5, "node_selector": {"kubernetes.io/hostname": "kwok-node-0"}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +377,11 @@ const unmanagedNode = "agentpod-unmanaged-node"
 
 func ensureUnmanagedNode(t *testing.T, c *kubetest.Cluster) {
 	t.Helper()
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: unmanagedNode, Labels: map[string]string{"type": "unmanaged"}}}
+	// Tainted and cordoned so that no other test's pod is scheduled there.
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: unmanagedNode, Labels: map[string]string{"type": "unmanaged"}},
+		Spec:       corev1.NodeSpec{Unschedulable: true, Taints: []corev1.Taint{{Key: "mirrord-ls.dev/unmanaged", Value: "true", Effect: corev1.TaintEffectNoSchedule}}},
+	}
 	if _, err := c.Client.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}

@@ -31,6 +31,29 @@ type Agent struct {
 	Ephemeral bool   `json:"ephemeral,omitempty"`
 	Port      int32  `json:"port"`
 	Image     string `json:"image"`
+
+	// since is the pods' resource version before the agent was created:
+	// WaitReady watches from it, so it sees every state of the agent's pod
+	// (a pod that ran and ended before the wait began included).
+	since string
+}
+
+// listOptions select the agent's pod.
+func (a *Agent) listOptions() metav1.ListOptions {
+	if a.Ephemeral {
+		return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", a.Pod).String()}
+	}
+	return metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{"job-name": a.Job}).String()}
+}
+
+// mark records the resource version WaitReady starts watching from.
+func (a *Agent) mark(ctx context.Context, client kubernetes.Interface) error {
+	list, err := client.CoreV1().Pods(a.Namespace).List(ctx, a.listOptions())
+	if err != nil {
+		return fmt.Errorf("list pods in %s: %w", a.Namespace, err)
+	}
+	a.since = list.ResourceVersion
+	return nil
 }
 
 // Create makes the session Secret and the agent (a Job, or an ephemeral
@@ -63,6 +86,9 @@ func Create(ctx context.Context, client kubernetes.Interface, p Params, token st
 	if p.Ephemeral {
 		ec := p.EphemeralContainer()
 		a.Container, a.Pod = ec.Name, p.Target.Pod
+		if err := a.mark(ctx, client); err != nil {
+			return fail(err)
+		}
 		pods := client.CoreV1().Pods(ns)
 		pod, err := pods.Get(ctx, p.Target.Pod, metav1.GetOptions{})
 		if err != nil {
@@ -80,6 +106,9 @@ func Create(ctx context.Context, client kubernetes.Interface, p Params, token st
 	job := p.Job()
 	job.Namespace = ns
 	a.Job, a.Container = job.Name, ContainerName
+	if err := a.mark(ctx, client); err != nil {
+		return fail(err)
+	}
 	created, err := client.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{})
 	if err != nil {
 		return fail(fmt.Errorf("create the agent Job in %s: %w", ns, err))
@@ -206,30 +235,31 @@ func (a *Agent) WaitReady(ctx context.Context, client kubernetes.Interface, time
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	pods := client.CoreV1().Pods(a.Namespace)
-	opts := metav1.ListOptions{}
-	if a.Ephemeral {
-		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", a.Pod).String()
-	} else {
-		opts.LabelSelector = labels.SelectorFromSet(labels.Set{"job-name": a.Job}).String()
-	}
+	opts := a.listOptions()
 	pending := "the Job has not created its pod yet"
+	since := a.since
 	for {
-		list, err := pods.List(ctx, opts)
-		if err != nil {
-			return a.waitError(ctx, pending, fmt.Errorf("list agent pods: %w", err))
-		}
-		for i := range list.Items {
-			v := a.check(&list.Items[i])
-			if v.ready || v.err != nil {
-				a.Pod = list.Items[i].Name
-				return v.err
+		if since == "" {
+			list, err := pods.List(ctx, opts)
+			if err != nil {
+				return a.waitError(ctx, pending, fmt.Errorf("list agent pods: %w", err))
 			}
-			pending = v.pending
+			for i := range list.Items {
+				v := a.check(&list.Items[i])
+				if v.ready || v.err != nil {
+					a.Pod = list.Items[i].Name
+					return v.err
+				}
+				pending = v.pending
+			}
+			since = list.ResourceVersion
 		}
-		w, err := pods.Watch(ctx, metav1.ListOptions{
-			LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector,
-			ResourceVersion: list.ResourceVersion, AllowWatchBookmarks: true,
-		})
+		opts.ResourceVersion, opts.AllowWatchBookmarks = since, true
+		w, err := pods.Watch(ctx, opts)
+		since = "" // a later round lists again
+		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+			continue
+		}
 		if err != nil {
 			return a.waitError(ctx, pending, fmt.Errorf("watch agent pods: %w", err))
 		}
@@ -257,7 +287,7 @@ func (a *Agent) consume(ctx context.Context, w watch.Interface, pending *string)
 				return false, nil
 			}
 			pod, isPod := ev.Object.(*corev1.Pod)
-			if !isPod || ev.Type == watch.Deleted {
+			if !isPod || ev.Type == watch.Deleted || ev.Type == watch.Bookmark {
 				continue
 			}
 			v := a.check(pod)

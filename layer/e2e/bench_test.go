@@ -70,6 +70,26 @@ func BenchmarkHookOverhead(b *testing.B) {
 	b.ReportMetric(layer["connect_ns"]-native["connect_ns"], "extra-connect-ns")
 }
 
+// BenchmarkIntproxyRoundTrip: an open() the layer cannot decide alone (a
+// user fs pattern exists, so every absolute path is asked) that the
+// intproxy answers "local": one control-socket round trip, wall clock.
+func BenchmarkIntproxyRoundTrip(b *testing.B) {
+	s := newSession(b, agenttest.PodOptions{})
+	bench := filepath.Join(b.TempDir(), "hookbench")
+	if out, err := exec.Command("gcc", "-O2", "-pthread", "-o", bench, "testdata/hookbench.c").CombinedOutput(); err != nil {
+		b.Fatalf("gcc: %v: %s", err, out)
+	}
+	cfg := map[string]any{"feature": map[string]any{"fs": map[string]any{"local": []string{"^/never-matches/"}}}}
+	var native, layer float64
+	for i := 0; i < b.N; i++ {
+		native += metrics(b, runNative(b, bench, "20000", "0", "wall"))["open_ns"]
+		layer += metrics(b, s.mustRun(cfg, bench, "20000", "0", "wall"))["open_ns"]
+	}
+	b.ReportMetric(native/float64(b.N), "native-open-ns")
+	b.ReportMetric(layer/float64(b.N), "asked-open-ns")
+	b.ReportMetric((layer-native)/float64(b.N), "round-trip-ns")
+}
+
 // BenchmarkPythonOpen10kFiles: a python script opening 10,000 local files,
 // with the layer against without.
 func BenchmarkPythonOpen10kFiles(b *testing.B) {

@@ -221,12 +221,32 @@ print(len(ok), all(ok))
 }
 
 func TestIntproxyGoneFallsBackLocal(t *testing.T) {
-	s := newSession(t, agenttest.PodOptions{Files: map[string]string{"app/config.yaml": "remote\n"}})
 	if _, err := os.Stat("/app/config.yaml"); err == nil {
 		t.Skip("/app/config.yaml exists on this machine")
 	}
-	gate := filepath.Join(t.TempDir(), "go")
-	bg := s.start(nil, t.TempDir(), "python3", "-u", "-c", fmt.Sprintf(`
+	tests := []struct {
+		name string
+		end  func(t *testing.T, s *session, info registry.Info)
+	}{
+		{"killed through the session registry", func(t *testing.T, s *session, info registry.Info) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := registry.Kill(ctx, s.sessions, info.ID); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "the intproxy to exit", func() bool { return syscall.Kill(info.PID, 0) != nil })
+		}},
+		{"SIGKILL", func(t *testing.T, s *session, info registry.Info) {
+			if err := syscall.Kill(info.PID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSession(t, agenttest.PodOptions{Files: map[string]string{"app/config.yaml": "remote\n"}})
+			gate := filepath.Join(t.TempDir(), "go")
+			bg := s.start(nil, t.TempDir(), "python3", "-u", "-c", fmt.Sprintf(`
 import os, time
 print(open("/app/config.yaml").read().strip(), flush=True)
 while not os.path.exists(%q):
@@ -237,29 +257,29 @@ try:
 except FileNotFoundError:
     print("local now")
 `, gate))
-	waitFor(t, 20*time.Second, "the first remote read", func() bool { return strings.Contains(bg.stdout.String(), "remote") })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	infos, err := registry.List(ctx, s.sessions)
-	if err != nil || len(infos) != 1 {
-		t.Fatalf("sessions: %v %v", infos, err)
-	}
-	if err := syscall.Kill(infos[0].PID, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(gate, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-bg.done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the app hung after the intproxy died")
-	}
-	if got := bg.stdout.String(); got != "remote\nlocal now\n" {
-		t.Fatalf("stdout %q, stderr %q", got, bg.stderr.String())
-	}
-	if !strings.Contains(bg.stderr.String(), "lost the intproxy") {
-		t.Fatalf("no warning on stderr: %q", bg.stderr.String())
+			waitFor(t, 20*time.Second, "the first remote read", func() bool { return strings.Contains(bg.stdout.String(), "remote") })
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			infos, err := registry.List(ctx, s.sessions)
+			if err != nil || len(infos) != 1 {
+				t.Fatalf("sessions: %v %v", infos, err)
+			}
+			tt.end(t, s, infos[0])
+			if err := os.WriteFile(gate, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-bg.done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the app hung after the intproxy ended")
+			}
+			if got := bg.stdout.String(); got != "remote\nlocal now\n" {
+				t.Fatalf("stdout %q, stderr %q", got, bg.stderr.String())
+			}
+			if !strings.Contains(bg.stderr.String(), "lost the intproxy") {
+				t.Fatalf("no warning on stderr: %q", bg.stderr.String())
+			}
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,7 +28,8 @@ type remoteFile struct {
 	pid  uint32
 	path string
 	mode uint32
-	f    *os.File // our duplicate of the memfd
+	f    *os.File   // our duplicate of the memfd
+	mu   sync.Mutex // one upload at a time, in order
 }
 
 // open answers an open: local, an errno, or a memfd snapshot.
@@ -84,7 +86,15 @@ func (p *Proxy) open(ctx context.Context, proc *process, r wire.Open) (*wire.Bui
 		p.mu.Unlock()
 		if !exists || r.Flags&unix.O_TRUNC != 0 {
 			// make creation and truncation visible now, as a real open would
-			go p.writeBack(token, false)
+			if err := p.writeBack(token, false); err != nil {
+				p.mu.Lock()
+				rf := p.files[token]
+				delete(p.files, token)
+				p.mu.Unlock()
+				rf.f.Close()
+				closeFD(fd)
+				return errnoResponse(errnoOf(err)), -1
+			}
 		}
 	}
 	return okResponse().U64(token), fd
@@ -169,6 +179,8 @@ func (p *Proxy) writeBack(token uint64, release bool) error {
 	if rf == nil {
 		return nil
 	}
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
 	if release {
 		defer rf.f.Close()
 	}

@@ -252,21 +252,31 @@ var null = json.RawMessage("null")
 // string or an integer), except a malformed response, which has no one to
 // answer.
 func Decode(body []byte) (jsonrpc2.Message, *BadMessage) {
-	if !json.Valid(body) {
-		return nil, &BadMessage{Code: jsonrpc2.ParseError, ID: null, reason: "the body is not JSON", answer: true}
+	// Only the members that decide the message's kind are read; params is
+	// skipped, not copied. (Like jsonrpc2's own decoder, member names match
+	// case-insensitively.)
+	var members struct {
+		JSONRPC json.RawMessage `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Method  json.RawMessage `json:"method"`
+		Result  json.RawMessage `json:"result"`
+		Error   json.RawMessage `json:"error"`
 	}
-	var members map[string]json.RawMessage
 	if err := json.Unmarshal(body, &members); err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, &BadMessage{Code: jsonrpc2.ParseError, ID: null, reason: "the body is not JSON: " + err.Error(), answer: true}
+		}
 		reason := "not a JSON object"
 		if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
 			reason = "a batch: LSP does not use batches"
 		}
 		return nil, &BadMessage{Code: jsonrpc2.InvalidRequest, ID: null, reason: reason, answer: true}
 	}
-	id, hasID := members["id"]
-	method, hasMethod := members["method"]
-	_, hasResult := members["result"]
-	errObj, hasError := members["error"]
+	id, hasID := members.ID, members.ID != nil
+	method, hasMethod := members.Method, members.Method != nil
+	hasResult := members.Result != nil
+	errObj, hasError := members.Error, members.Error != nil
 	answerID := null
 	if hasID && (isJSONString(id) || isJSONInteger(id)) {
 		answerID = id
@@ -278,7 +288,7 @@ func Decode(body []byte) (jsonrpc2.Message, *BadMessage) {
 	switch {
 	case hasMethod && (hasResult || hasError):
 		return nil, invalid(`"method" next to "result" or "error"`)
-	case !bytes.Equal(members["jsonrpc"], []byte(`"2.0"`)):
+	case !bytes.Equal(members.JSONRPC, []byte(`"2.0"`)):
 		return nil, invalid(`"jsonrpc" is not "2.0"`)
 	case hasID && !bytes.Equal(id, null) && !validID(id):
 		return nil, invalid("the id is not a non-empty string or an integer in the int32 range")
@@ -321,40 +331,116 @@ func validID(raw json.RawMessage) bool {
 	return err == nil && n >= math.MinInt32 && n <= math.MaxInt32
 }
 
+// WriteError is a failure of the underlying writer. Any other error from
+// Write means nothing was written.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return "writing a message: " + e.Err.Error() }
+
+func (e *WriteError) Unwrap() error { return e.Err }
+
 // Write frames msg and writes it in one write.
 // The context is not consulted: a response must be written even when the
 // request it answers was cancelled.
 func (s *Stream) Write(_ context.Context, msg jsonrpc2.Message) (int64, error) {
-	m, ok := msg.(json.Marshaler)
-	if !ok {
-		return 0, fmt.Errorf("encoding a message: %T cannot be encoded", msg)
-	}
-	body, err := m.MarshalJSON()
+	frame, err := appendFrame(make([]byte, 0, 512), msg)
 	if err != nil {
-		return 0, fmt.Errorf("encoding a message: %w", err)
+		return 0, err
 	}
-	n, err := s.writeFrame(body)
-	return n, err
+	return s.writeFrame(frame)
 }
 
 func (s *Stream) writeBody(body []byte) error {
-	_, err := s.writeFrame(body)
+	frame := make([]byte, 0, len(body)+32)
+	frame = appendHeader(frame, len(body))
+	frame = append(frame, body...)
+	_, err := s.writeFrame(frame)
 	return err
 }
 
-func (s *Stream) writeFrame(body []byte) (int64, error) {
-	frame := make([]byte, 0, len(body)+32)
-	frame = append(frame, "Content-Length: "...)
-	frame = strconv.AppendInt(frame, int64(len(body)), 10)
-	frame = append(frame, "\r\n\r\n"...)
-	frame = append(frame, body...)
+func (s *Stream) writeFrame(frame []byte) (int64, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	n, err := s.out.Write(frame)
 	if err != nil {
-		return int64(n), fmt.Errorf("writing a message: %w", err)
+		return int64(n), &WriteError{err}
 	}
 	return int64(n), nil
+}
+
+func appendHeader(frame []byte, n int) []byte {
+	frame = append(frame, "Content-Length: "...)
+	frame = strconv.AppendInt(frame, int64(n), 10)
+	return append(frame, "\r\n\r\n"...)
+}
+
+// appendFrame appends the frame of msg. The message's params or result
+// were encoded when it was made (jsonrpc2.NewCall, NewNotification,
+// NewResponse), so they are copied as they are rather than encoded again
+// as the messages' own MarshalJSON would.
+func appendFrame(frame []byte, msg jsonrpc2.Message) ([]byte, error) {
+	body := make([]byte, 0, 256)
+	body = append(body, `{"jsonrpc":"2.0"`...)
+	var id jsonrpc2.ID
+	var method string
+	var params json.RawMessage
+	switch m := msg.(type) {
+	case *jsonrpc2.Call:
+		id, method, params = m.ID(), m.Method(), m.Params()
+	case *jsonrpc2.Notification:
+		method, params = m.Method(), m.Params()
+	case *jsonrpc2.Response:
+		id = m.ID()
+	default:
+		return nil, fmt.Errorf("encoding a message: %T is not a jsonrpc2 message", msg)
+	}
+	if _, isNote := msg.(*jsonrpc2.Notification); !isNote {
+		raw, err := id.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("encoding the id %v: %w", id, err)
+		}
+		body = append(body, `,"id":`...)
+		body = append(body, raw...)
+	}
+	if r, ok := msg.(*jsonrpc2.Response); ok {
+		if rerr := r.Err(); rerr != nil {
+			var werr *jsonrpc2.Error
+			if !errors.As(rerr, &werr) {
+				werr = &jsonrpc2.Error{Code: jsonrpc2.InternalError, Message: rerr.Error()}
+			}
+			raw, err := json.Marshal(werr)
+			if err != nil {
+				return nil, fmt.Errorf("encoding an error answer: %w", err)
+			}
+			body = append(body, `,"error":`...)
+			body = append(body, raw...)
+		} else {
+			body = append(body, `,"result":`...)
+			body = appendRaw(body, r.Result())
+		}
+	} else {
+		name, err := json.Marshal(method)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the method name: %w", err)
+		}
+		body = append(body, `,"method":`...)
+		body = append(body, name...)
+		if len(params) > 0 {
+			body = append(body, `,"params":`...)
+			body = append(body, params...)
+		}
+	}
+	body = append(body, '}')
+	frame = appendHeader(frame, len(body))
+	return append(frame, body...), nil
+}
+
+// appendRaw appends a result: JSON as encoded, or null when there is none.
+func appendRaw(b []byte, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	return append(b, raw...)
 }
 
 // Close closes the transport.

@@ -214,12 +214,30 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		again, err := msg.(json.Marshaler).MarshalJSON()
+		frame, err := appendFrame(nil, msg)
 		if err != nil {
 			t.Fatalf("encoding %T from %q: %v", msg, body, err)
+		}
+		again, _, err := NewFrameReader(bytes.NewReader(frame)).Next()
+		if err != nil {
+			t.Fatalf("reading back the frame %q: %v", frame, err)
 		}
 		if _, rebad := Decode(again); rebad != nil {
 			t.Fatalf("%q decoded, but its encoding %q does not: %v", body, again, rebad)
 		}
 	})
+}
+
+// BenchmarkDecode: checking and decoding a didOpen of a 20 KB document.
+func BenchmarkDecode(b *testing.B) {
+	text := strings.Repeat(`{"feature": {"fs": "read", "env": true}},\n`, 500)
+	params, _ := json.Marshal(map[string]any{"textDocument": map[string]any{"uri": "file:///w/mirrord.json", "languageId": "json", "version": 1, "text": text}})
+	body := []byte(`{"jsonrpc":"2.0","method":"textDocument/didOpen","params":` + string(params) + `}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, bad := Decode(body); bad != nil {
+			b.Fatal(bad)
+		}
+	}
 }

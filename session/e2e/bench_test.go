@@ -22,7 +22,6 @@ func BenchmarkExtPrestartedAgent(b *testing.B) {
 	env := f.env()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		start := time.Now()
 		cmd := exec.Command(f.mirrord, "ext", "-f", cfg)
 		cmd.Env = env
 		out, err := cmd.StdoutPipe()
@@ -42,7 +41,6 @@ func BenchmarkExtPrestartedAgent(b *testing.B) {
 				break
 			}
 		}
-		elapsed := time.Since(start)
 		b.StopTimer()
 		if !found {
 			b.Fatal("no final line")
