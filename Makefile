@@ -54,3 +54,6 @@ fuzz:
 
 clean:
 	rm -rf $(BIN)
+
+demo: build
+	bash scripts/demo.sh

@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 )
 
 var (
@@ -56,10 +59,11 @@ type cliRun struct {
 	done   chan struct{}
 }
 
-func startCLI(t *testing.T, a *agenttest.Agent, args ...string) *cliRun {
+func startCLI(t *testing.T, a *agenttest.Agent, kubeconfig string, args ...string) *cliRun {
 	t.Helper()
 	cmd := exec.Command(mirrordBinary(t), append([]string{"port-forward"}, args...)...)
-	cmd.Env = append(os.Environ(), "MIRRORD_AGENT_ADDRESS="+a.Addr, "MIRRORD_AGENT_TOKEN="+a.Token, "MIRRORD_CONFIG_FILE=")
+	cmd.Env = append(os.Environ(), "MIRRORD_AGENT_ADDRESS="+a.Addr, "MIRRORD_AGENT_TOKEN="+a.Token,
+		"MIRRORD_CONFIG_FILE=", "KUBECONFIG="+kubeconfig)
 	run := &cliRun{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = run.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -87,11 +91,18 @@ func (c *cliRun) interrupt(t *testing.T) int {
 	}
 }
 
-// TestCLI runs the real command: -L and -R together, the -R mode and
-// filter from the config file, -vv, and a clean exit on SIGINT.
+// TestCLI runs the real command against a pod target of the local control
+// plane (resolved and watched through the kubeconfig) with a pre-started
+// agent in the pod's namespace: -L and -R together, the -R mode and filter
+// from the config file, -vv, a clean exit on SIGINT; then, in a second run,
+// the pod's deletion ends the command with exit code 1.
 func TestCLI(t *testing.T) {
 	pod, a := newPod(t)
 	serveBanner(t, listenIn(t, pod.Peer, fmt.Sprintf("%s:%d", agenttest.PeerIP, peerPort)), "peer")
+	c := kubetest.Start(t)
+	ns := c.Namespace(t)
+	c.EnsureNodes(t, 1)
+	c.CreatePod(t, ns, kubetest.Pod("api", map[string]string{"app": "api"}, nil, "app"))
 	app := newLocalApp(t)
 	cfg := filepath.Join(t.TempDir(), "mirrord.yaml")
 	yaml := "feature:\n  network:\n    incoming:\n      mode: steal\n      http_filter:\n        header_filter: '^x-user: me$'\n"
@@ -99,8 +110,9 @@ func TestCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	lport := freePort(t)
-	run := startCLI(t, a, "-f", cfg, "-vv", "-L", fmt.Sprintf("%d:db:%d", lport, peerPort), "-R", fmt.Sprintf("80:%d", app.port))
-	run.stderr.waitFor(t, fmt.Sprintf("-L 127.0.0.1:%d -> db:%d ready", lport, peerPort), 60*time.Second)
+	run := startCLI(t, a, c.Kubeconfig, "-t", "pod/api", "-n", ns, "-f", cfg, "-vv",
+		"-L", fmt.Sprintf("%d:db:%d", lport, peerPort), "-R", fmt.Sprintf("80:%d", app.port))
+	run.stderr.waitFor(t, fmt.Sprintf("-L 127.0.0.1:%d -> db:%d ready (via pod/api (pod %s/api))", lport, peerPort, ns), 60*time.Second)
 	run.stderr.waitFor(t, fmt.Sprintf(":80 -> 127.0.0.1:%d ready (steal, HTTP filter)", app.port), 5*time.Second)
 
 	if got, err := ask(fmt.Sprintf("127.0.0.1:%d", lport), "hi"); err != nil || got != "peer: hi" {
@@ -119,6 +131,22 @@ func TestCLI(t *testing.T) {
 	if code := run.interrupt(t); code != 0 {
 		t.Fatalf("exit code %d after SIGINT:\n%s", code, run.stderr.String())
 	}
+
+	// A pod target that is deleted ends the command with an error.
+	run = startCLI(t, a, c.Kubeconfig, "-t", "pod/api", "-n", ns, "-L", fmt.Sprintf("%d:db:%d", lport, peerPort))
+	run.stderr.waitFor(t, "ready", 60*time.Second)
+	zero := int64(0)
+	if err := c.Client.CoreV1().Pods(ns).Delete(context.Background(), "api", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-run.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("still running 60s after its pod was deleted:\n%s", run.stderr.String())
+	}
+	if code := run.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(run.stderr.String(), "Error: target pod is gone: pod api") {
+		t.Fatalf("exit code %d:\n%s", code, run.stderr.String())
+	}
 }
 
 // TestCLIErrors: bad input exits 1 with a message naming the flag.
@@ -133,6 +161,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"-L", "8080:a:1", "-L", "8080:b:2"}, `local port 8080 is already forwarded by -L "8080:a:1"`},
 		{[]string{"-R", "80:1", "-R", "80:2"}, `remote port 80 is already forwarded`},
 		{[]string{"-t", "targetless", "-R", "80"}, "-R needs a target"},
+		{[]string{"-t", "pods/x", "-L", "db:1"}, "-t: invalid target path `pods/x`"},
 		{[]string{"-L", "db:1", "--address", "localhost"}, `--address "localhost": not an IP address`},
 		{nil, "nothing to forward"},
 		{[]string{"-L", "db:1"}, "no agent to connect to"},

@@ -84,30 +84,43 @@ func runPortForward(ctx context.Context, f portForwardFlags, env func(string) (s
 	if err != nil {
 		return fmt.Errorf("--address %q: not an IP address", f.address)
 	}
+	if f.target != "" {
+		if _, err := targetpath.Parse(f.target); err != nil {
+			return fmt.Errorf("-t: %w", err)
+		}
+	}
 	configPath := f.configFile
 	if configPath == "" {
 		configPath, _ = env(envConfigPath)
 	}
-	s := settings.Default()
-	if configPath != "" {
-		if s, err = settings.LoadFile(configPath); err != nil {
-			return err
+	// -t and -n override the config as mirrord's own variables do, so the
+	// config is checked against the target actually used.
+	lookup := func(name string) (string, bool) {
+		switch {
+		case name == "MIRRORD_IMPERSONATED_TARGET" && f.target != "":
+			return f.target, true
+		case name == "MIRRORD_TARGET_NAMESPACE" && f.namespace != "":
+			return f.namespace, true
 		}
+		return env(name)
 	}
-	if err := s.ApplyEnv(env); err != nil {
+	s, warnings, err := settings.Load(ctx, configPath, lookup)
+	if err != nil {
 		return err
 	}
-	targetText := f.target
-	if targetText == "" {
-		targetText = s.Target
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if err := s.ApplyEnv(lookup); err != nil {
+		return err
 	}
 	target := targetpath.Target{Kind: targetpath.Targetless}
-	if targetText != "" {
-		if target, err = targetpath.Parse(targetText); err != nil {
-			return fmt.Errorf("-t: %w", err)
+	if s.Target != "" {
+		if target, err = targetpath.Parse(s.Target); err != nil {
+			return fmt.Errorf("target: %w", err)
 		}
 	}
-	if target.Kind == targetpath.Targetless && len(routes.Remote) > 0 && targetText != "" {
+	if target.Kind == targetpath.Targetless && len(routes.Remote) > 0 && (f.target != "" || s.Target != "") {
 		return errors.New("-R needs a target: a targetless run receives no incoming traffic (give -t pod/NAME, deployment/NAME, ...)")
 	}
 	incoming, err := portForwardIncoming(s, len(routes.Remote) > 0)
@@ -127,7 +140,7 @@ func runPortForward(ctx context.Context, f portForwardFlags, env func(string) (s
 		Report: portforward.NewReporter(stderr, f.verbose),
 	}
 	if target.Kind != targetpath.Targetless {
-		if cfg.Tracker, err = kubeTracker(ctx, f, configPath, env, target); err != nil {
+		if cfg.Tracker, err = kubeTracker(ctx, f, configPath, lookup, target); err != nil {
 			return err
 		}
 	}

@@ -16,13 +16,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
 	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/schema"
 )
 
-func TestMain(m *testing.M) { os.Exit(kubetest.Run(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv("MIRRORD_AGENTTEST_ROLE") != "" {
+		agenttest.Main(m) // plays the pod's app and exits
+	}
+	os.Exit(kubetest.Run(m))
+}
 
 // agentConfig resolves a config's agent section through the config engine.
 func agentConfig(t *testing.T, text string) schema.AgentConfig {

@@ -168,6 +168,7 @@ func BenchmarkPodReadyToVisible(b *testing.B) {
 		}
 	}()
 	var ds []time.Duration
+	b.ResetTimer()
 	for i := range b.N {
 		name := fmt.Sprintf("latency-%d-%d", time.Now().UnixNano(), i)
 		pod := kubetest.Pod(name, map[string]string{"bench": "latency"}, nil, "app")

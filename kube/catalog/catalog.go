@@ -180,11 +180,12 @@ func (c *Catalog) ListTargets(ctx context.Context, q Query) (listing.Listing, er
 	if err != nil {
 		return listing.Listing{}, err
 	}
-	kinds := q.Kinds
-	if kinds == nil {
-		kinds = listing.OpenSourceKinds
+	kinds := listing.OpenSourceKinds
+	if q.Kinds != nil {
+		// In listing order, so concatenating the (sorted) kinds is sorted.
+		kinds = slices.DeleteFunc(slices.Clone(listing.Kinds), func(k targetpath.Kind) bool { return !slices.Contains(q.Kinds, k) })
 	}
-	for _, k := range kinds {
+	for _, k := range q.Kinds {
 		if !listing.Listable(k) {
 			return listing.Listing{}, fmt.Errorf("target type %q cannot be listed; listable types: %v", k, listing.Kinds)
 		}
@@ -222,12 +223,11 @@ func (c *Catalog) ListTargets(ctx context.Context, q Query) (listing.Listing, er
 		if kindWarn[i] != "" {
 			out.Warnings = append(out.Warnings, kindWarn[i])
 		}
-		out.Targets = append(out.Targets, perKind[i]...)
+		out.Targets = append(out.Targets, perKind[i]...) // copies: perKind is shared
 	}
 	if !q.IncludeUnavailable {
 		out.Targets = listing.OnlyAvailable(out.Targets)
 	}
-	listing.Sort(out.Targets)
 	return out, nil
 }
 
@@ -343,34 +343,35 @@ func (cl *cluster) rolloutsInstalled() (bool, error) {
 
 // targets lists one kind of one namespace from its source.
 func (cl *cluster) targets(ctx context.Context, nc *namespaceCache, k targetpath.Kind) ([]listing.Target, string, error) {
-	objs, warning, err := cl.cached(ctx, nc, k)
-	if err != nil || warning != "" {
-		return nil, warning, err
-	}
 	var out []listing.Target
-	for _, o := range objs {
-		out = append(out, kinds[k].targets(o)...)
-	}
-	return out, "", nil
+	warning, err := cl.withSource(ctx, nc, k, func(s *source) (err error) {
+		out, err = s.targets(ctx)
+		return err
+	})
+	return out, warning, err
 }
 
-// cached returns the objects of one kind of one namespace, starting its
-// source on first use. Kinds the user may not list give a warning instead;
-// rollouts without the CRD give nothing.
+// cached returns the objects of one kind of one namespace.
 func (cl *cluster) cached(ctx context.Context, nc *namespaceCache, k targetpath.Kind) ([]any, string, error) {
+	var objs []any
+	warning, err := cl.withSource(ctx, nc, k, func(s *source) (err error) {
+		objs, _, err = s.objects(ctx)
+		return err
+	})
+	return objs, warning, err
+}
+
+// withSource runs fn on the source of one kind of one namespace, starting
+// it on first use. Kinds the user may not list give a warning instead;
+// rollouts without the CRD give nothing.
+func (cl *cluster) withSource(ctx context.Context, nc *namespaceCache, k targetpath.Kind, fn func(*source) error) (string, error) {
 	if k == targetpath.Rollout {
 		ok, err := cl.rolloutsInstalled()
-		if err != nil {
-			return nil, "", err
-		}
-		if !ok {
-			return nil, "", nil
+		if err != nil || !ok {
+			return "", err
 		}
 	}
-	var (
-		objs []any
-		err  error
-	)
+	var err error
 	// A source released by the idle janitor in the meantime is replaced.
 	for range 3 {
 		nc.mu.Lock()
@@ -385,18 +386,15 @@ func (cl *cluster) cached(ctx context.Context, nc *namespaceCache, k targetpath.
 			nc.sources[k] = s
 		}
 		nc.mu.Unlock()
-		if objs, err = s.objects(ctx); !errors.Is(err, errReleased) {
+		if err = fn(s); !errors.Is(err, errReleased) {
 			break
 		}
 		nc = cl.namespace(nc.name)
 	}
 	if errors.Is(err, errForbidden) {
-		return nil, fmt.Sprintf("not allowed to list %s in namespace %q", kinds[k].resource, nc.name), nil
+		return fmt.Sprintf("not allowed to list %s in namespace %q", kinds[k].resource, nc.name), nil
 	}
-	if err != nil {
-		return nil, "", err
-	}
-	return objs, "", nil
+	return "", err
 }
 
 // namespaceNames lists namespaces from a cluster-wide informer, or returns
@@ -414,7 +412,7 @@ func (cl *cluster) namespaceNames(ctx context.Context, current string) ([]string
 		s := cl.nsSource
 		cl.nsUsed = time.Now()
 		cl.mu.Unlock()
-		if objs, err = s.objects(ctx); !errors.Is(err, errReleased) {
+		if objs, _, err = s.objects(ctx); !errors.Is(err, errReleased) {
 			break
 		}
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -135,6 +138,11 @@ type source struct {
 	// lastErr is the informer's last list/watch error, reported when a
 	// caller gives up waiting for the first sync (e.g. cluster unreachable).
 	lastErr error
+	// gen counts informer events; tcache holds the targets computed at
+	// generation tgen.
+	gen    atomic.Uint64
+	tcache []listing.Target
+	tgen   uint64
 	// closed is set when the catalog dropped the source; it then refuses to
 	// start again (callers fetch a fresh source).
 	closed bool
@@ -152,23 +160,25 @@ func newSource(kind resourceKind, ns string, c *clients, m mode) *source {
 
 // objects returns the current objects, starting the informer on first use and
 // waiting (within ctx) for its first sync.
-func (s *source) objects(ctx context.Context) ([]any, error) {
+func (s *source) objects(ctx context.Context) (objs []any, live bool, err error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil, errReleased
+		return nil, false, errReleased
 	}
 	switch s.mode {
 	case modeForbidden:
 		if time.Since(s.forbiddenAt) < forbiddenRetry {
 			s.mu.Unlock()
-			return nil, errForbidden
+			return nil, false, errForbidden
 		}
 		s.mu.Unlock()
-		return s.listFallback(ctx)
+		objs, err = s.listFallback(ctx)
+		return objs, false, err
 	case modeList:
 		s.mu.Unlock()
-		return s.listFallback(ctx)
+		objs, err = s.listFallback(ctx)
+		return objs, false, err
 	}
 	if s.informer == nil {
 		s.startLocked()
@@ -176,7 +186,7 @@ func (s *source) objects(ctx context.Context) ([]any, error) {
 	inf, failed := s.informer, s.watchFailed
 	s.mu.Unlock()
 	if inf.HasSynced() {
-		return inf.GetStore().List(), nil
+		return inf.GetStore().List(), true, nil
 	}
 	// While the informer syncs, a one-item LIST tells at once whether the
 	// API answers at all (the informer itself retries quietly) and whether
@@ -186,9 +196,10 @@ func (s *source) objects(ctx context.Context) ([]any, error) {
 	for {
 		select {
 		case <-inf.HasSyncedChecker().Done():
-			return inf.GetStore().List(), nil
+			return inf.GetStore().List(), true, nil
 		case <-failed:
-			return s.listFallback(ctx)
+			objs, err = s.listFallback(ctx)
+			return objs, false, err
 		case err := <-probe:
 			probe = nil
 			switch {
@@ -198,20 +209,50 @@ func (s *source) objects(ctx context.Context) ([]any, error) {
 				s.mu.Lock()
 				s.mode, s.forbiddenAt = modeForbidden, time.Now()
 				s.mu.Unlock()
-				return nil, errForbidden
+				return nil, false, errForbidden
 			case ctx.Err() == nil:
-				return nil, fmt.Errorf("list %s in %s: %w", s.kind.resource, s.where(), err)
+				return nil, false, fmt.Errorf("list %s in %s: %w", s.kind.resource, s.where(), err)
 			}
 		case <-ctx.Done():
 			s.mu.Lock()
 			last := s.lastErr
 			s.mu.Unlock()
 			if last != nil {
-				return nil, fmt.Errorf("listing %s in %s: %w (last error: %v)", s.kind.resource, s.where(), ctx.Err(), last)
+				return nil, false, fmt.Errorf("listing %s in %s: %w (last error: %v)", s.kind.resource, s.where(), ctx.Err(), last)
 			}
-			return nil, fmt.Errorf("listing %s in %s: %w", s.kind.resource, s.where(), ctx.Err())
+			return nil, false, fmt.Errorf("listing %s in %s: %w", s.kind.resource, s.where(), ctx.Err())
 		}
 	}
+}
+
+// targets returns the listing entries of the source, sorted by path. For a
+// live informer they are computed once per change: event handlers bump
+// gen, and a cached result is valid while gen has not moved since it was
+// computed. The returned slice is shared: callers must not modify it.
+func (s *source) targets(ctx context.Context) ([]listing.Target, error) {
+	g := s.gen.Load()
+	s.mu.Lock()
+	if s.tcache != nil && s.tgen == g {
+		out := s.tcache
+		s.mu.Unlock()
+		return out, nil
+	}
+	s.mu.Unlock()
+	objs, live, err := s.objects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]listing.Target, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, s.kind.targets(o)...)
+	}
+	slices.SortFunc(out, func(a, b listing.Target) int { return strings.Compare(a.Path, b.Path) })
+	if live {
+		s.mu.Lock()
+		s.tcache, s.tgen = out, g
+		s.mu.Unlock()
+	}
+	return out, nil
 }
 
 func (s *source) where() string {
@@ -235,6 +276,12 @@ var (
 func (s *source) startLocked() {
 	inf := cache.NewSharedIndexInformerWithOptions(s.kind.lw(s.c, s.ns), s.kind.example, cache.SharedIndexInformerOptions{})
 	_ = inf.SetTransform(transform)
+	bump := func() { s.gen.Add(1) }
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { bump() },
+		UpdateFunc: func(any, any) { bump() },
+		DeleteFunc: func(any) { bump() },
+	})
 	s.watchFailed = make(chan struct{})
 	failed := s.watchFailed
 	var once sync.Once
@@ -276,7 +323,7 @@ func (s *source) release() {
 		s.stop()
 	}
 	s.informer, s.stop = nil, nil
-	s.listed = nil
+	s.listed, s.tcache = nil, nil
 }
 
 // listFallback LISTs with pages of listing.PageSize, reusing a result for
