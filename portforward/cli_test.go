@@ -29,7 +29,7 @@ var (
 func mirrordBinary(t *testing.T) string {
 	t.Helper()
 	cliOnce.Do(func() {
-		cliBin = filepath.Join(filepath.Dir(os.Getenv("MIRRORD_AGENT_BIN")), "mirrord")
+		cliBin = filepath.Join(binDir, "mirrord")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, "go", "build", "-o", cliBin, "github.com/mirrord-ls/mirrord-ls/cmd/mirrord").CombinedOutput()
@@ -151,7 +151,6 @@ func TestCLI(t *testing.T) {
 
 // TestCLIErrors: bad input exits 1 with a message naming the flag.
 func TestCLIErrors(t *testing.T) {
-	buildAgent(t)
 	bin := mirrordBinary(t)
 	tests := []struct {
 		args []string

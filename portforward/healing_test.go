@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -258,4 +259,54 @@ func TestPodTargetLost(t *testing.T) {
 		c.Close()
 		t.Fatal("listener still open after the run ended")
 	}
+}
+
+// TestSelfHealingStatefulSet: a StatefulSet's pod comes back under the same
+// name (a new UID); the forwarder notices the replacement and moves.
+func TestSelfHealingStatefulSet(t *testing.T) {
+	pool, _ := agentPool(t, 2)
+	c := kubetest.Start(t)
+	ns := c.Namespace(t)
+	c.EnsureNodes(t, 1)
+	ctx := context.Background()
+	one := int32(1)
+	labels := map[string]string{"app": "db"}
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Spec: appsv1.StatefulSetSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: kubetest.PodTemplate(labels, "app")},
+	}
+	if _, err := c.Client.AppsV1().StatefulSets(ns).Create(ctx, sts, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	newReadyPod(t, c, ns, "app=db", nil)
+	first, err := c.Client.CoreV1().Pods(ns).Get(ctx, "db-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracker := &portforward.KubeTracker{Client: c.Client, Resolver: &resolve.Resolver{Client: c.Client},
+		Namespace: ns, Path: targetpath.Target{Kind: targetpath.StatefulSet, Name: "db"}}
+	r := start(t, portforward.Config{
+		Routes:  portforward.Routes{Local: []portforward.LocalRoute{{Host: "db", RemotePort: peerPort}}},
+		Tracker: tracker, Agents: pool,
+	}, portforward.Quiet)
+	if got, err := ask(r.LocalAddr(0).String(), "hi"); err != nil || got != "pod-0: hi" {
+		t.Fatalf("first pod: %q, %v\n%s", got, err, r.report.String())
+	}
+	zero := int64(0)
+	t0 := time.Now()
+	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, "db-0", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	// The same name comes back with another UID.
+	kubetest.Eventually(t, kubetest.WaitTimeout, "db-0 recreated and running", func(ctx context.Context) (bool, error) {
+		p, err := c.Client.CoreV1().Pods(ns).Get(ctx, "db-0", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		return p.UID != first.UID && p.Status.Phase == "Running" && len(p.Status.ContainerStatuses) > 0, nil
+	})
+	c.SetContainerID(t, ns, "db-0")
+	d := healed(t, r, "pod-1", t0)
+	t.Logf("statefulset: new connections succeeded %s after db-0 was deleted", d.Round(time.Millisecond))
 }

@@ -22,9 +22,10 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 )
 
-// agentBin is built once per test process (in a temp dir removed by
-// TestMain) and handed to agenttest through MIRRORD_AGENT_BIN.
+// binDir holds the binaries the tests build (the agent, unless
+// MIRRORD_AGENT_BIN names one, and mirrord); TestMain removes it.
 var (
+	binDir       string
 	agentBinOnce sync.Once
 	agentBinErr  error
 )
@@ -33,19 +34,16 @@ func TestMain(m *testing.M) {
 	if os.Getenv("MIRRORD_AGENTTEST_ROLE") != "" {
 		agenttest.Main(m) // plays the app inside a namespace; exits
 	}
-	var dir string
+	var err error
+	if binDir, err = os.MkdirTemp("", "portforward-test-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	if os.Getenv("MIRRORD_AGENT_BIN") == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", "portforward-test-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Setenv("MIRRORD_AGENT_BIN", filepath.Join(dir, "mirrord-agent"))
+		os.Setenv("MIRRORD_AGENT_BIN", filepath.Join(binDir, "mirrord-agent"))
 	}
 	code := kubetest.Run(m)
-	if dir != "" {
-		os.RemoveAll(dir)
-	}
+	os.RemoveAll(binDir)
 	os.Exit(code)
 }
 
@@ -232,8 +230,9 @@ func echoOnce(addr string, msg []byte) ([]byte, error) {
 	return io.ReadAll(c)
 }
 
-// podAgents is an AgentSource mapping pod names to agents started in
-// network namespaces: each new pod name takes the next unused agent.
+// podAgents is an AgentSource mapping pods to agents started in network
+// namespaces: each new pod (name and UID: a StatefulSet's replacement pod
+// has the old name) takes the next unused agent.
 type podAgents struct {
 	mu       sync.Mutex
 	free     []*agenttest.Agent
@@ -246,14 +245,15 @@ func (p *podAgents) Connect(ctx context.Context, res *resolve.Result) (*protocol
 		return nil, fmt.Errorf("podAgents: a targetless run has no pod")
 	}
 	p.mu.Lock()
-	a := p.assigned[res.Pod.Name]
+	key := res.Pod.Name + "/" + string(res.Pod.UID)
+	a := p.assigned[key]
 	if a == nil {
 		if len(p.free) == 0 {
 			p.mu.Unlock()
 			return nil, fmt.Errorf("podAgents: no agent left for pod %s", res.Pod.Name)
 		}
 		a, p.free = p.free[0], p.free[1:]
-		p.assigned[res.Pod.Name] = a
+		p.assigned[key] = a
 		p.order = append(p.order, res.Pod.Name)
 	}
 	p.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/configs/invalid")
@@ -36,7 +37,18 @@ func testOptions(t testing.TB, path string) Options {
 		Env:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		IDE:       ide,
 		GitBranch: func() (string, bool) { return "feature/login", true },
+		Now:       func() time.Time { return time.Unix(1700000000, 0) },
+		Random:    zeroReader{},
 	}
+}
+
+// zeroReader is a source of zero bytes: generated log file names become
+// reproducible.
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 func corpusFiles(t testing.TB, dir string) []string {

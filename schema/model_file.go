@@ -131,6 +131,8 @@ type FileConfig struct {
 	Experimental              *FileExperimental `json:"experimental"`
 	StartupRetry              *FileStartupRetry `json:"startup_retry"`
 	CI                        *FileCI           `json:"ci"`
+	// Jira is a mirrord-ls extension (not in mirrord).
+	Jira *FileJira `json:"jira"`
 }
 
 // FileTarget is `target` in any of its forms: a path string, a target
@@ -249,6 +251,10 @@ type FileAgent struct {
 	CleanIptablesOnStart        Opt[bool]              `json:"clean_iptables_on_start"`
 	DisableMeshSidecarInjection Opt[bool]              `json:"disable_mesh_sidecar_injection"`
 	JaqTimeLimit                Opt[uint64]            `json:"jaq_time_limit"`
+	// Address and Token are mirrord-ls extensions: connect to an agent
+	// that is already running instead of creating one.
+	Address Opt[string] `json:"address"`
+	Token   Opt[string] `json:"token"`
 }
 
 // FileAgentImage is `agent.image`: a string or {registry, tag}.
@@ -704,6 +710,15 @@ type FileStartupRetry struct {
 // FileCI is ci.
 type FileCI struct {
 	OutputDir Opt[string] `json:"output_dir"`
+}
+
+// FileJira is `jira`, a mirrord-ls extension: log the time of each session
+// on the Jira issue named by the git branch. Credentials are never part of
+// the file; they come from the environment only.
+type FileJira struct {
+	URL             Opt[string] `json:"url"`
+	IssueKeyPattern Opt[string] `json:"issue_key_pattern"`
+	Enabled         Opt[bool]   `json:"enabled"`
 }
 
 // decodeFile builds the file model from a parsed document.

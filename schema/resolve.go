@@ -35,13 +35,31 @@ type Config struct {
 	Baggage                   *string        `json:"baggage"`
 	Target                    TargetConfig   `json:"target"`
 	Agent                     AgentConfig    `json:"agent"`
-	Container                 map[string]any `json:"container"`
-	Feature                   FeatureConfig  `json:"feature"`
-	InternalProxy             map[string]any `json:"internal_proxy"`
-	ExternalProxy             map[string]any `json:"external_proxy"`
-	Experimental              map[string]any `json:"experimental"`
-	StartupRetry              StartupRetry   `json:"startup_retry"`
-	CI                        map[string]any `json:"ci"`
+	// CLIContainer is `container`: the settings of `mirrord container`.
+	CLIContainer ContainerConfig `json:"container"`
+	Feature      FeatureConfig   `json:"feature"`
+	// IntProxy is `internal_proxy`.
+	IntProxy InternalProxyConfig `json:"internal_proxy"`
+	// ExtProxy is `external_proxy`.
+	ExtProxy ExternalProxyConfig `json:"external_proxy"`
+	// Experiments is `experimental`.
+	Experiments  ExperimentalConfig `json:"experimental"`
+	StartupRetry StartupRetry       `json:"startup_retry"`
+	// CISettings is `ci`.
+	CISettings CIConfig `json:"ci"`
+	// Jira is `jira`, a mirrord-ls extension.
+	Jira JiraConfig `json:"jira"`
+
+	// Container, InternalProxy, ExternalProxy, Experimental and CI hold
+	// the values the file writes in those sections, as written (no
+	// defaults, no environment). They are kept for callers written before
+	// the typed sections above; prefer CLIContainer, IntProxy, ExtProxy,
+	// Experiments and CISettings.
+	Container     map[string]any `json:"-"`
+	InternalProxy map[string]any `json:"-"`
+	ExternalProxy map[string]any `json:"-"`
+	Experimental  map[string]any `json:"-"`
+	CI            map[string]any `json:"-"`
 
 	// KeyGenerated is set when no key was configured and one was generated.
 	KeyGenerated bool `json:"-"`
@@ -56,44 +74,70 @@ type TargetConfig struct {
 	Namespace *string            `json:"namespace"`
 }
 
-// AgentConfig is the resolved agent section (the fields the engine and the
-// runtime use; the rest pass through from the file).
+// AgentConfig is the resolved agent section: every field of reference
+// §1.3 with its default, plus the mirrord-ls extensions address and token.
 type AgentConfig struct {
-	LogLevel             string  `json:"log_level"`
-	JSONLog              bool    `json:"json_log"`
-	Namespace            *string `json:"namespace"`
-	Image                string  `json:"image"`
-	ImagePullPolicy      string  `json:"image_pull_policy"`
-	TTL                  uint16  `json:"ttl"`
-	Ephemeral            bool    `json:"ephemeral"`
-	CommunicationTimeout *uint16 `json:"communication_timeout"`
-	StartupTimeout       uint64  `json:"startup_timeout"`
-	FlushConnections     bool    `json:"flush_connections"`
-	ExternalIPFix        bool    `json:"external_ip_fix"`
-	ExcludeFromMesh      bool    `json:"exclude_from_mesh"`
-	HTTPDetectionTimeout uint64  `json:"http_detection_timeout"`
-	CleanIptablesOnStart *bool   `json:"clean_iptables_on_start"`
-	// Other holds the remaining agent fields the file sets, as written.
+	LogLevel             string            `json:"log_level"`
+	JSONLog              bool              `json:"json_log"`
+	Namespace            *string           `json:"namespace"`
+	Image                string            `json:"image"`
+	ImagePullPolicy      string            `json:"image_pull_policy"`
+	ImagePullSecrets     []ImagePullSecret `json:"image_pull_secrets"`
+	TTL                  uint16            `json:"ttl"`
+	Ephemeral            bool              `json:"ephemeral"`
+	CommunicationTimeout *uint16           `json:"communication_timeout"`
+	StartupTimeout       uint64            `json:"startup_timeout"`
+	FlushConnections     bool              `json:"flush_connections"`
+	// DisabledCapabilities are Linux capabilities the agent must not use
+	// (NET_ADMIN, SYS_PTRACE, SYS_ADMIN); not validated, as in mirrord.
+	DisabledCapabilities []string `json:"disabled_capabilities"`
+	// Tolerations of the agent pod; unset in the file means one toleration
+	// with operator Exists (the runtime default, filled in here).
+	Tolerations []Toleration `json:"tolerations"`
+	// Resources of the agent container; unset in the file means requests
+	// of 1m CPU / 1Mi memory and limits of 1 CPU / 100Mi (filled in here).
+	Resources      ResourceRequirements `json:"resources"`
+	CheckOutOfPods bool                 `json:"check_out_of_pods"`
+	Privileged     bool                 `json:"privileged"`
+	ExternalIPFix  bool                 `json:"external_ip_fix"`
+	// Nftables nil means: detect at runtime.
+	Nftables     *bool             `json:"nftables"`
+	DNS          AgentDNSConfig    `json:"dns"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	NodeSelector map[string]string `json:"node_selector"`
+	// ServiceAccount and PriorityClass nil mean the cluster's defaults.
+	ServiceAccount *string `json:"service_account"`
+	PriorityClass  *string `json:"priority_class"`
+	// Metrics is the IP:port the agent serves metrics on; nil: none.
+	Metrics                     *string                `json:"metrics"`
+	ExcludeFromMesh             bool                   `json:"exclude_from_mesh"`
+	InjectHeaders               bool                   `json:"inject_headers"`
+	OverrideCacheControl        bool                   `json:"override_cache_control"`
+	MaxBodyBufferSize           uint32                 `json:"max_body_buffer_size"`
+	MaxBodyBufferTimeout        uint32                 `json:"max_body_buffer_timeout"`
+	HTTPDetectionTimeout        uint64                 `json:"http_detection_timeout"`
+	SecurityContext             *SecurityContextConfig `json:"security_context"`
+	CleanIptablesOnStart        *bool                  `json:"clean_iptables_on_start"`
+	DisableMeshSidecarInjection bool                   `json:"disable_mesh_sidecar_injection"`
+	JaqTimeLimit                uint64                 `json:"jaq_time_limit"`
+	// Address (mirrord-ls extension, env MIRRORD_AGENT_ADDRESS) is the
+	// HOST:PORT of an agent that is already running; nil: create one.
+	Address *string `json:"address"`
+	// Token (mirrord-ls extension, env MIRRORD_AGENT_TOKEN) is the session
+	// token of the agent at Address. It is a secret: it is never written
+	// to JSON.
+	Token *string `json:"-"`
+	// Other holds the agent fields the file sets, as written, plus the
+	// resolved address and token. It is kept for callers written before
+	// the typed fields; it is not part of the JSON form.
 	Other map[string]any `json:"-"`
 }
 
-// MarshalJSON prints the typed fields and then the file's other fields.
+// MarshalJSON prints the typed fields (never Other or Token).
 func (a AgentConfig) MarshalJSON() ([]byte, error) {
 	type plain AgentConfig
-	b, err := json.Marshal(plain(a))
-	if err != nil || len(a.Other) == 0 {
-		return b, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	for k, v := range a.Other {
-		if _, typed := m[k]; !typed {
-			m[k] = v
-		}
-	}
-	return json.Marshal(m)
+	return json.Marshal(plain(a))
 }
 
 // FeatureConfig is the resolved feature section.
@@ -375,16 +419,12 @@ func resolve(fc *FileConfig, key string, opts *Options) (*Config, []finding) {
 	r.target(fc, c)
 	r.agent(fc.Agent, c)
 	r.feature(fc.Feature, c)
+	r.sections(fc, c)
 	c.Container = passThrough(fc.Container)
 	c.InternalProxy = passThrough(fc.InternalProxy)
 	c.ExternalProxy = passThrough(fc.ExternalProxy)
 	c.Experimental = passThrough(fc.Experimental)
 	c.CI = passThrough(fc.CI)
-	sr := fc.StartupRetry
-	if sr == nil {
-		sr = &FileStartupRetry{}
-	}
-	c.StartupRetry = StartupRetry{MinMs: sr.MinMs.Get(500), MaxMs: sr.MaxMs.Get(5000), MaxRetries: sr.MaxRetries.Get(2)}
 	return c, r.out
 }
 
@@ -482,7 +522,14 @@ func (r *resolver) agent(fa *FileAgent, c *Config) {
 	a.ExcludeFromMesh = r.boolean("MIRRORD_AGENT_EXCLUDE_FROM_MESH", fa.ExcludeFromMesh, false)
 	a.HTTPDetectionTimeout = uintOr(r, "MIRRORD_AGENT_HTTP_DETECTION_TIMEOUT", fa.HTTPDetectionTimeout, 2)
 	a.CleanIptablesOnStart = r.boolPtr("MIRRORD_AGENT_CLEAN_IPTABLES_ON_START", fa.CleanIptablesOnStart)
+	r.agentPod(fa, a)
 	a.Other = passThrough(fa)
+	if a.Address != nil {
+		a.Other["address"] = *a.Address
+	}
+	if a.Token != nil {
+		a.Other["token"] = *a.Token
+	}
 }
 
 func (r *resolver) feature(ff *FileFeature, c *Config) {

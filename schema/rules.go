@@ -26,6 +26,7 @@ type rules struct {
 	root *Node
 	fc   *FileConfig
 	cfg  *Config
+	opts *Options
 	out  []finding
 }
 
@@ -72,12 +73,15 @@ func (r *rules) warnf(code string, at spanned, format string, args ...any) {
 }
 
 func checkRules(root *Node, fc *FileConfig, cfg *Config, opts *Options) []finding {
-	r := &rules{root: root, fc: fc, cfg: cfg}
+	r := &rules{root: root, fc: fc, cfg: cfg, opts: opts}
 	r.target()
 	r.generation()
 	r.verify()
 	r.operatorOnly()
 	r.preview()
+	r.agentPod()
+	r.agentConnection()
+	r.jira()
 	return r.out
 }
 

@@ -495,6 +495,11 @@ func (sv *schemaValidation) unknownKeys(at string, n *Node, sch map[string]any) 
 				f.Message = fmt.Sprintf("`%s` cannot stand next to a target kind key; write {\"path\": {\"pod\": ...}, \"namespace\": ...}", m.Key)
 			}
 		}
+		if at == "/jira" && jiraCredentialKey(m.Key) {
+			f.Message = fmt.Sprintf("unknown field `%s` in `jira`: %s", m.Key, jiraCredentialsHint)
+			sv.out = append(sv.out, f)
+			continue
+		}
 		if s := suggest(m.Key, known); s != "" {
 			f.Suggestion = s
 			f.Message += fmt.Sprintf(" (did you mean `%s`?)", s)

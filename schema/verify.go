@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/schema/tera"
 )
@@ -33,6 +35,11 @@ type Options struct {
 	// undefined. nil: MIRRORD_BRANCH_NAME through Env when non-empty, else
 	// undefined.
 	GitBranch func() (string, bool)
+	// Now and Random name the proxies' generated log files
+	// (PREFIX-<unix time>-<7 random alphanumerics>.log). nil: the clock
+	// and crypto/rand. Tests fix them to get a reproducible config.
+	Now    func() time.Time
+	Random io.Reader
 }
 
 func (o *Options) env(name string) (string, bool) {

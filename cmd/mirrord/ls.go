@@ -241,7 +241,11 @@ func lsTable(w io.Writer, ts []listing.Target, current string, namespaces []stri
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PATH\tKIND\tCONTAINERS")
 	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Path, t.Kind, strings.Join(t.Containers, ","))
+		containers := strings.Join(t.Containers, ",")
+		if containers == "" {
+			containers = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Path, t.Kind, containers)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -216,6 +216,11 @@ func (c *Catalog) ListTargets(ctx context.Context, q Query) (listing.Listing, er
 	}
 	out.Namespaces = nsNames
 	out.Warnings = append(out.Warnings, nsWarn...)
+	n := 0
+	for _, ts := range perKind {
+		n += len(ts)
+	}
+	out.Targets = make([]listing.Target, 0, n)
 	for i := range kinds {
 		if kindErr[i] != nil {
 			return listing.Listing{}, kindErr[i]

@@ -360,3 +360,22 @@ os.rmdir("/data/gone")
 		t.Fatalf("mv left the local file: %v", err)
 	}
 }
+
+func TestUnixStreamToTarget(t *testing.T) {
+	s := newSession(t, agenttest.PodOptions{})
+	cfg := map[string]any{"feature": map[string]any{"network": map[string]any{"outgoing": map[string]any{
+		"unix_streams": "app\\.sock$",
+	}}}}
+	// the socket exists only under the target's root
+	out := s.mustRun(cfg, "python3", "-c", `
+import socket
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.settimeout(10)
+c.connect("/`+agenttest.AppSocket+`")
+c.sendall(b"over a unix socket")
+print(c.recv(100).decode())
+`)
+	if strings.TrimSpace(out) != "over a unix socket" {
+		t.Fatalf("got %q", out)
+	}
+}

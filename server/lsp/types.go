@@ -1,6 +1,8 @@
 // Package lsp holds the few Language Server Protocol pieces mirrord-ls
-// needs that go.lsp.dev/protocol v0.12.0 (LSP 3.16) cannot express. Every
-// other message type the server speaks is go.lsp.dev/protocol's.
+// needs that go.lsp.dev/protocol v0.12.0 (LSP 3.16) cannot express, and the
+// file URI helpers. Every other standard LSP type the server speaks is
+// go.lsp.dev/protocol's (the mirrord/* methods' types live in package
+// server).
 package lsp
 
 import (

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/session/registry"
 )
 
@@ -25,7 +26,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv("MIRRORD_AGENTTEST_ROLE") != "" {
 		agenttest.Main(m) // plays the pod's app and exits
 	}
-	code := m.Run()
+	if os.Getenv(envHandoffIntproxy) == "1" && len(os.Args) > 1 && os.Args[1] == "intproxy" {
+		os.Exit(runHandoffIntproxy(os.Args[1:]))
+	}
+	code := kubetest.Run(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
