@@ -11,7 +11,6 @@ import (
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
 
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
@@ -60,32 +59,19 @@ type VerifiedTarget struct {
 	Target    string  `json:"target,omitempty"`
 }
 
-// mirrordTargetShape renders a target as verify-config does.
-func mirrordTargetShape(t targetpath.Target) any {
-	if t.Kind == targetpath.Targetless {
-		return "targetless"
-	}
-	var container any
-	if t.Container != "" {
-		container = t.Container
-	}
-	if t.Kind == targetpath.Label {
-		return map[string]any{"labels": t.LabelMap(), "container": container}
-	}
-	return map[string]any{t.Kind.ObjectKey(): t.Name, "container": container}
-}
-
 // VerifyConfigResult answers mirrord/verifyConfig. Type, Config, Warnings
 // and Errors keep the shape of `mirrord verify-config --ide`.
 type VerifyConfigResult struct {
-	Type           string             `json:"type"` // "Success" or "Fail"
-	Path           string             `json:"path"`
-	Format         string             `json:"format"`
-	Config         *VerifiedTarget    `json:"config,omitempty"`
-	Warnings       []string           `json:"warnings"`
-	Errors         []string           `json:"errors,omitempty"`
-	Diagnostics    []VerifyDiagnostic `json:"diagnostics"`
-	ResolvedConfig *schema.Config     `json:"resolved_config,omitempty"`
+	Type     string          `json:"type"` // "Success" or "Fail"
+	Path     string          `json:"path"`
+	Format   string          `json:"format"`
+	Config   *VerifiedTarget `json:"config,omitempty"`
+	Warnings []string        `json:"warnings"`
+	// CompatibleTargetTypes lists the kinds a target picker may offer.
+	CompatibleTargetTypes []string           `json:"compatible_target_types,omitempty"`
+	Errors                []string           `json:"errors,omitempty"`
+	Diagnostics           []VerifyDiagnostic `json:"diagnostics"`
+	ResolvedConfig        *schema.Config     `json:"resolved_config,omitempty"`
 }
 
 // lookupWith layers a launch environment over the server's.
@@ -157,11 +143,12 @@ func (s *Server) verifyConfig(ctx context.Context, p VerifyConfigParams) (*Verif
 	out.Config = &VerifiedTarget{Namespace: res.Config.Target.Namespace}
 	switch {
 	case res.Config.Target.Path != nil:
-		out.Config.Path = mirrordTargetShape(*res.Config.Target.Path)
+		out.Config.Path = schema.VerifiedTarget(res.Config.Target.Path)
 		out.Config.Target = res.Config.Target.Path.String()
 	case res.Config.Targetless:
 		out.Config.Path, out.Config.Target = "targetless", "targetless"
 	}
+	out.CompatibleTargetTypes = schema.CompatibleTargetTypes(res.Config)
 	if p.Resolved {
 		out.ResolvedConfig = res.Config
 	}

@@ -699,6 +699,9 @@ func TestVerifyAndDiscover(t *testing.T) {
 	if b, _ := json.Marshal(v.Config); string(b) != `{"path":{"container":null,"deployment":"api"},"namespace":null,"target":"deployment/api"}` {
 		t.Errorf("config = %s", b)
 	}
+	if got := strings.Join(v.CompatibleTargetTypes, ","); got != "targetless,pod,deployment,rollout,job,cronjob,statefulset,service,replicaset" {
+		t.Errorf("compatible_target_types = %s", got)
+	}
 	// An open document is verified as the editor holds it.
 	uri := lsp.URIFromPath(cfg)
 	c.notify("textDocument/didOpen", protocol.DidOpenTextDocumentParams{TextDocument: protocol.TextDocumentItem{URI: uri, LanguageID: "json", Version: 1, Text: "{\n  \"feture\": 1\n}"}})

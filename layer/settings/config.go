@@ -1,9 +1,7 @@
 package settings
 
 import (
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 )
@@ -39,40 +37,6 @@ func (d *valueDecoder) str(v any, path string) string {
 		d.fail(path, "want a string")
 	}
 	return s
-}
-
-func (d *valueDecoder) number(v any, path string) (float64, bool) {
-	switch n := v.(type) {
-	case nil:
-		return 0, false
-	case json.Number:
-		f, err := n.Float64()
-		if err != nil {
-			d.fail(path, "want a number")
-		}
-		return f, err == nil
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case float64:
-		return n, true
-	}
-	d.fail(path, "want a number")
-	return 0, false
-}
-
-// seconds reads a timeout in seconds into dst (unchanged when v is nil).
-func (d *valueDecoder) seconds(v any, path string, dst *Duration) {
-	if f, ok := d.number(v, path); ok {
-		if f < 0 {
-			d.fail(path, "negative timeout")
-			return
-		}
-		*dst = Duration(time.Duration(f * float64(time.Second)))
-	}
 }
 
 // httpFilter converts an http_filter object (header_filter, path_filter,

@@ -7,9 +7,8 @@ import (
 )
 
 // FromConfig converts the config engine's resolved configuration (its
-// environment overrides already applied) into Settings. The agent address
-// and token come from agent.address / agent.token when the file has them;
-// MIRRORD_AGENT_ADDRESS / MIRRORD_AGENT_TOKEN are applied by ApplyEnv.
+// environment overrides already applied, MIRRORD_AGENT_ADDRESS and
+// MIRRORD_AGENT_TOKEN included) into Settings.
 func FromConfig(c *schema.Config) (Settings, error) {
 	if c == nil {
 		return Settings{}, fmt.Errorf("no resolved config")
@@ -19,19 +18,18 @@ func FromConfig(c *schema.Config) (Settings, error) {
 		s.Target = c.Target.Path.String()
 	}
 	s.Targetless = c.Targetless
-	if a, ok := c.Agent.Other["address"].(string); ok {
-		s.Agent.Address = a
+	if c.Agent.Address != nil {
+		s.Agent.Address = *c.Agent.Address
 	}
-	if t, ok := c.Agent.Other["token"].(string); ok {
-		s.Agent.Token = t
+	if c.Agent.Token != nil {
+		s.Agent.Token = *c.Agent.Token
 	}
 	s.SkipProcesses = c.SkipProcesses
 	s.SkipBuildTools = c.SkipBuildTools
 	s.SkipExtraBuildTools = c.SkipExtraBuildTools
 
+	s.InternalProxy = InternalProxy{StartIdleTimeout: Duration(c.IntProxy.StartIdle()), IdleTimeout: Duration(c.IntProxy.Idle())}
 	d := &valueDecoder{}
-	d.seconds(c.InternalProxy["start_idle_timeout"], "internal_proxy.start_idle_timeout", &s.InternalProxy.StartIdleTimeout)
-	d.seconds(c.InternalProxy["idle_timeout"], "internal_proxy.idle_timeout", &s.InternalProxy.IdleTimeout)
 
 	e := c.Feature.Env
 	s.Env = Env{Include: e.Include, Exclude: e.Exclude, Mapping: e.Mapping, Override: e.Override, Unset: e.Unset}

@@ -16,6 +16,7 @@ import (
 func TestFromConfig(t *testing.T) {
 	text := `{
   "target": "pod/orders",
+  "agent": {"address": "127.0.0.1:61337", "token": "sekrit"},
   "skip_processes": ["bash"],
   "internal_proxy": {"idle_timeout": 2},
   "feature": {
@@ -39,6 +40,7 @@ func TestFromConfig(t *testing.T) {
 	}
 	want := Default()
 	want.Target = "pod/orders"
+	want.Agent = Agent{Address: "127.0.0.1:61337", Token: "sekrit"}
 	want.SkipProcesses = []string{"bash"}
 	want.InternalProxy.IdleTimeout = Duration(2 * time.Second)
 	want.Env = Env{Include: []string{"APP_*"}, Override: map[string]string{"A": "1"}, Unset: got.Env.Unset}
