@@ -15,7 +15,7 @@ bench-schema:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./schema/
 
 fuzz-schema:
-	for f in FuzzParseJSON FuzzParseYAML FuzzParseTOML FuzzCheckJSONPath FuzzVerify; do $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./schema/ || exit 1; done
+	for f in FuzzParseJSON FuzzParseYAML FuzzParseTOML FuzzCheckJSONPath FuzzVerify FuzzParseHostPort; do $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./schema/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./kube/targetpath/
 
 # Rewrite testdata/configs/invalid/*.golden.json (review the diff by eye).

@@ -23,7 +23,8 @@ import (
 //   - direct: a socket made inside the namespace (no relay at all);
 //   - socat: two socat relays, the same hops as port-forward: one on the
 //     host (TCP in, unix socket out) and one in the target namespace (unix
-//     socket in, TCP out);
+//     socket in, TCP out), with socat's default 8 KiB buffer;
+//   - socat-64k: the same with 64 KiB buffers (-b 65536);
 //   - portforward: a -L route: the forwarder on the host, then the agent
 //     (multiplexed over loopback TCP), which connects inside the namespace.
 //
@@ -38,8 +39,10 @@ func BenchmarkForward(b *testing.B) {
 	defer ns.Close()
 	ctx := context.Background()
 	sockDir := b.TempDir()
-	socatSink := startSocatPair(b, pod, filepath.Join(sockDir, "sink.sock"), agenttest.AppSinkPort)
-	socatEcho := startSocatPair(b, pod, filepath.Join(sockDir, "echo.sock"), agenttest.AppEchoPort)
+	socatSink := startSocatPair(b, pod, filepath.Join(sockDir, "sink.sock"), agenttest.AppSinkPort, "8192")
+	socatEcho := startSocatPair(b, pod, filepath.Join(sockDir, "echo.sock"), agenttest.AppEchoPort, "8192")
+	bigSink := startSocatPair(b, pod, filepath.Join(sockDir, "sink64k.sock"), agenttest.AppSinkPort, "65536")
+	bigEcho := startSocatPair(b, pod, filepath.Join(sockDir, "echo64k.sock"), agenttest.AppEchoPort, "65536")
 	r := start(b, portforward.Config{Routes: portforward.Routes{Local: []portforward.LocalRoute{
 		{Host: "127.0.0.1", RemotePort: agenttest.AppSinkPort},
 		{Host: "127.0.0.1", RemotePort: agenttest.AppEchoPort},
@@ -63,6 +66,12 @@ func BenchmarkForward(b *testing.B) {
 				return tcp(socatEcho)
 			}
 			return tcp(socatSink)
+		}},
+		{"socat-64k", func(echo bool) (net.Conn, error) {
+			if echo {
+				return tcp(bigEcho)
+			}
+			return tcp(bigSink)
 		}},
 		{"portforward", func(echo bool) (net.Conn, error) {
 			if echo {
@@ -116,9 +125,10 @@ func BenchmarkForward(b *testing.B) {
 }
 
 // startSocatPair starts socat in the target namespace (unix socket sock →
-// 127.0.0.1:to) and socat on the host (a loopback TCP port → sock), and
-// returns the host address once it relays.
-func startSocatPair(b *testing.B, pod *agenttest.Pod, sock string, to int) string {
+// 127.0.0.1:to) and socat on the host (a loopback TCP port → sock), both
+// with buffers of bufSize bytes, and returns the host address once it
+// relays.
+func startSocatPair(b *testing.B, pod *agenttest.Pod, sock string, to int, bufSize string) string {
 	if _, err := exec.LookPath("socat"); err != nil {
 		b.Skip("socat not installed")
 	}
@@ -139,9 +149,9 @@ func startSocatPair(b *testing.B, pod *agenttest.Pod, sock string, to int) strin
 			cmd.Wait()
 		})
 	}
-	run("ip", "netns", "exec", pod.Target, "socat", "-b", "65536",
+	run("ip", "netns", "exec", pod.Target, "socat", "-b", bufSize,
 		"UNIX-LISTEN:"+sock+",fork,unlink-early", fmt.Sprintf("TCP:127.0.0.1:%d,nodelay", to))
-	run("socat", "-b", "65536", fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,nodelay", port), "UNIX-CONNECT:"+sock)
+	run("socat", "-b", bufSize, fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,nodelay", port), "UNIX-CONNECT:"+sock)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {

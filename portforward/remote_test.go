@@ -93,6 +93,16 @@ func TestRemote(t *testing.T) {
 			}
 			app.expect(t, "GET /m ")
 		}},
+		{"mirror with header filter", portforward.Incoming{Filter: &protocol.HTTPFilter{Header: "^x-user: me$"}}, func(t *testing.T, app *localApp) {
+			if got := curl(t, pod, "-H", "X-User: you", url+"/other"); got != "app: GET /other" {
+				t.Fatalf("peer got %q", got)
+			}
+			if got := curl(t, pod, "-H", "X-User: me", url+"/mine"); got != "app: GET /mine" {
+				t.Fatalf("peer got %q", got)
+			}
+			// Only the matching request was copied.
+			app.expect(t, "GET /mine me")
+		}},
 		{"steal", portforward.Incoming{Mode: protocol.ModeSteal}, func(t *testing.T, app *localApp) {
 			if got := curl(t, pod, url+"/s"); got != "local: GET /s" {
 				t.Fatalf("peer got %q", got)

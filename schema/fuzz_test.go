@@ -108,3 +108,24 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseHostPort: agent.address never panics, and what it accepts
+// renders back to an address it accepts again, unchanged.
+func FuzzParseHostPort(f *testing.F) {
+	for _, s := range []string{"127.0.0.1:61337", "[::1]:80", "agent.svc:1", "h:0", "::1:80", "[fe80::1%eth0]:1", "a..b:2", "x:65536"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		hp, err := ParseHostPort(s)
+		if err != nil {
+			return
+		}
+		if hp.Port == 0 {
+			t.Fatalf("%q: accepted port 0", s)
+		}
+		again, err := ParseHostPort(hp.String())
+		if err != nil || again != hp {
+			t.Fatalf("%q → %q → %+v, %v", s, hp.String(), again, err)
+		}
+	})
+}

@@ -16,25 +16,25 @@ import (
 // environment overrides through Options.Env). It marshals to JSON in the
 // shape of mirrord's resolved LayerConfig.
 type Config struct {
-	AcceptInvalidCertificates *bool          `json:"accept_invalid_certificates"`
-	SkipProcesses             []string       `json:"skip_processes"`
-	SkipBuildTools            bool           `json:"skip_build_tools"`
-	SkipExtraBuildTools       []string       `json:"skip_extra_build_tools"`
-	Operator                  *bool          `json:"operator"`
-	MultiCluster              *bool          `json:"multi_cluster"`
-	API                       bool           `json:"api"`
-	Profile                   *string        `json:"profile"`
-	Kubeconfig                *string        `json:"kubeconfig"`
-	SipBinaries               []string       `json:"sip_binaries"`
-	Telemetry                 bool           `json:"telemetry"`
-	KubeContext               *string        `json:"kube_context"`
-	UseProxy                  bool           `json:"use_proxy"`
-	SkipSip                   []string       `json:"skip_sip"`
-	Key                       string         `json:"key"`
-	Traceparent               *string        `json:"traceparent"`
-	Baggage                   *string        `json:"baggage"`
-	Target                    TargetConfig   `json:"target"`
-	Agent                     AgentConfig    `json:"agent"`
+	AcceptInvalidCertificates *bool        `json:"accept_invalid_certificates"`
+	SkipProcesses             []string     `json:"skip_processes"`
+	SkipBuildTools            bool         `json:"skip_build_tools"`
+	SkipExtraBuildTools       []string     `json:"skip_extra_build_tools"`
+	Operator                  *bool        `json:"operator"`
+	MultiCluster              *bool        `json:"multi_cluster"`
+	API                       bool         `json:"api"`
+	Profile                   *string      `json:"profile"`
+	Kubeconfig                *string      `json:"kubeconfig"`
+	SipBinaries               []string     `json:"sip_binaries"`
+	Telemetry                 bool         `json:"telemetry"`
+	KubeContext               *string      `json:"kube_context"`
+	UseProxy                  bool         `json:"use_proxy"`
+	SkipSip                   []string     `json:"skip_sip"`
+	Key                       string       `json:"key"`
+	Traceparent               *string      `json:"traceparent"`
+	Baggage                   *string      `json:"baggage"`
+	Target                    TargetConfig `json:"target"`
+	Agent                     AgentConfig  `json:"agent"`
 	// CLIContainer is `container`: the settings of `mirrord container`.
 	CLIContainer ContainerConfig `json:"container"`
 	Feature      FeatureConfig   `json:"feature"`

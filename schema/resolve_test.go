@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 )
@@ -69,6 +71,50 @@ func TestPrecedence(t *testing.T) {
 		{"aws magic unsets AWS_PROFILE", `{}`, nil, func(c *Config) any { return c.Feature.Env.Unset }, []string{"AWS_PROFILE"}},
 		{"dns reflect local", `{"feature": {"network": {"outgoing": {"filter": {"local": ["db:5432", "10.0.0.1"]}}}}}`, nil, func(c *Config) any { return c.Feature.Network.DNS.Filter.Local }, []string{"db:5432"}},
 		{"dns reflect remote without dns filter: left alone", `{"feature": {"network": {"outgoing": {"filter": {"remote": ["db"]}}}}}`, nil, func(c *Config) any { return c.Feature.Network.DNS.Filter == nil }, true},
+		{"agent address from file", `{"agent": {"address": "10.0.0.1:61337", "token": "f"}}`, nil, func(c *Config) any { return []string{*c.Agent.Address, *c.Agent.Token} }, []string{"10.0.0.1:61337", "f"}},
+		{"agent address and token env beat file", `{"agent": {"address": "10.0.0.1:61337", "token": "f"}}`, map[string]string{"MIRRORD_AGENT_ADDRESS": "[::1]:7", "MIRRORD_AGENT_TOKEN": "e"}, func(c *Config) any { return []string{*c.Agent.Address, *c.Agent.Token} }, []string{"[::1]:7", "e"}},
+		{"agent address mirrored in Other", `{"agent": {"address": "h:1"}}`, map[string]string{"MIRRORD_AGENT_TOKEN": "e"}, func(c *Config) any { return []any{c.Agent.Other["address"], c.Agent.Other["token"]} }, []any{"h:1", "e"}},
+		{"agent default address", `{}`, nil, func(c *Config) any { return c.Agent.Address == nil && c.Agent.Token == nil }, true},
+		{"agent pod defaults", `{}`, nil, func(c *Config) any {
+			a := c.Agent
+			return []any{a.Tolerations, a.Resources, a.CheckOutOfPods, a.Privileged, a.OverrideCacheControl, a.MaxBodyBufferSize, a.MaxBodyBufferTimeout, a.DisableMeshSidecarInjection, a.JaqTimeLimit, a.InjectHeaders, a.Nftables}
+		}, []any{DefaultAgentTolerations(), DefaultAgentResources(), true, false, true, 65535, 1000, true, 1, false, nil}},
+		{"agent pod from file", `{"agent": {"tolerations": [{"key": "k", "operator": "Equal", "value": "v", "effect": "NoSchedule", "tolerationSeconds": 5, "extra": 1}], "resources": {"limits": {"cpu": 2, "memory": "1Gi"}, "claims": [{"name": "gpu"}]}, "labels": {"a": "b"}, "service_account": "sa", "image_pull_secrets": [{"name": "s"}], "dns": {"timeout": 3}, "security_context": {"seccomp_profile": {"type": "RuntimeDefault"}}, "nftables": false}}`, nil, func(c *Config) any {
+			a := c.Agent
+			return []any{a.Tolerations, a.Resources, a.Labels, *a.ServiceAccount, a.ImagePullSecrets, *a.DNS.Timeout, a.DNS.Attempts, a.SecurityContext, *a.Nftables}
+		}, []any{
+			[]Toleration{{Key: "k", Operator: "Equal", Value: "v", Effect: "NoSchedule", TolerationSeconds: new(int64(5))}},
+			ResourceRequirements{Limits: map[string]string{"cpu": "2", "memory": "1Gi"}, Claims: []ResourceClaim{{Name: "gpu"}}},
+			map[string]string{"a": "b"}, "sa", []ImagePullSecret{{Name: "s"}}, 3, nil,
+			SecurityContextConfig{SeccompProfile: &SecurityProfileConfig{Type: "RuntimeDefault"}}, false,
+		}},
+		{"agent empty tolerations stay empty", `{"agent": {"tolerations": []}}`, nil, func(c *Config) any { return c.Agent.Tolerations }, []Toleration{}},
+		{"internal proxy defaults", `{}`, nil, func(c *Config) any {
+			p := c.IntProxy
+			p.LogDestination = ""
+			return p
+		}, InternalProxyConfig{StartIdleTimeout: 60, IdleTimeout: 5, SocketTimeout: 31536000, PingInterval: 30, LogLevel: "mirrord=info,warn", JSONLog: true, ProcessLoggingInterval: 60}},
+		{"internal proxy from file", `{"internal_proxy": {"start_idle_timeout": 9, "idle_timeout": 0, "log_destination": "/var/log/ip.log"}}`, nil, func(c *Config) any {
+			return []any{c.IntProxy.StartIdle().String(), c.IntProxy.Idle().String(), c.IntProxy.LogDestination, c.InternalProxy["idle_timeout"]}
+		}, []any{"9s", "0s", "/var/log/ip.log", 0}},
+		{"external proxy defaults", `{}`, nil, func(c *Config) any {
+			p := c.ExtProxy
+			p.LogDestination = ""
+			return p
+		}, ExternalProxyConfig{TLSEnable: true, StartIdleTimeout: 60, IdleTimeout: 5, LogLevel: "mirrord=info,warn", JSONLog: true}},
+		{"container defaults", `{}`, nil, func(c *Config) any { return c.CLIContainer }, ContainerConfig{CliImage: DefaultCLIImage, CliExtraArgs: []string{}, HostGatewayDetection: true, CliTLSPath: DefaultCLITLSPath}},
+		{"container from file", `{"container": {"cli_image": "x:1", "platform": "linux/arm64", "host_gateway_detection": false}}`, nil, func(c *Config) any {
+			return []any{c.CLIContainer.CliImage, *c.CLIContainer.Platform, c.CLIContainer.HostGatewayDetection}
+		}, []any{"x:1", "linux/arm64", false}},
+		{"experimental defaults", `{}`, nil, func(c *Config) any { return c.Experiments }, ExperimentalConfig{TCPPing4Mock: true, EnableExecHooksLinux: true, UseDevNull: true, IdleLocalHTTPConnectionTimeout: 3000, NonBlockingTCPConnect: true, SipUtils: true}},
+		{"experimental from file", `{"experimental": {"latency": {"receive_delay": 7}, "applev": {}, "go_asmcgocall": false}}`, nil, func(c *Config) any {
+			return []any{c.Experiments.Latency, c.Experiments.Applev != nil, *c.Experiments.GoAsmcgocall}
+		}, []any{LatencyConfig{ReceiveDelay: 7}, true, false}},
+		{"ci", `{"ci": {"output_dir": "/o"}}`, nil, func(c *Config) any { return *c.CISettings.OutputDir }, "/o"},
+		{"jira absent", `{}`, nil, func(c *Config) any { return c.Jira }, JiraConfig{IssueKeyPattern: DefaultJiraIssueKeyRegexp}},
+		{"jira present is enabled", `{"jira": {"url": "https://x.atlassian.net"}}`, nil, func(c *Config) any { return c.Jira }, JiraConfig{Enabled: true, URL: new("https://x.atlassian.net"), IssueKeyPattern: DefaultJiraIssueKeyRegexp}},
+		{"jira env beats file", `{"jira": {"url": "https://x.atlassian.net", "issue_key_pattern": "A-[0-9]+", "enabled": true}}`, map[string]string{"MIRRORD_JIRA_URL": "https://y.example", "MIRRORD_JIRA_ISSUE_KEY_PATTERN": "B-[0-9]+", "MIRRORD_JIRA_ENABLED": "false"}, func(c *Config) any { return c.Jira }, JiraConfig{URL: new("https://y.example"), IssueKeyPattern: "B-[0-9]+"}},
+		{"jira env url enables", `{}`, map[string]string{"MIRRORD_JIRA_URL": "https://y.example"}, func(c *Config) any { return c.Jira.Enabled }, true},
 		{"dns reflect remote appends", `{"feature": {"network": {"outgoing": {"filter": {"remote": ["db"]}}, "dns": {"filter": {"remote": ["x"]}}}}}`, nil, func(c *Config) any { return c.Feature.Network.DNS.Filter.Remote }, []string{"x", "db"}},
 	}
 	for _, tt := range tests {
@@ -209,6 +255,110 @@ func TestTemplateRangesMapBack(t *testing.T) {
 		line := strings.Split(src, "\n")[d.Range.Start.Line]
 		if !strings.HasPrefix(line[d.Range.Start.Column:], got[:5]) {
 			t.Errorf("%s: line/column %d:%d do not match the offset", d.Pointer, d.Range.Start.Line, d.Range.Start.Column)
+		}
+	}
+}
+
+// TestLogDestination follows the log_destination rule of both proxies:
+// unset → a generated file in TMPDIR; a trailing separator or an existing
+// directory → a generated file in it; anything else as written.
+func TestLogDestination(t *testing.T) {
+	dir := t.TempDir()
+	opts := func(text string) Options {
+		return Options{
+			Path:      "c.json",
+			Env:       func(k string) (string, bool) { return map[string]string{"TMPDIR": dir}[k], k == "TMPDIR" },
+			GitBranch: func() (string, bool) { return "", false },
+			Now:       func() time.Time { return time.Unix(1700000000, 0) },
+			Random:    strings.NewReader(strings.Repeat("\xff\x00\x01", 20)),
+		}
+	}
+	tests := []struct {
+		name, file string
+		get        func(c *Config) string
+		want       string
+	}{
+		{"internal default", `{}`, func(c *Config) string { return c.IntProxy.LogDestination }, dir + "/mirrord-intproxy-1700000000-0101010.log"},
+		{"external default", `{}`, func(c *Config) string { return c.ExtProxy.LogDestination }, dir + "/mirrord-extproxy-1700000000-0101010.log"},
+		{"trailing separator", `{"internal_proxy": {"log_destination": "/logs/"}}`, func(c *Config) string { return c.IntProxy.LogDestination }, "/logs/mirrord-intproxy-1700000000-0101010.log"},
+		{"existing directory", `{"external_proxy": {"log_destination": "` + dir + `"}}`, func(c *Config) string { return c.ExtProxy.LogDestination }, dir + "/mirrord-extproxy-1700000000-0101010.log"},
+		{"file path", `{"internal_proxy": {"log_destination": "` + dir + `/ip.log"}}`, func(c *Config) string { return c.IntProxy.LogDestination }, dir + "/ip.log"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := Verify(context.Background(), []byte(tt.file), opts(tt.file))
+			if res.HasErrors() {
+				t.Fatalf("errors: %+v", res.Errors())
+			}
+			if got := tt.get(res.Config); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+	// Without hooks the name is random: PREFIX-<digits>-<7 alphanumerics>.log.
+	res := Verify(context.Background(), []byte(`{}`), Options{Path: "c.json", Env: func(string) (string, bool) { return "", false }})
+	if !regexp.MustCompile(`^/tmp/mirrord-intproxy-[0-9]+-[0-9A-Za-z]{7}\.log$`).MatchString(res.Config.IntProxy.LogDestination) {
+		t.Errorf("generated name %q", res.Config.IntProxy.LogDestination)
+	}
+}
+
+// TestResolvedJSONHidesToken: the agent token never appears in the JSON
+// form of the resolved config (verify-config --resolved, MIRRORD_RESOLVED_CONFIG).
+func TestResolvedJSONHidesToken(t *testing.T) {
+	res := verifyText(t, "c.json", `{"target": "targetless", "agent": {"address": "127.0.0.1:1"}}`, map[string]string{"MIRRORD_AGENT_TOKEN": "s3cr3t-value"}, true)
+	if res.HasErrors() {
+		t.Fatal(res.Errors())
+	}
+	b, err := json.Marshal(res.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "s3cr3t-value") {
+		t.Errorf("the token is in the resolved JSON: %s", b)
+	}
+	if !strings.Contains(string(b), `"address":"127.0.0.1:1"`) {
+		t.Errorf("the address is missing from the resolved JSON: %s", b)
+	}
+}
+
+func TestParseHostPort(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // String() of the result, or "error: <substring>"
+	}{
+		{"127.0.0.1:61337", "127.0.0.1:61337"},
+		{"[::1]:80", "[::1]:80"},
+		{"[0:0::1]:80", "[::1]:80"},
+		{"agent.tools.svc.cluster.local.:1", "agent.tools.svc.cluster.local.:1"},
+		{"localhost:65535", "localhost:65535"},
+		{"localhost", "error: missing `:PORT`"},
+		{"localhost:", "error: missing port"},
+		{":80", "error: missing HOST"},
+		{"h:0", "error: out of range"},
+		{"h:65536", "error: out of range"},
+		{"h:+80", "error: not a number"},
+		{"h:8a", "error: not a number"},
+		{"::1:80", "error: in brackets"},
+		{"[::1]", "error: missing `:PORT`"},
+		{"[::1:80", "error: missing `]`"},
+		{"[127.0.0.1]:80", "error: not an IPv6 address"},
+		{"[fe80::1%eth0]:80", "error: not an IPv6 address"},
+		{"a..b:80", "error: neither an IP address nor a host name"},
+		{"-a:80", "error: neither"},
+		{"a b:80", "error: neither"},
+	}
+	for _, tt := range tests {
+		hp, err := ParseHostPort(tt.in)
+		got := hp.String()
+		if err != nil {
+			got = "error: " + err.Error()
+		}
+		if strings.HasPrefix(tt.want, "error: ") {
+			if err == nil || !strings.Contains(got, strings.TrimPrefix(tt.want, "error: ")) {
+				t.Errorf("ParseHostPort(%q) = %s, want %s", tt.in, got, tt.want)
+			}
+		} else if got != tt.want {
+			t.Errorf("ParseHostPort(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
 }

@@ -37,7 +37,9 @@ type Options struct {
 	GitBranch func() (string, bool)
 	// Now and Random name the proxies' generated log files
 	// (PREFIX-<unix time>-<7 random alphanumerics>.log). nil: the clock
-	// and crypto/rand. Tests fix them to get a reproducible config.
+	// and crypto/rand. Tests fix them to get a reproducible config. A
+	// Random shared by concurrent Verify calls must be safe for
+	// concurrent use.
 	Now    func() time.Time
 	Random io.Reader
 }

@@ -3,12 +3,21 @@
 # kwok, scheduler and controller-manager first, then the apiserver while
 # etcd is still up (stopping both at once can leave the apiserver hanging),
 # then etcd. Keeps certificates and etcd data unless --purge is given.
+#
+# --if-unused (used by kube/kubetest after the last test process): stops the
+# cluster only when tests started it (MANAGED_BY=test in cluster.env) and no
+# test process holds the shared lock on users.lock.
 set -euo pipefail
 # shellcheck source=cluster-env.sh
 source "$(dirname "$0")/cluster-env.sh"
 
 [ -d "$state" ] || exit 0
 mkdir -p "$state/run"
+if [ "${1:-}" = --if-unused ]; then
+  grep -qx 'MANAGED_BY=test' "$state/cluster.env" 2>/dev/null || exit 0
+  exec 8>>"$state/users.lock"
+  flock -n -x 8 || exit 0
+fi
 exec 9>"$state/lock"
 flock 9
 for ((i = ${#components[@]} - 1; i >= 0; i--)); do

@@ -96,7 +96,11 @@ func (st *starter) startIntproxy(ctx context.Context, id string, s settings.Sett
 		}
 	}
 	for k, v := range st.req.Env {
-		env[k] = v
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
 	}
 	delete(env, EnvPreload)
 	env[settings.EnvVar] = enc

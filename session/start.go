@@ -46,10 +46,6 @@ const (
 	EnvResolvedConfig = "MIRRORD_RESOLVED_CONFIG"
 	EnvLayerFile      = "MIRRORD_LAYER_FILE"
 	EnvPreload        = "LD_PRELOAD"
-	// EnvJiraURL and EnvJiraPattern configure Jira until the config has a
-	// jira section (they also override it).
-	EnvJiraURL     = "MIRRORD_JIRA_URL"
-	EnvJiraPattern = "MIRRORD_JIRA_ISSUE_KEY_PATTERN"
 )
 
 // LayerName is the layer library's file name.
@@ -70,7 +66,8 @@ type Request struct {
 	// for a warning about binaries the layer cannot load into.
 	Executable string
 	// Env is the launch's environment overrides (MIRRORD_* variables from
-	// the launch configuration); it is looked up before the process's.
+	// the launch configuration); it is looked up before the process's. An
+	// empty value hides the process's variable.
 	Env map[string]string
 	// Mirrord is the mirrord binary that runs `mirrord intproxy`; empty:
 	// this executable if it is mirrord, else mirrord next to it.
@@ -106,7 +103,7 @@ type Launch struct {
 
 func (r *Request) lookup(name string) (string, bool) {
 	if v, ok := r.Env[name]; ok {
-		return v, true
+		return v, v != ""
 	}
 	return os.LookupEnv(name)
 }
@@ -339,32 +336,17 @@ func (st *starter) resolveConfig(ctx context.Context) (*resolved, error) {
 		return nil, fail("the mirrord config is not supported", "", err)
 	}
 	t.ok("config resolved")
-	return &resolved{cfg: res.Config, settings: s, configPath: d.Path, branch: br, jira: jiraSettings(res, lookup)}, nil
+	return &resolved{cfg: res.Config, settings: s, configPath: d.Path, branch: br, jira: jiraSettings(res.Config)}, nil
 }
 
-// jiraSettings reads the config's jira section ({url, issue_key_pattern}),
-// overridden by MIRRORD_JIRA_URL / MIRRORD_JIRA_ISSUE_KEY_PATTERN.
-// TODO(schema): read the typed jira section once the schema has one.
-func jiraSettings(res *schema.Result, lookup func(string) (string, bool)) *jira.Settings {
-	var js jira.Settings
-	if res.Root != nil {
-		if m, ok := res.Root.Any().(map[string]any); ok {
-			if j, ok := m["jira"].(map[string]any); ok {
-				js.URL, _ = j["url"].(string)
-				js.IssueKeyPattern, _ = j["issue_key_pattern"].(string)
-			}
-		}
-	}
-	if v, ok := lookup(EnvJiraURL); ok && v != "" {
-		js.URL = v
-	}
-	if v, ok := lookup(EnvJiraPattern); ok && v != "" {
-		js.IssueKeyPattern = v
-	}
-	if js.URL == "" {
+// jiraSettings is the config's jira section (MIRRORD_JIRA_URL and
+// MIRRORD_JIRA_ISSUE_KEY_PATTERN already applied); nil when disabled.
+func jiraSettings(cfg *schema.Config) *jira.Settings {
+	j := cfg.Jira
+	if !j.Enabled || j.URL == nil || *j.URL == "" {
 		return nil
 	}
-	return &js
+	return &jira.Settings{URL: *j.URL, IssueKeyPattern: j.IssueKeyPattern}
 }
 
 // clusterAgent resolves the target, creates the agent, waits for it and
@@ -440,7 +422,8 @@ func (st *starter) clusterAgent(ctx context.Context, rc *resolved, ho *handoff.H
 		return nil, fail("the agent did not start", agentHelp(err), err)
 	}
 	t.ok("agent pod " + a.Pod + " running")
-	ho.Kube = &handoff.KubeAgent{Kubeconfig: opts.Kubeconfig, Context: kc.Context, Agent: *a}
+	kubeconfigEnv, _ := st.req.lookup("KUBECONFIG")
+	ho.Kube = &handoff.KubeAgent{Kubeconfig: opts.Kubeconfig, KubeconfigEnv: kubeconfigEnv, Context: kc.Context, Agent: *a}
 
 	t = st.rep.task(TaskConnect)
 	defer t.fail()
@@ -481,17 +464,9 @@ func remoteEnvironment(ctx context.Context, agent *protocol.Client, s settings.S
 }
 
 // resolvedConfigEnv is MIRRORD_RESOLVED_CONFIG: base64 of the resolved
-// config as JSON, without the agent token (the debuggee does not need it;
-// the intproxy has it).
+// config as JSON (its JSON form never carries the agent token).
 func resolvedConfigEnv(cfg *schema.Config) (string, error) {
-	c := *cfg
-	c.Agent.Other = map[string]any{}
-	for k, v := range cfg.Agent.Other {
-		if k != "token" {
-			c.Agent.Other[k] = v
-		}
-	}
-	b, err := json.Marshal(&c)
+	b, err := json.Marshal(cfg)
 	if err != nil {
 		return "", fmt.Errorf("encode the resolved config: %w", err)
 	}

@@ -81,9 +81,6 @@ func execSettings(ctx context.Context, configPath, target string, warn io.Writer
 	if err != nil {
 		return s, err
 	}
-	if err := s.ApplyEnv(nil); err != nil {
-		return s, err
-	}
 	if target != "" {
 		s.Target = target
 	}

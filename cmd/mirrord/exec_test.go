@@ -9,9 +9,16 @@ import (
 	"testing"
 )
 
+// unsetenv removes k for the test and restores it afterwards.
+func unsetenv(t *testing.T, k string) {
+	t.Helper()
+	t.Setenv(k, "") // registers the restore
+	os.Unsetenv(k)
+}
+
 func TestExecSettingsNeedsAnAgent(t *testing.T) {
-	t.Setenv("MIRRORD_AGENT_ADDRESS", "")
-	t.Setenv("MIRRORD_AGENT_TOKEN", "")
+	unsetenv(t, "MIRRORD_AGENT_ADDRESS")
+	unsetenv(t, "MIRRORD_AGENT_TOKEN")
 	_, err := execSettings(context.Background(), "", "", io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "MIRRORD_AGENT_ADDRESS") {
 		t.Fatalf("err = %v, want a hint about MIRRORD_AGENT_ADDRESS", err)
@@ -28,6 +35,15 @@ func TestExecSettingsNeedsAnAgent(t *testing.T) {
 	}
 	if s.Agent.Address != "127.0.0.1:1" || s.Agent.Token != "x" || s.Target != "pod/b" || s.FS.Mode != "write" {
 		t.Fatalf("settings %+v", s)
+	}
+	withAgent := filepath.Join(t.TempDir(), "agent.json")
+	if err := os.WriteFile(withAgent, []byte(`{"agent": {"address": "10.0.0.1:7", "token": "tk"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unsetenv(t, "MIRRORD_AGENT_ADDRESS")
+	unsetenv(t, "MIRRORD_AGENT_TOKEN")
+	if s, err := execSettings(context.Background(), withAgent, "", io.Discard); err != nil || s.Agent.Address != "10.0.0.1:7" || s.Agent.Token != "tk" {
+		t.Fatalf("agent from the file: %+v, %v", s.Agent, err)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	if err := os.WriteFile(bad, []byte(`{"feature": {"fs": {"mode": "sometimes"}}}`), 0o644); err != nil {

@@ -553,7 +553,8 @@ func TestCapabilitiesAndNames(t *testing.T) {
 	if v := labelValue("-a/b c_d." + strings.Repeat("x", 80)); len(v) > 63 || strings.HasPrefix(v, "-") {
 		t.Errorf("label value %q", v)
 	}
-	if _, err := FromConfig(schema.AgentConfig{Other: map[string]any{"tolerations": "not a list"}}); err == nil {
-		t.Error("bad tolerations accepted")
+	bad := schema.AgentConfig{Resources: schema.ResourceRequirements{Limits: map[string]string{"cpu": "lots"}}}
+	if _, err := FromConfig(bad); err == nil || !strings.Contains(err.Error(), "agent.resources") {
+		t.Errorf("bad resources: %v", err)
 	}
 }

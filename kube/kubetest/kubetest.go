@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -212,32 +213,42 @@ func restConfig(path string) (*rest.Config, error) {
 	return rc, nil
 }
 
-// release drops this process's shared lock and, when no other test process
-// holds one, stops a cluster that tests started.
+// LingerEnv is how long (a Go duration, default 30s) a cluster that tests
+// started keeps running after the last test process finished, so the next
+// package's tests reuse it instead of starting a new one.
+const LingerEnv = "MIRRORD_CLUSTER_LINGER"
+
+// release drops this process's shared lock and, when tests started the
+// cluster, leaves a detached timer that stops it after the linger time
+// unless a test process uses it again by then (scripts/cluster-down.sh
+// --if-unused checks both).
 func release() error {
 	mu.Lock()
 	defer mu.Unlock()
 	if users == nil {
 		return nil
 	}
-	defer func() { users.Close(); users = nil }()
-	fd := int(users.Fd())
-	if err := syscall.Flock(fd, syscall.LOCK_UN); err != nil {
+	err := users.Close() // drops the shared lock
+	users = nil
+	if err != nil || managedBy(shared) != "test" {
 		return err
 	}
-	if err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return nil // another test process still uses the cluster
+	linger := 30 * time.Second
+	if v := os.Getenv(LingerEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q: %w", LingerEnv, v, err)
+		}
+		linger = d
 	}
-	if managedBy(shared) != "test" {
-		return nil
+	down := filepath.Join(shared.Root, "scripts", "cluster-down.sh")
+	cmd := exec.Command("bash", "-c", `sleep "$1" && exec bash "$2" --if-unused`, "linger",
+		strconv.FormatFloat(linger.Seconds(), 'f', 3, 64), down)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("schedule cluster stop: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "bash", filepath.Join(shared.Root, "scripts", "cluster-down.sh")).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("scripts/cluster-down.sh: %w\n%s", err, out)
-	}
-	return nil
+	return cmd.Process.Release()
 }
 
 // managedBy reads MANAGED_BY from the state directory's cluster.env.

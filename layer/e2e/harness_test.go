@@ -96,6 +96,7 @@ type session struct {
 	agent    *agenttest.Agent
 	mirrord  string
 	sessions string // MIRRORD_SESSIONS_DIR
+	tmp      string // TMPDIR of the session (short: unix socket paths live there)
 }
 
 func newSession(t testing.TB, opts agenttest.PodOptions) *session {
@@ -104,7 +105,12 @@ func newSession(t testing.TB, opts agenttest.PodOptions) *session {
 	mirrord := binaries(t)
 	pod := agenttest.NewPod(t, opts)
 	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--linger", "30s"}})
-	return &session{t: t, pod: pod, agent: a, mirrord: mirrord, sessions: t.TempDir()}
+	tmp, err := os.MkdirTemp("", "le")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	return &session{t: t, pod: pod, agent: a, mirrord: mirrord, sessions: t.TempDir(), tmp: tmp}
 }
 
 // config writes a mirrord config file and returns its path.
@@ -132,6 +138,7 @@ func (s *session) command(ctx context.Context, cfg map[string]any, args ...strin
 	full := append([]string{"exec", "-f", s.config(cfg), "-t", "pod/" + s.pod.Target, "--"}, args...)
 	cmd := exec.CommandContext(ctx, s.mirrord, full...)
 	cmd.Env = append(os.Environ(),
+		"TMPDIR="+s.tmp, // session sockets and snapshots, removed even when an intproxy is killed
 		"MIRRORD_AGENT_ADDRESS="+s.agent.Addr,
 		"MIRRORD_AGENT_TOKEN="+s.agent.Token,
 		"MIRRORD_SESSIONS_DIR="+s.sessions,

@@ -13,8 +13,6 @@ import (
 // environment overrides through lookup, validation) into Settings. An empty
 // path resolves the defaults and the environment alone. Warnings are
 // returned as "file:line:col: message"; errors fail with all of them.
-// Callers apply ApplyEnv afterwards for the layer-only variables
-// (MIRRORD_AGENT_ADDRESS, MIRRORD_AGENT_TOKEN).
 func Load(ctx context.Context, path string, lookup func(string) (string, bool)) (Settings, []string, error) {
 	text, name := []byte("{}"), "mirrord.json"
 	if path != "" {

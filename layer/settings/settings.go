@@ -210,7 +210,8 @@ const (
 	EnvAgentToken   = "MIRRORD_AGENT_TOKEN"
 )
 
-// ApplyEnv applies the environment overrides the layer side honours.
+// ApplyEnv applies the environment overrides the layer side honours to
+// Settings built without the config engine (Load already applies them).
 func (s *Settings) ApplyEnv(lookup func(string) (string, bool)) error {
 	if lookup == nil {
 		lookup = os.LookupEnv

@@ -50,32 +50,39 @@ func setPodRunning(ctx context.Context, c *kubetest.Cluster, ns, name string) er
 	})
 }
 
-// runAgentPods plays the fake node's kubelet for agent pods: each one the
-// agent Job creates is reported running (the agent it stands for is the
-// test's real agent, reached through the fake kubelet).
-func runAgentPods(ctx context.Context, c *kubetest.Cluster, ns string) <-chan error {
-	errs := make(chan error, 1)
-	go func() {
-		defer close(errs)
-		for ctx.Err() == nil {
-			list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: agentpod.LabelApp + "=" + agentpod.AppValue})
-			if err == nil {
-				for _, p := range list.Items {
-					if p.Status.Phase == corev1.PodPending && p.DeletionTimestamp == nil {
-						if err := setPodRunning(ctx, c, ns, p.Name); err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
-							errs <- err
-							return
-						}
-					}
-				}
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(20 * time.Millisecond):
-			}
+// runAgentPod plays the fake node's kubelet for the agent pod the Job
+// creates: it starts the real agent (in the test's network-namespace pod)
+// with the token from the session's Secret, points the fake kubelet at it,
+// and reports the pod running.
+func runAgentPod(t *testing.T, c *kubetest.Cluster, ns string, pod *agenttest.Pod, kubelet *kubelettest.Kubelet, startErr <-chan error) {
+	t.Helper()
+	ctx := context.Background()
+	var agentPod corev1.Pod
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-startErr:
+			t.Fatalf("start ended before its agent ran: %v", err)
+		default:
 		}
-	}()
-	return errs
+		if time.Now().After(deadline) {
+			t.Fatal("the agent Job created no pod")
+		}
+		list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: agentpod.LabelApp + "=" + agentpod.AppValue})
+		if err == nil && len(list.Items) > 0 {
+			agentPod = list.Items[0]
+			break
+		}
+	}
+	ref := agentPod.Spec.Containers[0].Env[0].ValueFrom.SecretKeyRef
+	secret, err := c.Client.CoreV1().Secrets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--token", string(secret.Data[ref.Key]), "--linger", "60s"}})
+	kubelet.SetTarget(a.Addr)
+	if err := setPodRunning(ctx, c, ns, agentPod.Name); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // The cluster path end to end on the real control plane: session.Start
@@ -94,8 +101,7 @@ func TestClusterSessionEndToEnd(t *testing.T) {
 	defer cancel()
 
 	pod := agenttest.NewPod(t, agenttest.PodOptions{Env: map[string]string{"GREETING": "hello from the cluster"}})
-	agent := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--linger", "60s"}})
-	kubelet := kubelettest.Start(t, agent.Addr)
+	kubelet := kubelettest.Start(t, "")
 	node := kubelet.Node(t, c.Client)
 
 	target := kubetest.Pod("api-0", map[string]string{"app": "api"}, nil, "app")
@@ -106,14 +112,6 @@ func TestClusterSessionEndToEnd(t *testing.T) {
 	if err := setPodRunning(ctx, c, ns, "api-0"); err != nil {
 		t.Fatal(err)
 	}
-	kubeletCtx, stopKubelet := context.WithCancel(ctx)
-	kubeletErrs := runAgentPods(kubeletCtx, c, ns)
-	defer func() {
-		stopKubelet()
-		if err := <-kubeletErrs; err != nil {
-			t.Errorf("fake kubelet: %v", err)
-		}
-	}()
 
 	worklogs := make(chan map[string]any, 4)
 	jira := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +142,13 @@ func TestClusterSessionEndToEnd(t *testing.T) {
 	}
 	m := &session.Manager{Dir: sessions, Mirrord: self, Layer: filepath.Join(binDir, "libmirrord_layer.so")}
 	var progress []string
-	launch, err := m.Start(ctx, session.Request{
+	type started struct {
+		launch *session.Launch
+		err    error
+	}
+	result := make(chan started, 1)
+	startErr := make(chan error, 1)
+	req := session.Request{
 		ConfigPath: cfgPath,
 		Env: map[string]string{
 			"KUBECONFIG": c.Kubeconfig, envHandoffIntproxy: "1", "MIRRORD_TARGET_NAMESPACE": ns,
@@ -157,7 +161,17 @@ func TestClusterSessionEndToEnd(t *testing.T) {
 				progress = append(progress, e.Task+": "+e.Message)
 			}
 		},
-	})
+	}
+	go func() {
+		l, err := m.Start(ctx, req)
+		if err != nil {
+			startErr <- err
+		}
+		result <- started{l, err}
+	}()
+	runAgentPod(t, c, ns, pod, kubelet, startErr)
+	r := <-result
+	launch, err := r.launch, r.err
 	if err != nil {
 		t.Fatalf("start: %v\nprogress: %q", err, progress)
 	}

@@ -7,12 +7,12 @@
 // It travels as JSON in the MIRRORD_SESSION_HANDOFF variable. It holds no
 // secret: the agent token stays in the intproxy settings.
 //
-// The intproxy uses it in three places:
+// The intproxy uses it in four places:
 //
 //	h, err := handoff.FromEnv(nil)                  // nil, nil when unset
 //	agent, err := h.Dial(ctx, s.Agent.Address, s.Agent.Token, info)
 //	h.Describe(&registryInfo)                       // before registry.Listen
-//	defer h.Finish(context.Background(), started, log)
+//	defer func() { h.Finish(context.Background(), time.Now(), log, nil) }()
 //
 // All methods accept a nil *Handoff (a session started without one: plain
 // `mirrord exec` with a pre-started agent).
@@ -60,9 +60,13 @@ type Handoff struct {
 
 // KubeAgent is an agent in a cluster, and how to reach the cluster.
 type KubeAgent struct {
-	Kubeconfig string         `json:"kubeconfig,omitempty"`
-	Context    string         `json:"context,omitempty"`
-	Agent      agentpod.Agent `json:"agent"`
+	// Kubeconfig is the config's explicit kubeconfig file; KubeconfigEnv
+	// the KUBECONFIG the session was started with (it may differ from the
+	// intproxy's own environment, e.g. a launch configuration's).
+	Kubeconfig    string         `json:"kubeconfig,omitempty"`
+	KubeconfigEnv string         `json:"kubeconfig_env,omitempty"`
+	Context       string         `json:"context,omitempty"`
+	Agent         agentpod.Agent `json:"agent"`
 }
 
 // Encode returns the value of EnvVar.
@@ -93,7 +97,12 @@ func FromEnv(lookup func(string) (string, bool)) (*Handoff, error) {
 
 // clientSet builds a clientset for the cluster of a kube agent.
 func (k *KubeAgent) restConfig() (*kubeconfig.Config, error) {
-	kc, err := kubeconfig.Load(kubeconfig.Options{Kubeconfig: k.Kubeconfig, Context: k.Context})
+	kc, err := kubeconfig.Load(kubeconfig.Options{Kubeconfig: k.Kubeconfig, Context: k.Context, LookupEnv: func(name string) (string, bool) {
+		if name == "KUBECONFIG" && k.KubeconfigEnv != "" {
+			return k.KubeconfigEnv, true
+		}
+		return os.LookupEnv(name)
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig for the agent: %w", err)
 	}

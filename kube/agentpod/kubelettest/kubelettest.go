@@ -36,7 +36,8 @@ type Kubelet struct {
 	requests []string // "ns/pod port"
 }
 
-// Start serves port-forward requests to target (HOST:PORT) until the test ends.
+// Start serves port-forward requests to target (HOST:PORT; SetTarget may
+// set it later) until the test ends.
 func Start(t testing.TB, target string) *Kubelet {
 	t.Helper()
 	k := &Kubelet{target: target}
@@ -44,6 +45,13 @@ func Start(t testing.TB, target string) *Kubelet {
 	k.srv.StartTLS()
 	t.Cleanup(k.srv.Close)
 	return k
+}
+
+// SetTarget changes where data streams go.
+func (k *Kubelet) SetTarget(target string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.target = target
 }
 
 // Port is the kubelet port.
@@ -128,7 +136,10 @@ func (k *Kubelet) serve(w http.ResponseWriter, r *http.Request) {
 
 func (k *Kubelet) relay(s httpstream.Stream) {
 	defer s.Close()
-	c, err := net.Dial("tcp", k.target)
+	k.mu.Lock()
+	target := k.target
+	k.mu.Unlock()
+	c, err := net.Dial("tcp", target)
 	if err != nil {
 		return
 	}
