@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,6 +44,18 @@ func mirrordBinary(t *testing.T) string {
 	return cliBin
 }
 
+// environWithout is the test's environment without the named variables.
+func environWithout(names ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func freePort(t *testing.T) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,8 +75,8 @@ type cliRun struct {
 func startCLI(t *testing.T, a *agenttest.Agent, kubeconfig string, args ...string) *cliRun {
 	t.Helper()
 	cmd := exec.Command(mirrordBinary(t), append([]string{"port-forward"}, args...)...)
-	cmd.Env = append(os.Environ(), "MIRRORD_AGENT_ADDRESS="+a.Addr, "MIRRORD_AGENT_TOKEN="+a.Token,
-		"MIRRORD_CONFIG_FILE=", "KUBECONFIG="+kubeconfig)
+	cmd.Env = append(environWithout("MIRRORD_CONFIG_FILE", "KUBECONFIG"),
+		"MIRRORD_AGENT_ADDRESS="+a.Addr, "MIRRORD_AGENT_TOKEN="+a.Token, "KUBECONFIG="+kubeconfig)
 	run := &cliRun{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = run.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -168,7 +181,7 @@ func TestCLIErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			cmd := exec.Command(bin, append([]string{"port-forward"}, tt.args...)...)
-			cmd.Env = append(os.Environ(), "MIRRORD_AGENT_ADDRESS=", "MIRRORD_CONFIG_FILE=")
+			cmd.Env = environWithout("MIRRORD_AGENT_ADDRESS", "MIRRORD_AGENT_TOKEN", "MIRRORD_CONFIG_FILE")
 			out, err := cmd.CombinedOutput()
 			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), tt.want) {
 				t.Fatalf("exit %v, output %q; want exit 1 and %q", err, out, tt.want)

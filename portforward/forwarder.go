@@ -305,6 +305,8 @@ func (f *Forwarder) serve(ctx context.Context, client *protocol.Client, res *res
 			return loss{}, err
 		}
 		f.rep.Statusf("%v", err)
+		// Do not hammer an agent that refuses: try again in a second.
+		sleepCtx(ctx, time.Second)
 		return loss{why: err.Error()}, nil
 	}
 	for i, sub := range subs {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -130,7 +131,8 @@ func runExt(cmd *cobra.Command, req session.Request, jsonMode bool, stdout, stde
 			line(extFinishedTask{Type: "FinishedTask", Name: root})
 		}
 		report := extError{Message: err.Error(), Severity: "error", Causes: []string{}, Labels: []any{}, Related: []any{}}
-		if se, ok := err.(*session.Error); ok {
+		var se *session.Error
+		if errors.As(err, &se) {
 			report.Message, report.Help = se.Message, se.Help
 			if c := se.Causes(); c != nil {
 				report.Causes = c
