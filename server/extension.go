@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 
+	"go.lsp.dev/protocol"
+
 	"github.com/mirrord-ls/mirrord-ls/server/assist"
 )
 
@@ -25,6 +27,7 @@ type (
 type Target struct {
 	Path       string   `json:"path"`
 	Kind       string   `json:"kind"`
+	Name       string   `json:"name,omitempty"`
 	Namespace  string   `json:"namespace"`
 	Available  bool     `json:"available"`
 	Containers []string `json:"containers,omitempty"`
@@ -35,18 +38,61 @@ type TargetList struct {
 	Targets          []Target `json:"targets"`
 	CurrentNamespace string   `json:"current_namespace"`
 	Namespaces       []string `json:"namespaces"`
+	Warnings         []string `json:"warnings"`
 }
 
-// ListTargetsParams of mirrord/listTargets.
+// ListTargetsParams of mirrord/listTargets. The cluster (kubeconfig,
+// kube_context) and the namespace come from the config named by ConfigURI
+// (an open document as the editor holds it) or ConfigPath; Namespace
+// overrides the config's target.namespace.
 type ListTargetsParams struct {
-	ConfigPath  string   `json:"configPath,omitempty"`
-	Namespace   string   `json:"namespace,omitempty"`
+	ConfigURI  protocol.DocumentURI `json:"configUri,omitempty"`
+	ConfigPath string               `json:"configPath,omitempty"`
+	Namespace  string               `json:"namespace,omitempty"`
+	// Kinds to list (pod, deployment, rollout, statefulset, replicaset,
+	// job, cronjob, service); empty: pod, deployment, rollout.
+	Kinds []string `json:"kinds,omitempty"`
+	// TargetTypes is the older name of Kinds (the extension contract).
 	TargetTypes []string `json:"targetTypes,omitempty"`
+	// IncludeUnavailable also returns targets without a usable pod now.
+	IncludeUnavailable bool `json:"includeUnavailable,omitempty"`
 }
 
-// TargetCatalog answers mirrord/listTargets from a watch-backed cache.
+// ClusterRef names a cluster and namespace the way a config does: an
+// explicit kubeconfig file, a kube context and a namespace ("" for each:
+// the defaults of the kubeconfig).
+type ClusterRef struct {
+	Kubeconfig string
+	Context    string
+	Namespace  string
+}
+
+// TargetQuery asks a TargetCatalog for a listing.
+type TargetQuery struct {
+	Cluster            ClusterRef
+	Kinds              []string
+	IncludeUnavailable bool
+}
+
+// TargetCheck is the outcome of checking that a config's target exists.
+// Missing is false when the target exists; otherwise Message explains and
+// Suggestion is the closest existing target path ("" when none).
+type TargetCheck struct {
+	Missing    bool
+	Message    string
+	Suggestion string
+}
+
+// TargetCatalog answers mirrord/listTargets, target hovers and the
+// missing-target diagnostic from a watch-backed cache.
 type TargetCatalog interface {
-	ListTargets(ctx context.Context, p ListTargetsParams) (TargetList, error)
+	ListTargets(ctx context.Context, q TargetQuery) (TargetList, error)
+	// DescribeTarget renders what the cluster knows about a target path
+	// as Markdown (its pods, readiness, nodes, containers).
+	DescribeTarget(ctx context.Context, c ClusterRef, path string) (string, error)
+	// CheckTarget reports whether a target path exists. An error means it
+	// could not be checked (e.g. the cluster is unreachable).
+	CheckTarget(ctx context.Context, c ClusterRef, path string) (TargetCheck, error)
 }
 
 // StartSessionParams of mirrord/startSession.

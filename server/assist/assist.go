@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/server/cursor"
 	"github.com/mirrord-ls/mirrord-ls/server/schemadoc"
 )
@@ -41,10 +42,14 @@ type ClusterQuery struct {
 	Field   ClusterField
 	Pointer string // JSON pointer of the field, e.g. /target/path
 	Prefix  string // what the user typed so far
+	// Kind is set in the object form of a target ({"deployment": "…"}):
+	// the object key of the kind whose names are wanted.
+	Kind string
 	// Document and Format let the implementation read the context it needs
 	// (kube_context, target.namespace) from the config being edited.
 	Document string
 	Format   cursor.Format
+	Offset   int
 }
 
 // ClusterValue is one proposed value.
@@ -54,20 +59,43 @@ type ClusterValue struct {
 	Documentation string
 }
 
+// ClusterAnswer is what a ClusterCompleter proposes. Incomplete says the
+// values are partial (the cluster did not answer within the completion
+// budget): the editor is told to ask again as the user types.
+type ClusterAnswer struct {
+	Values     []ClusterValue
+	Incomplete bool
+}
+
 // ClusterCompleter proposes values that only the cluster knows: targets,
 // namespaces, containers. The server works without one; the kube-backed
-// target cache plugs in here.
+// target cache plugs in here. It must answer quickly: an error fails the
+// completion, so a slow or unreachable cluster is an Incomplete answer.
 type ClusterCompleter interface {
-	CompleteCluster(ctx context.Context, q ClusterQuery) ([]ClusterValue, error)
+	CompleteCluster(ctx context.Context, q ClusterQuery) (ClusterAnswer, error)
 }
 
 // clusterFields maps config pointers to cluster fields.
 var clusterFields = map[string]ClusterField{
-	"/target":           FieldTarget,
-	"/target/path":      FieldTarget,
-	"/target/namespace": FieldNamespace,
-	"/agent/namespace":  FieldNamespace,
-	"/target/container": FieldContainer,
+	"/target":                FieldTarget,
+	"/target/path":           FieldTarget,
+	"/target/namespace":      FieldNamespace,
+	"/agent/namespace":       FieldNamespace,
+	"/target/path/container": FieldContainer,
+}
+
+// clusterFieldOf returns the cluster field of a pointer, and for the
+// object form of a target path (/target/path/deployment) the kind's key.
+func clusterFieldOf(pointer string) (ClusterField, string, bool) {
+	if f, ok := clusterFields[pointer]; ok {
+		return f, "", true
+	}
+	if key, ok := strings.CutPrefix(pointer, "/target/path/"); ok && key != "" && !strings.Contains(key, "/") {
+		if _, isKind := targetpath.KindOfObjectKey(key); isKind && key != "labels" {
+			return FieldTarget, key, true
+		}
+	}
+	return "", "", false
 }
 
 // Engine holds what the features need: the schema and the template docs.

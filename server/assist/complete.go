@@ -27,6 +27,7 @@ func (e *Engine) Complete(ctx context.Context, req Request) (protocol.Completion
 	text := req.Doc.Text()
 	c := cursor.Find(text, req.Offset, req.Format)
 	b := &builder{req: req, c: c, rng: spanRange(req.Doc, c.Start, c.End)}
+	incomplete := false
 	switch c.Kind {
 	case cursor.Template:
 		e.completeTemplate(b)
@@ -34,9 +35,11 @@ func (e *Engine) Complete(ctx context.Context, req Request) (protocol.Completion
 		e.completeKeys(b, e.lookup(c.Path))
 	case cursor.Value:
 		st := e.lookup(c.Path)
-		if err := e.completeValues(ctx, b, st); err != nil {
+		inc, err := e.completeValues(ctx, b, st)
+		if err != nil {
 			return protocol.CompletionList{}, err
 		}
+		incomplete = inc
 		if c.MaybeKey && st.Has("object") {
 			e.completeKeys(b, st)
 		}
@@ -48,7 +51,7 @@ func (e *Engine) Complete(ctx context.Context, req Request) (protocol.Completion
 	if items == nil {
 		items = []protocol.CompletionItem{}
 	}
-	return protocol.CompletionList{Items: items}, nil
+	return protocol.CompletionList{IsIncomplete: incomplete, Items: items}, nil
 }
 
 func spanRange(d *textdoc.Doc, start, end int) protocol.Range {
@@ -533,7 +536,9 @@ func (b *builder) valueFilter(v any) string {
 	return s
 }
 
-func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Set) error {
+// completeValues adds the values of a field. incomplete reports that the
+// cluster's part is partial.
+func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Set) (incomplete bool, err error) {
 	pointer := cursor.Pointer(b.c.Path)
 	def, hasDef := st.Default()
 	addValue := func(v any, kind protocol.CompletionItemKind, detail, doc string) {
@@ -601,7 +606,7 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 	if pointer == "/kube_context" && e.KubeContexts != nil {
 		kcs, err := e.KubeContexts(ctx, ConfigKubeconfig(b.req.Doc.Text(), b.req.Format))
 		if err != nil {
-			return fmt.Errorf("listing kube contexts: %w", err)
+			return false, fmt.Errorf("listing kube contexts: %w", err)
 		}
 		for _, kc := range kcs {
 			detail := "kube context"
@@ -622,23 +627,24 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 			b.add(it, b.valueText(kc.Name), false)
 		}
 	}
-	if field, ok := clusterFields[pointer]; ok && e.Cluster != nil {
-		vals, err := e.Cluster.CompleteCluster(ctx, ClusterQuery{
-			Field: field, Pointer: pointer, Prefix: b.c.Prefix,
-			Document: b.req.Doc.Text(), Format: b.req.Format,
+	if field, kindKey, ok := clusterFieldOf(pointer); ok && e.Cluster != nil {
+		ans, err := e.Cluster.CompleteCluster(ctx, ClusterQuery{
+			Field: field, Pointer: pointer, Prefix: b.c.Prefix, Kind: kindKey,
+			Document: b.req.Doc.Text(), Format: b.req.Format, Offset: b.req.Offset,
 		})
 		if err != nil {
-			return fmt.Errorf("cluster completion for %s: %w", pointer, err)
+			return false, fmt.Errorf("cluster completion for %s: %w", pointer, err)
 		}
-		for _, v := range vals {
+		for _, v := range ans.Values {
 			it := protocol.CompletionItem{Label: v.Value, Kind: protocol.CompletionItemKindReference, Detail: v.Detail, FilterText: b.valueFilter(v.Value)}
 			if v.Documentation != "" {
 				it.Documentation = &protocol.MarkupContent{Kind: protocol.Markdown, Value: v.Documentation}
 			}
 			b.add(it, b.valueText(v.Value), false)
 		}
+		incomplete = ans.Incomplete
 	}
-	return nil
+	return incomplete, nil
 }
 
 // --- templates ---
