@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mirrord-ls/mirrord-ls/internal/relay"
 	"io"
 	"log/slog"
 	"net"
@@ -199,7 +200,7 @@ func (c *clientConn) dial(ctx context.Context, st *protocol.Stream, kind protoco
 		relayDatagrams(st, conn)
 		return
 	}
-	relay(st, conn.(*net.TCPConn))
+	relay.Pipe(st, conn, relay.Options{})
 }
 
 // dialUnix connects to a unix stream socket under the target root: the
@@ -223,29 +224,7 @@ func (c *clientConn) dialUnix(ctx context.Context, st *protocol.Stream, req *pro
 	if err := reply(st, &protocol.Response{Connect: &protocol.ConnectResponse{Local: "", Remote: req.Path}}, nil); err != nil {
 		return
 	}
-	relay(st, conn.(*net.UnixConn))
-}
-
-type halfCloseConn interface {
-	net.Conn
-	CloseWrite() error
-}
-
-// relay copies between the stream and a connection, propagating
-// half-closes, until both directions end.
-func relay(st *protocol.Stream, conn halfCloseConn) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = io.Copy(st, conn)
-		_ = st.CloseWrite()
-	}()
-	_, err := io.Copy(conn, st)
-	_ = conn.CloseWrite()
-	if err != nil {
-		conn.Close() // the client vanished: stop the other direction too
-	}
-	<-done
+	relay.Pipe(st, conn, relay.Options{})
 }
 
 // relayDatagrams moves framed datagrams between the stream and a connected

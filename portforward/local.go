@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mirrord-ls/mirrord-ls/internal/relay"
 	"io"
 	"net"
 	"net/netip"
@@ -112,8 +113,8 @@ func (f *Forwarder) serveLocal(ctx context.Context, route LocalRoute, c net.Conn
 		f.connDone(name, c, int64(n), in, err, start)
 		return
 	}
-	out, in, err := relay(c, remote, wrapOut, wrapIn)
-	f.connDone(name, c, int64(n)+out, in, err, start)
+	res := relay.Pipe(c, remote, relay.Options{WrapAB: wrapOut, WrapBA: wrapIn})
+	f.connDone(name, c, int64(n)+res.AB, res.BA, res.Err, start)
 }
 
 func (f *Forwarder) connDone(name string, c net.Conn, out, in int64, err error, start time.Time) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/mirrord-ls/mirrord-ls/internal/relay"
 	"io"
 	"net"
 	"net/http"
@@ -106,8 +107,8 @@ func (f *Forwarder) serveIncoming(ctx context.Context, r RemoteRoute, in *protoc
 		f.incomingDone(name, start, n, 0, err)
 		return
 	}
-	n, m, err := relay(in, c, wrapIn, wrapOut)
-	f.incomingDone(name, start, n, m, err)
+	res := relay.Pipe(in, c, relay.Options{WrapAB: wrapIn, WrapBA: wrapOut})
+	f.incomingDone(name, start, res.AB, res.BA, res.Err)
 }
 
 func (f *Forwarder) incomingDone(name string, start time.Time, in, out int64, err error) {

@@ -103,6 +103,33 @@ func (t *Toggle[T]) decodeNode(d *decoder, n *Node, ptr string) {
 	}
 }
 
+// ModeToggle is a section written as a boolean, a mode string or an
+// object (feature.fs, feature.network.incoming).
+type ModeToggle[T any] struct {
+	Node *Node
+	Ptr  string
+	Bool *bool
+	Mode Opt[string]
+	Obj  *T `variant:"object"`
+}
+
+func (t *ModeToggle[T]) decodeNode(d *decoder, n *Node, ptr string) {
+	t.Node, t.Ptr = n, ptr
+	switch n.Kind {
+	case KindNull:
+	case KindBool:
+		b := n.Bool
+		t.Bool = &b
+	case KindString:
+		t.Mode.decodeNode(d, n, ptr)
+	case KindObject:
+		t.Obj = new(T)
+		d.value(refOf(t.Obj), n, ptr)
+	default:
+		d.mismatch(n, ptr, "a boolean, a mode string or an object")
+	}
+}
+
 // FileConfig is the root of the config file.
 type FileConfig struct {
 	AcceptInvalidCertificates Opt[bool]         `json:"accept_invalid_certificates"`
@@ -344,30 +371,7 @@ type FileEnv struct {
 }
 
 // FileFsField is feature.fs: a boolean, a mode string or an object.
-type FileFsField struct {
-	Node *Node
-	Ptr  string
-	Bool *bool
-	Mode Opt[string]
-	Obj  *FileFs `variant:"object"`
-}
-
-func (f *FileFsField) decodeNode(d *decoder, n *Node, ptr string) {
-	f.Node, f.Ptr = n, ptr
-	switch n.Kind {
-	case KindNull:
-	case KindBool:
-		b := n.Bool
-		f.Bool = &b
-	case KindString:
-		f.Mode.decodeNode(d, n, ptr)
-	case KindObject:
-		f.Obj = new(FileFs)
-		d.value(refOf(f.Obj), n, ptr)
-	default:
-		d.mismatch(n, ptr, "a boolean, a mode string or an object")
-	}
-}
+type FileFsField = ModeToggle[FileFs]
 
 // FileFs is feature.fs in object form.
 type FileFs struct {
@@ -389,30 +393,7 @@ type FileNetwork struct {
 }
 
 // FileIncomingField is feature.network.incoming: a boolean, a mode string or an object.
-type FileIncomingField struct {
-	Node *Node
-	Ptr  string
-	Bool *bool
-	Mode Opt[string]
-	Obj  *FileIncoming `variant:"object"`
-}
-
-func (f *FileIncomingField) decodeNode(d *decoder, n *Node, ptr string) {
-	f.Node, f.Ptr = n, ptr
-	switch n.Kind {
-	case KindNull:
-	case KindBool:
-		b := n.Bool
-		f.Bool = &b
-	case KindString:
-		f.Mode.decodeNode(d, n, ptr)
-	case KindObject:
-		f.Obj = new(FileIncoming)
-		d.value(refOf(f.Obj), n, ptr)
-	default:
-		d.mismatch(n, ptr, "a boolean, a mode string or an object")
-	}
-}
+type FileIncomingField = ModeToggle[FileIncoming]
 
 // FileIncoming is feature.network.incoming in object form.
 type FileIncoming struct {

@@ -32,12 +32,11 @@ type rules struct {
 
 type spanned interface{ span() (*Node, string) }
 
-func (o Opt[T]) span() (*Node, string)            { return o.Node, o.Ptr }
-func (t Toggle[T]) span() (*Node, string)         { return t.Node, t.Ptr }
-func (f FileIncomingField) span() (*Node, string) { return f.Node, f.Ptr }
-func (f FileFsField) span() (*Node, string)       { return f.Node, f.Ptr }
-func (t *FileTLSDelivery) span() (*Node, string)  { return t.Node, t.Ptr }
-func (p PreviewTTL) span() (*Node, string)        { return p.Node, p.Ptr }
+func (o Opt[T]) span() (*Node, string)           { return o.Node, o.Ptr }
+func (t Toggle[T]) span() (*Node, string)        { return t.Node, t.Ptr }
+func (f ModeToggle[T]) span() (*Node, string)    { return f.Node, f.Ptr }
+func (t *FileTLSDelivery) span() (*Node, string) { return t.Node, t.Ptr }
+func (p PreviewTTL) span() (*Node, string)       { return p.Node, p.Ptr }
 
 // nodeAt is a spanned node that is not a file-model field (list items).
 type nodeAt struct {

@@ -26,6 +26,9 @@ type diagnoser struct {
 	wg      sync.WaitGroup
 	base    context.Context
 	cancel  context.CancelFunc
+	// checker checks config targets in the cluster (nil without a
+	// TargetCatalog).
+	checker *targetChecker
 }
 
 type diagState struct {
@@ -52,7 +55,11 @@ type diagnosticData struct {
 
 func newDiagnoser(s *Server) *diagnoser {
 	base, cancel := context.WithCancel(context.Background())
-	return &diagnoser{s: s, states: map[protocol.DocumentURI]*diagState{}, base: base, cancel: cancel}
+	d := &diagnoser{s: s, states: map[protocol.DocumentURI]*diagState{}, base: base, cancel: cancel}
+	if s.opts.Targets != nil {
+		d.checker = newTargetChecker(s.opts.Targets)
+	}
+	return d
 }
 
 // schedule asks for the document to be validated.
@@ -102,6 +109,9 @@ func (d *diagnoser) stop() {
 	d.mu.Unlock()
 	d.cancel()
 	d.wg.Wait()
+	if d.checker != nil {
+		d.checker.wg.Wait()
+	}
 }
 
 func (d *diagnoser) lastDiagnostics(uri protocol.DocumentURI) []publishedDiagnostic {
@@ -164,6 +174,12 @@ func (d *diagnoser) run(uri protocol.DocumentURI, st *diagState) {
 		diags := toLSPDiagnostics(res.Diagnostics)
 		for i, ld := range diags {
 			published = append(published, publishedDiagnostic{lsp: ld, engine: res.Diagnostics[i]})
+		}
+		// The cluster's finding on the target, when already known; a check
+		// that is still running validates the document again when it ends.
+		for _, pd := range d.targetDiagnostics(uri, doc, res) {
+			published = append(published, pd)
+			diags = append(diags, pd.lsp)
 		}
 		version := doc.version
 

@@ -172,6 +172,10 @@ func (s *Server) didSave(_ context.Context, p protocol.DidSaveTextDocumentParams
 // disk but are not open (their diagnostics come from the disk text;
 // deleted ones are cleared).
 func (s *Server) didChangeWatchedFiles(ctx context.Context, p protocol.DidChangeWatchedFilesParams) error {
+	if s.diags.checker != nil {
+		// The cluster may have changed too (e.g. a kubeconfig): check again.
+		s.diags.checker.forget()
+	}
 	for _, uri := range s.docs.uris() {
 		s.diags.schedule(uri)
 	}

@@ -19,8 +19,9 @@ type ClusterCompleter = assist.ClusterCompleter
 // ClusterQuery, ClusterValue and the field names are re-exported for
 // implementers.
 type (
-	ClusterQuery = assist.ClusterQuery
-	ClusterValue = assist.ClusterValue
+	ClusterQuery  = assist.ClusterQuery
+	ClusterValue  = assist.ClusterValue
+	ClusterAnswer = assist.ClusterAnswer
 )
 
 // Target is one entry of mirrord/listTargets (docs/protocol.md).

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
@@ -41,12 +42,27 @@ func (s *Server) completion(ctx context.Context, p protocol.CompletionParams) (p
 	return s.engine.Complete(ctx, assist.Request{Doc: d.doc, Offset: off, Format: d.cursorFormat(), Snippets: s.snippets()})
 }
 
-func (s *Server) hover(_ context.Context, p protocol.HoverParams) (*protocol.Hover, error) {
+func (s *Server) hover(ctx context.Context, p protocol.HoverParams) (*protocol.Hover, error) {
 	d, off, err := s.positionOf(p.TextDocumentPositionParams)
 	if err != nil || d == nil {
 		return nil, err
 	}
-	return s.engine.Hover(assist.Request{Doc: d.doc, Offset: off, Format: d.cursorFormat()}), nil
+	h := s.engine.Hover(assist.Request{Doc: d.doc, Offset: off, Format: d.cursorFormat()})
+	if s.opts.Targets == nil {
+		return h, nil
+	}
+	md := s.targetHover(ctx, d, off)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if md == "" {
+		return h, nil
+	}
+	if h == nil {
+		return &protocol.Hover{Contents: protocol.MarkupContent{Kind: protocol.Markdown, Value: md}}, nil
+	}
+	h.Contents.Value = strings.TrimSpace(h.Contents.Value) + "\n\n---\n\n" + md
+	return h, nil
 }
 
 func (s *Server) codeAction(_ context.Context, p protocol.CodeActionParams) ([]protocol.CodeAction, error) {
@@ -129,9 +145,17 @@ func (s *Server) executeCommand(ctx context.Context, p protocol.ExecuteCommandPa
 			return nil, err
 		}
 		return s.discoverConfig(ctx, dp)
+	case CommandListTargets:
+		if s.opts.Targets == nil {
+			break
+		}
+		var lp ListTargetsParams
+		if err := decodeParams(arg, &lp); err != nil {
+			return nil, err
+		}
+		return s.listTargets(ctx, lp)
 	case "":
 		return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, "command is required")
-	default:
-		return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, "unknown command "+p.Command)
 	}
+	return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, "unknown command "+p.Command)
 }

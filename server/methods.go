@@ -128,7 +128,7 @@ func (s *Server) methodTable() map[string]method {
 		"mirrord/discoverConfig": request(true, s.discoverConfig),
 	}
 	if s.opts.Targets != nil {
-		m["mirrord/listTargets"] = request(true, s.opts.Targets.ListTargets)
+		m["mirrord/listTargets"] = request(true, s.listTargets)
 	}
 	if s.opts.Sessions != nil {
 		m["mirrord/startSession"] = request(true, s.startSession)
@@ -368,6 +368,9 @@ func (s *Server) initialize(_ context.Context, p protocol.InitializeParams) (pro
 	s.state.Store(int32(stateInitialized))
 
 	commands := []string{CommandVerifyConfig, CommandDiscoverConfig}
+	if s.opts.Targets != nil {
+		commands = append(commands, CommandListTargets)
+	}
 	return protocol.InitializeResult{
 		Capabilities: protocol.ServerCapabilities{
 			TextDocumentSync: &protocol.TextDocumentSyncOptions{OpenClose: true, Change: protocol.TextDocumentSyncKindIncremental},

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -394,8 +395,17 @@ func TestHover(t *testing.T) {
 // staticCatalog stands in for the cluster-backed target cache.
 type staticCatalog struct{}
 
-func (staticCatalog) ListTargets(_ context.Context, p ListTargetsParams) (TargetList, error) {
-	return TargetList{Targets: []Target{{Path: "deployment/api", Kind: "deployment", Namespace: p.Namespace, Available: true}}, CurrentNamespace: p.Namespace, Namespaces: []string{p.Namespace}}, nil
+func (staticCatalog) ListTargets(_ context.Context, q TargetQuery) (TargetList, error) {
+	ns := q.Cluster.Namespace
+	return TargetList{Targets: []Target{{Path: "deployment/api", Kind: "deployment", Namespace: ns, Available: true}}, CurrentNamespace: ns, Namespaces: []string{ns}}, nil
+}
+
+func (staticCatalog) DescribeTarget(context.Context, ClusterRef, string) (string, error) {
+	return "", errors.New("not implemented")
+}
+
+func (staticCatalog) CheckTarget(context.Context, ClusterRef, string) (TargetCheck, error) {
+	return TargetCheck{}, nil
 }
 
 // TestTargetCatalogSeam: a TargetCatalog adds mirrord/listTargets to the
@@ -536,10 +546,10 @@ const (
 // in for a slow cluster, which cannot run here.
 type blockingCluster struct{ started chan struct{} }
 
-func (b blockingCluster) CompleteCluster(ctx context.Context, _ ClusterQuery) ([]ClusterValue, error) {
+func (b blockingCluster) CompleteCluster(ctx context.Context, _ ClusterQuery) (ClusterAnswer, error) {
 	close(b.started)
 	<-ctx.Done()
-	return nil, ctx.Err()
+	return ClusterAnswer{}, ctx.Err()
 }
 
 func TestCancelRequest(t *testing.T) {

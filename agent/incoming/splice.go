@@ -1,6 +1,7 @@
 package incoming
 
 import (
+	"github.com/mirrord-ls/mirrord-ls/internal/relay"
 	"io"
 	"log/slog"
 	"sync"
@@ -20,14 +21,14 @@ func splice(peerIn io.Reader, peer halfCloser, otherIn io.Reader, other halfClos
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, _ = io.Copy(peer, otherIn)
+		_, _ = relay.Copy(peer, otherIn)
 		_ = peer.CloseWrite()
 	}()
 	src := peerIn
 	if len(taps) > 0 {
 		src = io.TeeReader(peerIn, tapWriter(taps))
 	}
-	_, _ = io.Copy(other, src)
+	_, _ = relay.Copy(other, src)
 	_ = other.CloseWrite()
 	closeTaps(taps)
 	wg.Wait()

@@ -21,7 +21,9 @@ import (
 	"syscall"
 
 	"github.com/mirrord-ls/mirrord-ls/internal/version"
+	"github.com/mirrord-ls/mirrord-ls/kube/catalog"
 	"github.com/mirrord-ls/mirrord-ls/server"
+	"github.com/mirrord-ls/mirrord-ls/server/kubetargets"
 )
 
 func main() {
@@ -74,7 +76,15 @@ func run(args []string) int {
 	protocolOut := os.Stdout
 	os.Stdout = os.Stderr
 
-	srv, err := server.New(server.Options{Version: version.Version, Log: logw, LogLevel: level})
+	// One target cache per server: informers start on the first cluster
+	// question and stop on exit.
+	cat := catalog.New(catalog.Options{LookupEnv: os.LookupEnv})
+	defer cat.Close()
+	cluster := kubetargets.New(cat, kubetargets.Options{LookupEnv: os.LookupEnv})
+	srv, err := server.New(server.Options{
+		Version: version.Version, Log: logw, LogLevel: level,
+		Cluster: cluster, Targets: cluster,
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mirrord-ls:", err)
 		return 1

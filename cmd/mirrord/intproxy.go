@@ -17,6 +17,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/layer/intproxy"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
+	"github.com/mirrord-ls/mirrord-ls/session/handoff"
 	"github.com/mirrord-ls/mirrord-ls/session/registry"
 )
 
@@ -72,20 +73,27 @@ func runIntproxy(ctx context.Context, listen string, ready io.Writer) error {
 	}
 	defer closeLog()
 
+	// A session started by `mirrord ext` / mirrord-ls hands over how to
+	// reach its agent (a cluster agent through port-forward) and what to do
+	// at the end (delete the agent, report to Jira); plain `mirrord exec`
+	// has no handoff and dials agent.address.
+	ho, err := handoff.FromEnv(nil)
+	if err != nil {
+		return err
+	}
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	agent, err := protocol.Dial(dialCtx, s.Agent.Address, protocol.Options{
-		Token: s.Agent.Token,
-		Info:  protocol.ClientInfo{Name: "mirrord-intproxy", Version: version.Version},
-	})
+	agent, err := ho.Dial(dialCtx, s.Agent.Address, s.Agent.Token,
+		protocol.ClientInfo{Name: "mirrord-intproxy", Version: version.Version})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("connect to the agent: %w", err)
 	}
 	defer agent.Close()
+	defer func() { ho.Finish(context.WithoutCancel(ctx), time.Now(), log, nil) }()
 
 	cfg := intproxy.Config{Settings: s, Agent: agent, Log: log}
 	if id := os.Getenv(envSessionID); id != "" {
-		host, err := registerSession(ctx, id, s)
+		host, err := registerSession(ctx, id, s, ho)
 		if err != nil {
 			log.Warn("session registry", "err", err)
 		} else {
@@ -105,7 +113,7 @@ func runIntproxy(ctx context.Context, listen string, ready io.Writer) error {
 	return err
 }
 
-func registerSession(ctx context.Context, id string, s settings.Settings) (*registry.Host, error) {
+func registerSession(ctx context.Context, id string, s settings.Settings, ho *handoff.Handoff) (*registry.Host, error) {
 	dir, err := registry.DefaultDir(nil)
 	if err != nil {
 		return nil, err
@@ -114,7 +122,7 @@ func registerSession(ctx context.Context, id string, s settings.Settings) (*regi
 	if target == "" {
 		target = "targetless"
 	}
-	return registry.Listen(ctx, dir, registry.Info{
+	info := registry.Info{
 		ID:         id,
 		Target:     target,
 		StartedAt:  time.Now().UTC(),
@@ -122,7 +130,9 @@ func registerSession(ctx context.Context, id string, s settings.Settings) (*regi
 		Version:    version.Version,
 		PID:        os.Getpid(),
 		Agent:      s.Agent.Address,
-	})
+	}
+	ho.Describe(&info)
+	return registry.Listen(ctx, dir, info)
 }
 
 // intproxyLogger logs to $MIRRORD_INTPROXY_LOG, or discards.

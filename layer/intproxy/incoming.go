@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/mirrord-ls/mirrord-ls/internal/relay"
 	"io"
 	"net"
 	"net/http"
@@ -264,7 +265,7 @@ func (p *Proxy) serveIncoming(s *subscription, in *protocol.IncomingConn) {
 		case <-time.After(deliverTimeout):
 		}
 	default:
-		splice(conn, in)
+		relay.Pipe(conn, in, relay.Options{})
 	}
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/mirrord-ls/mirrord-ls/internal/relay"
 	"net"
 	"net/netip"
 	"os"
@@ -241,37 +241,9 @@ func (p *Proxy) interceptTCP(remote *protocol.Conn) (netip.AddrPort, error) {
 		}
 		ln.Close()
 		_ = local.SetNoDelay(true)
-		splice(local, remote)
+		relay.Pipe(local, remote, relay.Options{})
 	}()
 	return ln.Addr().(*net.TCPAddr).AddrPort(), nil
-}
-
-// halfCloser is a connection that can end its write side.
-type halfCloser interface {
-	io.ReadWriteCloser
-	CloseWrite() error
-}
-
-// splice copies both ways, passing half-closes on, and closes both ends.
-func splice(a, b halfCloser) {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	cp := func(dst, src halfCloser) {
-		defer wg.Done()
-		buf := make([]byte, 64<<10)
-		if _, err := io.CopyBuffer(dst, src, buf); err != nil {
-			// an error (reset) on one side ends both
-			a.Close()
-			b.Close()
-			return
-		}
-		_ = dst.CloseWrite()
-	}
-	go cp(a, b)
-	go cp(b, a)
-	wg.Wait()
-	a.Close()
-	b.Close()
 }
 
 // interceptUDP relays datagrams between a loopback socket and the remote
@@ -362,7 +334,7 @@ func (p *Proxy) connectUnix(ctx context.Context, path string) *wire.Builder {
 			return
 		}
 		ln.Close()
-		splice(local, conn)
+		relay.Pipe(local, conn, relay.Options{})
 	}()
 	return okResponse().Str(sock)
 }

@@ -27,6 +27,8 @@ type Ref struct {
 	// HasSpan.
 	TargetStart, TargetEnd int
 	HasSpan                bool
+	// ObjectForm: the span covers only the name of an object-form target.
+	ObjectForm bool
 }
 
 // FromResult reads a verified config. Spans are offsets in res.Rendered,
@@ -65,6 +67,7 @@ func FromResult(res *schema.Result) Ref {
 			if k, ok := targetpath.KindOfObjectKey(m.Key); ok && k != targetpath.Label && t.Kind == "" {
 				t.Kind, t.Name = k, m.Value.Str
 				r.TargetStart, r.TargetEnd, r.HasSpan = m.Value.Start, m.Value.End, true
+				r.ObjectForm = true
 			}
 		}
 		if t.Kind != "" {
