@@ -3,7 +3,6 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -49,17 +48,6 @@ type Config struct {
 	CISettings CIConfig `json:"ci"`
 	// Jira is `jira`, a mirrord-ls extension.
 	Jira JiraConfig `json:"jira"`
-
-	// Container, InternalProxy, ExternalProxy, Experimental and CI hold
-	// the values the file writes in those sections, as written (no
-	// defaults, no environment). They are kept for callers written before
-	// the typed sections above; prefer CLIContainer, IntProxy, ExtProxy,
-	// Experiments and CISettings.
-	Container     map[string]any `json:"-"`
-	InternalProxy map[string]any `json:"-"`
-	ExternalProxy map[string]any `json:"-"`
-	Experimental  map[string]any `json:"-"`
-	CI            map[string]any `json:"-"`
 
 	// KeyGenerated is set when no key was configured and one was generated.
 	KeyGenerated bool `json:"-"`
@@ -128,13 +116,9 @@ type AgentConfig struct {
 	// token of the agent at Address. It is a secret: it is never written
 	// to JSON.
 	Token *string `json:"-"`
-	// Other holds the agent fields the file sets, as written, plus the
-	// resolved address and token. It is kept for callers written before
-	// the typed fields; it is not part of the JSON form.
-	Other map[string]any `json:"-"`
 }
 
-// MarshalJSON prints the typed fields (never Other or Token).
+// MarshalJSON prints the typed fields (never Token).
 func (a AgentConfig) MarshalJSON() ([]byte, error) {
 	type plain AgentConfig
 	return json.Marshal(plain(a))
@@ -420,17 +404,16 @@ func resolve(fc *FileConfig, key string, opts *Options) (*Config, []finding) {
 	r.agent(fc.Agent, c)
 	r.feature(fc.Feature, c)
 	r.sections(fc, c)
-	c.Container = passThrough(fc.Container)
-	c.InternalProxy = passThrough(fc.InternalProxy)
-	c.ExternalProxy = passThrough(fc.ExternalProxy)
-	c.Experimental = passThrough(fc.Experimental)
-	c.CI = passThrough(fc.CI)
 	return c, r.out
 }
 
 func (r *resolver) target(fc *FileConfig, c *Config) {
 	ft := fc.Target
+	// written: a target was given, even one that failed to parse (its own
+	// error is reported); only a missing target can mean targetless.
+	written := ft.Path.Set() || ft.Object != nil
 	if v, ok := r.opts.env("MIRRORD_IMPERSONATED_TARGET"); ok {
+		written = true
 		t, err := targetpath.Parse(v)
 		if err != nil {
 			r.envErr("MIRRORD_IMPERSONATED_TARGET", v, err.Error())
@@ -452,7 +435,7 @@ func (r *resolver) target(fc *FileConfig, c *Config) {
 	}
 	c.Target.Namespace = r.strPtr("MIRRORD_TARGET_NAMESPACE", ns)
 	if c.Target.Path == nil {
-		c.Targetless = !r.opts.IDE
+		c.Targetless = !written && !r.opts.IDE
 	} else {
 		c.Targetless = c.Target.Path.Kind == targetpath.Targetless
 	}
@@ -523,13 +506,6 @@ func (r *resolver) agent(fa *FileAgent, c *Config) {
 	a.HTTPDetectionTimeout = uintOr(r, "MIRRORD_AGENT_HTTP_DETECTION_TIMEOUT", fa.HTTPDetectionTimeout, 2)
 	a.CleanIptablesOnStart = r.boolPtr("MIRRORD_AGENT_CLEAN_IPTABLES_ON_START", fa.CleanIptablesOnStart)
 	r.agentPod(fa, a)
-	a.Other = passThrough(fa)
-	if a.Address != nil {
-		a.Other["address"] = *a.Address
-	}
-	if a.Token != nil {
-		a.Other["token"] = *a.Token
-	}
 }
 
 func (r *resolver) feature(ff *FileFeature, c *Config) {
@@ -808,54 +784,3 @@ func (r *resolver) preview(fp *FilePreview, p *PreviewConfig) {
 	}
 }
 
-// passThrough turns a section of the file model into a map of the values
-// the file sets (sections the engine does not interpret).
-func passThrough[T any](p *T) map[string]any {
-	out := map[string]any{}
-	if p == nil {
-		return out
-	}
-	v := refOf(p)
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		name := jsonName(t.Field(i))
-		if name == "" {
-			continue
-		}
-		if val, ok := fileValue(v.Field(i)); ok {
-			out[name] = val
-		}
-	}
-	return out
-}
-
-// fileValue extracts the plain value of an Opt or of a section pointer.
-func fileValue(f reflect.Value) (any, bool) {
-	switch f.Kind() {
-	case reflect.Pointer:
-		if f.IsNil() || f.Elem().Kind() != reflect.Struct {
-			return nil, false
-		}
-		m := map[string]any{}
-		t := f.Elem().Type()
-		for i := 0; i < t.NumField(); i++ {
-			name := jsonName(t.Field(i))
-			if name == "" {
-				continue
-			}
-			if val, ok := fileValue(f.Elem().Field(i)); ok {
-				m[name] = val
-			}
-		}
-		return m, true
-	case reflect.Struct:
-		nf := f.FieldByName("Node")
-		if !nf.IsValid() {
-			return nil, false
-		}
-		if n, ok := nf.Interface().(*Node); ok && n != nil && n.Kind != KindNull {
-			return n.Any(), true
-		}
-	}
-	return nil, false
-}

@@ -73,7 +73,7 @@ func TestPrecedence(t *testing.T) {
 		{"dns reflect remote without dns filter: left alone", `{"feature": {"network": {"outgoing": {"filter": {"remote": ["db"]}}}}}`, nil, func(c *Config) any { return c.Feature.Network.DNS.Filter == nil }, true},
 		{"agent address from file", `{"agent": {"address": "10.0.0.1:61337", "token": "f"}}`, nil, func(c *Config) any { return []string{*c.Agent.Address, *c.Agent.Token} }, []string{"10.0.0.1:61337", "f"}},
 		{"agent address and token env beat file", `{"agent": {"address": "10.0.0.1:61337", "token": "f"}}`, map[string]string{"MIRRORD_AGENT_ADDRESS": "[::1]:7", "MIRRORD_AGENT_TOKEN": "e"}, func(c *Config) any { return []string{*c.Agent.Address, *c.Agent.Token} }, []string{"[::1]:7", "e"}},
-		{"agent address mirrored in Other", `{"agent": {"address": "h:1"}}`, map[string]string{"MIRRORD_AGENT_TOKEN": "e"}, func(c *Config) any { return []any{c.Agent.Other["address"], c.Agent.Other["token"]} }, []any{"h:1", "e"}},
+		{"agent address and env token", `{"agent": {"address": "h:1"}}`, map[string]string{"MIRRORD_AGENT_TOKEN": "e"}, func(c *Config) any { return []any{*c.Agent.Address, *c.Agent.Token} }, []any{"h:1", "e"}},
 		{"agent default address", `{}`, nil, func(c *Config) any { return c.Agent.Address == nil && c.Agent.Token == nil }, true},
 		{"agent pod defaults", `{}`, nil, func(c *Config) any {
 			a := c.Agent
@@ -95,8 +95,8 @@ func TestPrecedence(t *testing.T) {
 			return p
 		}, InternalProxyConfig{StartIdleTimeout: 60, IdleTimeout: 5, SocketTimeout: 31536000, PingInterval: 30, LogLevel: "mirrord=info,warn", JSONLog: true, ProcessLoggingInterval: 60}},
 		{"internal proxy from file", `{"internal_proxy": {"start_idle_timeout": 9, "idle_timeout": 0, "log_destination": "/var/log/ip.log"}}`, nil, func(c *Config) any {
-			return []any{c.IntProxy.StartIdle().String(), c.IntProxy.Idle().String(), c.IntProxy.LogDestination, c.InternalProxy["idle_timeout"]}
-		}, []any{"9s", "0s", "/var/log/ip.log", 0}},
+			return []any{c.IntProxy.StartIdle().String(), c.IntProxy.Idle().String(), c.IntProxy.LogDestination}
+		}, []any{"9s", "0s", "/var/log/ip.log"}},
 		{"external proxy defaults", `{}`, nil, func(c *Config) any {
 			p := c.ExtProxy
 			p.LogDestination = ""
