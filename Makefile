@@ -34,6 +34,10 @@ deps:
 
 test: test-go $(TEST_EXTRA)
 
+# Tests use the binaries `build` just made (internal/testbin) instead of
+# building their own.
+test-go: export MIRRORD_TEST_BIN := $(CURDIR)/$(BIN)
+test-go: export MIRRORD_AGENT_BIN := $(CURDIR)/$(BIN)/mirrord-agent
 test-go: deps build $(TEST_DEPS)
 	$(GO) vet ./...
 	$(GO) test $(GOTEST_FLAGS) ./...

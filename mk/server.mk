@@ -1,6 +1,8 @@
 # mirrord-ls, the language server (server/, cmd/mirrord-ls). Its editor test
 # runs headless neovim (installed by scripts/deps.d/server.sh); the
-# benchmarks build cmd/mirrord-ls themselves.
+# benchmarks build cmd/mirrord-ls themselves. server/kubetargets tests the
+# cluster features against the local control plane (TEST_DEPS has
+# cluster-build, from mk/cluster.mk).
 
 RACE_PKGS += ./server/...
 
@@ -13,9 +15,11 @@ test-server:
 # resident memory of the real process with ten configs open.
 bench-server:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count=1 ./server/
+	$(GO) test -run '^$$' -bench 'ListTargets' -benchtime 2000x -count=1 ./server/kubetargets/
 
 fuzz-server:
 	for f in FuzzFraming FuzzParams; do $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./server/ || exit 1; done
 	for f in FuzzStream FuzzDecode; do $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./server/wire/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./server/textdoc/
 	$(GO) test -run '^$$' -fuzz '^FuzzFind$$' -fuzztime $(FUZZTIME) ./server/cursor/
+	$(GO) test -run '^$$' -fuzz '^FuzzFromText$$' -fuzztime $(FUZZTIME) ./server/configref/

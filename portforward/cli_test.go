@@ -9,10 +9,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -20,29 +21,8 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 )
 
-var (
-	cliOnce sync.Once
-	cliBin  string
-	cliErr  error
-)
-
-// mirrordBinary builds cmd/mirrord next to the agent binary.
-func mirrordBinary(t *testing.T) string {
-	t.Helper()
-	cliOnce.Do(func() {
-		cliBin = filepath.Join(binDir, "mirrord")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", cliBin, "github.com/mirrord-ls/mirrord-ls/cmd/mirrord").CombinedOutput()
-		if err != nil {
-			cliErr = fmt.Errorf("build mirrord: %v\n%s", err, out)
-		}
-	})
-	if cliErr != nil {
-		t.Fatal(cliErr)
-	}
-	return cliBin
-}
+// mirrordBinary is the mirrord CLI under test.
+func mirrordBinary(t *testing.T) string { return testbin.Mirrord(t) }
 
 // environWithout is the test's environment without the named variables.
 func environWithout(names ...string) []string {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
+
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
 	"github.com/mirrord-ls/mirrord-ls/portforward"
 )
@@ -112,7 +114,7 @@ func TestLocalLazy(t *testing.T) {
 // TestLocalTargetless resolves with the agent's own root and connects from
 // its own namespace (here, the host's loopback).
 func TestLocalTargetless(t *testing.T) {
-	buildAgent(t)
+	testbin.Dir(t) // points agenttest at the agent binary
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
 		t.Fatal(err)

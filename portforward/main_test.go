@@ -7,12 +7,12 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
 	"github.com/mirrord-ls/mirrord-ls/agent/netns"
@@ -22,49 +22,8 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 )
 
-// binDir holds the binaries the tests build (the agent, unless
-// MIRRORD_AGENT_BIN names one, and mirrord); TestMain removes it.
-var (
-	binDir       string
-	agentBinOnce sync.Once
-	agentBinErr  error
-)
-
 func TestMain(m *testing.M) {
-	if os.Getenv("MIRRORD_AGENTTEST_ROLE") != "" {
-		agenttest.Main(m) // plays the app inside a namespace; exits
-	}
-	var err error
-	if binDir, err = os.MkdirTemp("", "portforward-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if os.Getenv("MIRRORD_AGENT_BIN") == "" {
-		os.Setenv("MIRRORD_AGENT_BIN", filepath.Join(binDir, "mirrord-agent"))
-	}
-	code := kubetest.Run(m)
-	os.RemoveAll(binDir)
-	os.Exit(code)
-}
-
-// buildAgent builds the agent into $MIRRORD_AGENT_BIN unless it exists.
-func buildAgent(t testing.TB) {
-	t.Helper()
-	agentBinOnce.Do(func() {
-		bin := os.Getenv("MIRRORD_AGENT_BIN")
-		if _, err := os.Stat(bin); err == nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/mirrord-ls/mirrord-ls/cmd/mirrord-agent").CombinedOutput()
-		if err != nil {
-			agentBinErr = fmt.Errorf("build mirrord-agent: %v\n%s", err, out)
-		}
-	})
-	if agentBinErr != nil {
-		t.Fatal(agentBinErr)
-	}
+	os.Exit(testbin.Run(m, func() int { return kubetest.Run(m) }))
 }
 
 // newPod creates a namespace "pod" with an agent that stays while clients
@@ -72,7 +31,7 @@ func buildAgent(t testing.TB) {
 func newPod(t testing.TB) (*agenttest.Pod, *agenttest.Agent) {
 	t.Helper()
 	agenttest.RequireRoot(t)
-	buildAgent(t)
+	testbin.Dir(t) // points agenttest at the agent binary
 	pod := agenttest.NewPod(t, agenttest.PodOptions{})
 	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--linger", "120s"}})
 	return pod, a

@@ -39,7 +39,7 @@ func (s *Server) completion(ctx context.Context, p protocol.CompletionParams) (p
 	if err != nil || d == nil {
 		return protocol.CompletionList{Items: []protocol.CompletionItem{}}, err
 	}
-	return s.engine.Complete(ctx, assist.Request{Doc: d.doc, Offset: off, Format: d.cursorFormat(), Snippets: s.snippets()})
+	return s.engine.Complete(ctx, assist.Request{Doc: d.doc, Offset: off, Format: d.cursorFormat(), Snippets: s.snippets(), Path: d.path})
 }
 
 func (s *Server) hover(ctx context.Context, p protocol.HoverParams) (*protocol.Hover, error) {

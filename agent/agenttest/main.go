@@ -21,6 +21,10 @@ var (
 	buildErr  error
 )
 
+// IsRole reports whether this process was started to play a helper role
+// (TestMain must then call Main before anything else).
+func IsRole() bool { return os.Getenv(envRole) != "" }
+
 // Main runs the tests, or a helper role when the binary was started as one.
 func Main(m *testing.M) {
 	if role := os.Getenv(envRole); role != "" {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
 	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
@@ -24,10 +25,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("MIRRORD_AGENTTEST_ROLE") != "" {
-		agenttest.Main(m) // plays the pod's app and exits
-	}
-	os.Exit(kubetest.Run(m))
+	os.Exit(testbin.Run(m, func() int { return kubetest.Run(m) }))
 }
 
 // agentConfig resolves a config's agent section through the config engine.

@@ -8,86 +8,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/session/registry"
 )
 
-// agentTestRole is the variable agenttest re-executes this binary with to
-// play the target's app (see agenttest.Main).
-const agentTestRole = "MIRRORD_AGENTTEST_ROLE"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(agentTestRole) != "" {
-		agenttest.Main(m) // plays a role and exits
-	}
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// repoRoot is the module root (two levels up from this package).
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-// binaries builds mirrord, libmirrord_layer.so (in one directory, where
-// mirrord exec finds the layer) and mirrord-agent once per test process, and
-// points agenttest at that agent (MIRRORD_AGENT_BIN) so TestMain can remove
-// everything.
-func binaries(t testing.TB) (mirrord string) {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "layer-e2e-bin-")
-		if buildErr != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		root := repoRoot()
-		for _, c := range [][]string{
-			{"go", "build", "-o", filepath.Join(binDir, "mirrord"), "./cmd/mirrord"},
-			{"go", "build", "-o", filepath.Join(binDir, "mirrord-agent"), "./cmd/mirrord-agent"},
-			{"make", "-s", "BIN=" + binDir, filepath.Join(binDir, "libmirrord_layer.so")},
-		} {
-			cmd := exec.CommandContext(ctx, c[0], c[1:]...)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = &buildError{cmd: strings.Join(c, " "), out: string(out), err: err}
-				return
-			}
-		}
-		if os.Getenv("MIRRORD_AGENT_BIN") == "" {
-			os.Setenv("MIRRORD_AGENT_BIN", filepath.Join(binDir, "mirrord-agent"))
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, "mirrord")
-}
-
-type buildError struct {
-	cmd, out string
-	err      error
-}
-
-func (e *buildError) Error() string { return e.cmd + ": " + e.err.Error() + "\n" + e.out }
+func TestMain(m *testing.M) { os.Exit(testbin.Run(m, m.Run)) }
 
 // session is a pod with a running agent that mirrord exec runs against.
 type session struct {
@@ -102,7 +33,7 @@ type session struct {
 func newSession(t testing.TB, opts agenttest.PodOptions) *session {
 	t.Helper()
 	agenttest.RequireRoot(t)
-	mirrord := binaries(t)
+	mirrord := testbin.Mirrord(t)
 	pod := agenttest.NewPod(t, opts)
 	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--linger", "30s"}})
 	tmp, err := os.MkdirTemp("", "le")

@@ -50,6 +50,7 @@ type ClusterQuery struct {
 	Document string
 	Format   cursor.Format
 	Offset   int
+	Path     string // the document's path on disk ("" when unknown)
 }
 
 // ClusterValue is one proposed value.

@@ -20,6 +20,9 @@ type Request struct {
 	Format cursor.Format
 	// Snippets: the client accepts snippet syntax ($1, ${1|a,b|}).
 	Snippets bool
+	// Path of the document on disk ("" when unknown): relative paths in
+	// the config (kubeconfig) are taken from its folder.
+	Path string
 }
 
 // Complete returns the completion items at the request's offset.
@@ -630,7 +633,7 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 	if field, kindKey, ok := clusterFieldOf(pointer); ok && e.Cluster != nil {
 		ans, err := e.Cluster.CompleteCluster(ctx, ClusterQuery{
 			Field: field, Pointer: pointer, Prefix: b.c.Prefix, Kind: kindKey,
-			Document: b.req.Doc.Text(), Format: b.req.Format, Offset: b.req.Offset,
+			Document: b.req.Doc.Text(), Format: b.req.Format, Offset: b.req.Offset, Path: b.req.Path,
 		})
 		if err != nil {
 			return false, fmt.Errorf("cluster completion for %s: %w", pointer, err)

@@ -7,10 +7,12 @@ package configref
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 
 	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/schema"
+	"github.com/mirrord-ls/mirrord-ls/server/cursor"
 )
 
 // Ref is the cluster side of a config.
@@ -82,7 +84,16 @@ func FromResult(res *schema.Result) Ref {
 // rest is read.
 func FromText(ctx context.Context, text string, format schema.Format, offset int, env func(string) (string, bool)) Ref {
 	opts := schema.Options{Path: "mirrord." + format.String(), Env: env, IDE: true}
+	verified := text
 	res := schema.Verify(ctx, []byte(text), opts)
+	if res.Root == nil && format == schema.FormatJSON {
+		// JSON is often one line: read the members that are intact.
+		return Ref{
+			Kubeconfig: jsonString(text, "kubeconfig"),
+			Context:    jsonString(text, "kube_context"),
+			Namespace:  jsonString(text, "target", "namespace"),
+		}
+	}
 	if res.Root == nil && offset >= 0 && offset <= len(text) {
 		start := strings.LastIndexByte(text[:offset], '\n') + 1
 		end := len(text)
@@ -90,9 +101,15 @@ func FromText(ctx context.Context, text string, format schema.Format, offset int
 			end = offset + i
 		}
 		blanked := text[:start] + strings.Repeat(" ", end-start) + text[end:]
+		verified = blanked
 		res = schema.Verify(ctx, []byte(blanked), opts)
 	}
-	return FromResult(res)
+	r := FromResult(res)
+	if string(res.Rendered) != verified {
+		// Templated: the spans are in the rendered text, not in text.
+		r.HasSpan = false
+	}
+	return r
 }
 
 func locate(root *schema.Node, pointer string) *schema.Node {
@@ -111,4 +128,15 @@ func stringAt(root *schema.Node, pointer string) string {
 		return n.Str
 	}
 	return ""
+}
+
+// jsonString reads the string member at keys of a possibly broken JSON
+// text ("" when it is absent, broken or not a string).
+func jsonString(text string, keys ...string) string {
+	_, start, end, ok := cursor.JSONValueSpan(text, keys)
+	var v string
+	if !ok || json.Unmarshal([]byte(text[start:end]), &v) != nil {
+		return ""
+	}
+	return v
 }

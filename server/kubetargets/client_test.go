@@ -3,7 +3,6 @@ package kubetargets
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -277,12 +276,4 @@ func marked(t testing.TB, s string) (string, protocol.Position) {
 	line := strings.Count(before, "\n")
 	col := len(before) - (strings.LastIndexByte(before, '\n') + 1)
 	return s[:i] + s[i+1:], protocol.Position{Line: uint32(line), Character: uint32(col)}
-}
-
-func errorCode(err error) jsonrpc2.Code {
-	var werr *jsonrpc2.Error
-	if errors.As(err, &werr) {
-		return werr.Code
-	}
-	return 0
 }

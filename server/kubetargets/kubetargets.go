@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -100,7 +101,7 @@ func (p *Provider) ListTargets(ctx context.Context, q server.TargetQuery) (serve
 	cq.Kinds, cq.IncludeUnavailable = kinds, q.IncludeUnavailable
 	sctx, cancel := context.WithTimeout(ctx, p.opts.SyncTimeout)
 	defer cancel()
-	l, err := p.cat.ListTargets(sctx, cq)
+	l, err := p.listTargets(sctx, cq)
 	if err != nil {
 		if ctx.Err() != nil {
 			return server.TargetList{}, ctx.Err()
@@ -145,6 +146,36 @@ func Unreachable(err error) bool {
 	return errors.As(err, &op) || errors.As(err, &dns) || (errors.As(err, &ue) && !errors.Is(err, context.Canceled))
 }
 
+// detached runs a catalog call and returns when it ends or ctx does. Some
+// calls of client-go (discovery) do not take a context; they end on their
+// own at the client's timeout, after the answer was given up.
+func detached[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := call()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+func (p *Provider) listTargets(ctx context.Context, q catalog.Query) (listing.Listing, error) {
+	return detached(ctx, func() (listing.Listing, error) { return p.cat.ListTargets(ctx, q) })
+}
+
+func (p *Provider) describe(ctx context.Context, q catalog.Query, t targetpath.Target) (*catalog.Description, error) {
+	return detached(ctx, func() (*catalog.Description, error) { return p.cat.Describe(ctx, q, t) })
+}
+
 // --- hover and check ---
 
 // DescribeTarget renders the pods of a target as Markdown.
@@ -153,7 +184,7 @@ func (p *Provider) DescribeTarget(ctx context.Context, c server.ClusterRef, path
 	if err != nil {
 		return "", err
 	}
-	d, err := p.cat.Describe(ctx, query(c), t)
+	d, err := p.describe(ctx, query(c), t)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", err
@@ -170,7 +201,7 @@ func (p *Provider) CheckTarget(ctx context.Context, c server.ClusterRef, path st
 	if err != nil {
 		return server.TargetCheck{}, err
 	}
-	d, err := p.cat.Describe(ctx, query(c), t)
+	d, err := p.describe(ctx, query(c), t)
 	var nf *resolve.NotFoundError
 	switch {
 	case errors.As(err, &nf):
@@ -269,7 +300,7 @@ func orDash(s string) string {
 // namespaces, from the cache within the completion budget.
 func (p *Provider) CompleteCluster(ctx context.Context, q assist.ClusterQuery) (assist.ClusterAnswer, error) {
 	ref := configref.FromText(ctx, q.Document, schema.Format(q.Format), q.Offset, p.opts.LookupEnv)
-	cq := catalog.Query{Kubeconfig: expandHome(ref.Kubeconfig, p.opts.LookupEnv), Context: ref.Context, Namespace: ref.Namespace}
+	cq := catalog.Query{Kubeconfig: kubeconfigPath(ref.Kubeconfig, q.Path, p.opts.LookupEnv), Context: ref.Context, Namespace: ref.Namespace}
 	bctx, cancel := context.WithTimeout(ctx, p.opts.CompletionBudget)
 	defer cancel()
 	var (
@@ -344,7 +375,7 @@ func kindValues() assist.ClusterAnswer {
 // value prefixed by prefix.
 func (p *Provider) names(ctx context.Context, cq catalog.Query, k targetpath.Kind, prefix string) (assist.ClusterAnswer, error) {
 	cq.Kinds, cq.IncludeUnavailable = []targetpath.Kind{k}, true
-	l, err := p.cat.ListTargets(ctx, cq)
+	l, err := p.listTargets(ctx, cq)
 	if err != nil {
 		return assist.ClusterAnswer{}, err
 	}
@@ -380,7 +411,7 @@ func (p *Provider) names(ctx context.Context, cq catalog.Query, k targetpath.Kin
 // containers lists the containers of one target.
 func (p *Provider) containers(ctx context.Context, cq catalog.Query, t targetpath.Target) (assist.ClusterAnswer, error) {
 	cq.Kinds, cq.IncludeUnavailable = []targetpath.Kind{t.Kind}, true
-	l, err := p.cat.ListTargets(ctx, cq)
+	l, err := p.listTargets(ctx, cq)
 	if err != nil {
 		return assist.ClusterAnswer{}, err
 	}
@@ -402,10 +433,18 @@ func (p *Provider) containers(ctx context.Context, cq catalog.Query, t targetpat
 
 // namespaces lists the namespaces, the current one first.
 func (p *Provider) namespaces(ctx context.Context, cq catalog.Query) (assist.ClusterAnswer, error) {
-	names, current, _, err := p.cat.Namespaces(ctx, cq)
+	type nsList struct {
+		names   []string
+		current string
+	}
+	l, err := detached(ctx, func() (nsList, error) {
+		names, current, _, err := p.cat.Namespaces(ctx, cq)
+		return nsList{names, current}, err
+	})
 	if err != nil {
 		return assist.ClusterAnswer{}, err
 	}
+	names, current := l.names, l.current
 	var a assist.ClusterAnswer
 	for _, n := range names {
 		detail := "namespace"
@@ -417,9 +456,15 @@ func (p *Provider) namespaces(ctx context.Context, cq catalog.Query) (assist.Clu
 	return a, nil
 }
 
-func expandHome(path string, lookup func(string) (string, bool)) string {
+// kubeconfigPath resolves a config's kubeconfig field as the server does
+// for diagnostics: "~/" expanded, relative to the config's folder.
+func kubeconfigPath(path, configPath string, lookup func(string) (string, bool)) string {
 	if path == "" {
 		return ""
 	}
-	return assist.ExpandHome(path, lookup)
+	path = assist.ExpandHome(path, lookup)
+	if !filepath.IsAbs(path) && configPath != "" {
+		path = filepath.Join(filepath.Dir(configPath), path)
+	}
+	return path
 }

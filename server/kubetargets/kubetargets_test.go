@@ -14,6 +14,7 @@ import (
 
 	"go.lsp.dev/protocol"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/kube/listing"
@@ -129,10 +130,12 @@ func TestClusterFeatures(t *testing.T) {
 			{"mirrord.json", `{"target": {"namespace": "|"}}`, []string{"NS", "default"}},
 			{"mirrord.json", `{"agent": {"namespace": "|"}}`, []string{"NS", "kube-system"}},
 			{"mirrord.json", `{"target": "|"}`, []string{"pod/", "rollout/"}},
+			// Half typed: the rest of the document is not there yet.
+			{"mirrord.json", `{"target": {"namespace": "NS", "path": "deployment/|`, []string{"deployment/web"}},
 			{"mirrord.yaml", "target:\n  namespace: NS\n  path: |\n", []string{"deployment/", "targetless"}},
 			{"mirrord.yaml", "target:\n  namespace: NS\n  path: service/|\n", []string{"service/backend", "service/external"}},
 			{"mirrord.yaml", "target:\n  namespace: NS\n  path: deployment/web/|\n", []string{"deployment/web/container/app"}},
-			{"mirrord.yaml", "target:\n  namespace: NS\n  path:\n    statefulset: |\n", []string{"db"}},
+			{"mirrord.yaml", "target:\n  namespace: NS\n  path:\n    stateful_set: |\n", []string{"db"}},
 			{"mirrord.yaml", "agent:\n  namespace: |\n", []string{"NS"}},
 			{"mirrord.toml", "[target]\nnamespace = \"NS\"\npath = \"|\"\n", []string{"pod/", "job/"}},
 			{"mirrord.toml", "[target]\nnamespace = \"NS\"\npath = \"rollout/|\"\n", []string{"rollout/canary"}},
@@ -151,11 +154,12 @@ func TestClusterFeatures(t *testing.T) {
 				// A cold cache may answer incomplete lists: the editor asks
 				// again, as this loop does.
 				var labels []string
+				incomplete := false
 				kubetest.Eventually(t, kubetest.WaitTimeout, "completion "+strings.Join(wantLabels, ","), func(context.Context) (bool, error) {
 					var list protocol.CompletionList
 					cl.call(protocol.MethodTextDocumentCompletion, protocol.CompletionParams{TextDocumentPositionParams: protocol.TextDocumentPositionParams{
 						TextDocument: protocol.TextDocumentIdentifier{URI: uri}, Position: pos}}, &list)
-					labels = labels[:0]
+					labels, incomplete = labels[:0], list.IsIncomplete
 					for _, it := range list.Items {
 						labels = append(labels, it.Label)
 					}
@@ -166,6 +170,10 @@ func TestClusterFeatures(t *testing.T) {
 					}
 					return true, nil
 				})
+				// The kinds stage is incomplete: names follow once one is chosen.
+				if slices.Contains(wantLabels, "pod/") && !incomplete {
+					t.Errorf("the list of kinds is not marked incomplete")
+				}
 				if strings.Contains(tc.text, "/|") && slices.ContainsFunc(labels, func(l string) bool { return strings.HasSuffix(l, "/") }) {
 					t.Errorf("kinds offered after a kind was typed: %v", labels)
 				}
@@ -186,6 +194,16 @@ func TestClusterFeatures(t *testing.T) {
 		}
 		if strings.Count(md, "| `web-") != 2 {
 			t.Errorf("hover should list the 2 pods of web:\n%s", md)
+		}
+		pods, err := c.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pods.Items {
+			row := fmt.Sprintf("| `%s` | Running | yes | %s | %s |", p.Name, p.Spec.NodeName, p.Status.PodIP)
+			if p.Spec.NodeName == "" || !strings.Contains(md, row) {
+				t.Errorf("hover lacks the row %q:\n%s", row, md)
+			}
 		}
 	})
 
@@ -231,6 +249,17 @@ func TestClusterFeatures(t *testing.T) {
 		})
 		cl.diagnostics(uri, waitTimeout, func(p lsp.PublishDiagnosticsParams) bool {
 			return p.Version != nil && *p.Version == 2 && len(p.Diagnostics) == 0
+		})
+
+		// A target created after the check: didChangeWatchedFiles checks
+		// again (the cache sees the new pod through its watch).
+		lateURI := cl.open("mirrord.json", fmt.Sprintf(`{"target": {"namespace": %q, "path": "pod/late"}}`, ns))
+		cl.diagnostics(lateURI, waitTimeout, func(p lsp.PublishDiagnosticsParams) bool { return len(p.Diagnostics) == 1 })
+		c.CreatePod(t, ns, kubetest.Pod("late", nil, nil, "app"))
+		kubetest.Eventually(t, kubetest.WaitTimeout, "the diagnostic of pod/late cleared", func(context.Context) (bool, error) {
+			cl.notify(protocol.MethodWorkspaceDidChangeWatchedFiles, map[string]any{"changes": []any{}})
+			all := cl.allDiagnostics(lateURI)
+			return len(all[len(all)-1].Diagnostics) == 0, nil
 		})
 	})
 }

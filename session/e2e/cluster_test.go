@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -94,7 +96,7 @@ func runAgentPod(t *testing.T, c *kubetest.Cluster, ns string, pod *agenttest.Po
 // Secret and posts the Jira worklog.
 func TestClusterSessionEndToEnd(t *testing.T) {
 	agenttest.RequireRoot(t)
-	binaries(t)
+	testbin.Dir(t)
 	c := kubetest.Start(t)
 	ns := c.Namespace(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -140,7 +142,7 @@ func TestClusterSessionEndToEnd(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m := &session.Manager{Dir: sessions, Mirrord: self, Layer: filepath.Join(binDir, "libmirrord_layer.so")}
+	m := &session.Manager{Dir: sessions, Mirrord: self, Layer: testbin.Layer(t)}
 	var progress []string
 	type started struct {
 		launch *session.Launch

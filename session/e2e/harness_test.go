@@ -10,74 +10,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/session/registry"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("MIRRORD_AGENTTEST_ROLE") != "" {
-		agenttest.Main(m) // plays the pod's app and exits
-	}
 	if os.Getenv(envHandoffIntproxy) == "1" && len(os.Args) > 1 && os.Args[1] == "intproxy" {
 		os.Exit(runHandoffIntproxy(os.Args[1:]))
 	}
-	code := kubetest.Run(m)
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-// binaries builds mirrord, the layer (next to it, where ext finds it) and
-// the agent once per test process.
-func binaries(t testing.TB) (mirrord string) {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "session-e2e-bin-")
-		if buildErr != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		for _, c := range [][]string{
-			{"go", "build", "-o", filepath.Join(binDir, "mirrord"), "./cmd/mirrord"},
-			{"go", "build", "-o", filepath.Join(binDir, "mirrord-agent"), "./cmd/mirrord-agent"},
-			{"make", "-s", "BIN=" + binDir, filepath.Join(binDir, "libmirrord_layer.so")},
-		} {
-			cmd := exec.CommandContext(ctx, c[0], c[1:]...)
-			cmd.Dir = repoRoot()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("%s: %v\n%s", strings.Join(c, " "), err, out)
-				return
-			}
-		}
-		if os.Getenv("MIRRORD_AGENT_BIN") == "" {
-			os.Setenv("MIRRORD_AGENT_BIN", filepath.Join(binDir, "mirrord-agent"))
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, "mirrord")
+	os.Exit(testbin.Run(m, func() int { return kubetest.Run(m) }))
 }
 
 // fixture is a pod with a pre-started agent and a private session directory.
@@ -93,7 +41,7 @@ type fixture struct {
 func newFixture(t testing.TB, podEnv map[string]string) *fixture {
 	t.Helper()
 	agenttest.RequireRoot(t)
-	mirrord := binaries(t)
+	mirrord := testbin.Mirrord(t)
 	pod := agenttest.NewPod(t, agenttest.PodOptions{Env: podEnv})
 	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--linger", "60s"}})
 	sessions, err := os.MkdirTemp("/tmp", "msess") // short: unix socket paths
