@@ -9,7 +9,7 @@
 # Everything it starts is stopped on exit. DEMO_CLUSTER=0 skips part 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$PWD/bin
+demo_bin=$PWD/bin
 work=$(mktemp -d /tmp/mirrord-demo.XXXXXX)
 ns=mdemo$$
 pids=()
@@ -19,7 +19,11 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   ip netns del "$ns" 2>/dev/null || true
   ip link del "${ns}h" 2>/dev/null || true
-  if [ "${started_cluster:-0}" = 1 ]; then bash scripts/cluster-down.sh >/dev/null 2>&1 || true; fi
+  if [ "${started_cluster:-0}" = 1 ]; then
+    bash scripts/cluster-down.sh >/dev/null 2>&1 || true
+  elif [ "${created_ns:-0}" = 1 ]; then
+    api -X DELETE "$server/api/v1/namespaces/shop" >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,11 +56,11 @@ cat >"$work/.mirrord/mirrord.json" <<'JSON'
 JSON
 cat -n "$work/.mirrord/mirrord.json"
 echo
-"$bin/mirrord" verify-config -o text "$work/.mirrord/mirrord.json" || true
+"$demo_bin/mirrord" verify-config -o text "$work/.mirrord/mirrord.json" || true
 
 step "2. The same file in a real editor: headless neovim + mirrord-ls"
 if command -v nvim >/dev/null; then
-  MIRRORD_LS_BIN="$bin/mirrord-ls" MIRRORD_LS_CONFIG="$work/.mirrord/mirrord.json" \
+  MIRRORD_LS_BIN="$demo_bin/mirrord-ls" MIRRORD_LS_CONFIG="$work/.mirrord/mirrord.json" \
     MIRRORD_LS_OUT="$work/nvim.json" MIRRORD_LS_LOG="$work/ls.log" \
     timeout 60 nvim --headless --clean -n -i NONE -c "luafile server/testdata/nvim/lsp_test.lua" >/dev/null 2>&1 || true
   python3 - "$work/nvim.json" <<'PY'
@@ -75,7 +79,7 @@ else
 fi
 
 step "3. A pod in a network namespace, a real agent, and mirrord exec"
-if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || [ ! -x "$bin/mirrord-agent" ] || [ ! -f "$bin/libmirrord_layer.so" ]; then
+if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || [ ! -x "$demo_bin/mirrord-agent" ] || [ ! -f "$demo_bin/libmirrord_layer.so" ]; then
   echo "needs root, iproute2, bin/mirrord-agent and bin/libmirrord_layer.so; skipping"
 else
   root=$work/podroot
@@ -96,18 +100,18 @@ else
     python3 -m http.server 80 --bind 10.213.9.2 --directory "$work/www" >"$work/app.log" 2>&1 &
   app=$!; pids+=("$app")
   wait_for <(ip netns exec "$ns" ss -ltn 2>/dev/null) ":80" 10 2>/dev/null || true
-  "$bin/mirrord-agent" --listen 127.0.0.1:0 --token demo-token --pid "$app" --root "$root" >"$work/agent.log" 2>&1 &
+  "$demo_bin/mirrord-agent" --listen 127.0.0.1:0 --token demo-token --pid "$app" --root "$root" >"$work/agent.log" 2>&1 &
   pids+=($!)
   wait_for "$work/agent.log" "agent ready" 20
   addr=$(sed -n 's/^listening on //p' "$work/agent.log" | head -1)
   echo "agent: $(grep 'agent ready' "$work/agent.log")  at $addr"
   export MIRRORD_AGENT_ADDRESS=$addr MIRRORD_AGENT_TOKEN=demo-token
   echo; echo "\$ mirrord exec -- curl -s http://orders.internal/     (a name and address only the pod knows)"
-  "$bin/mirrord" exec -- curl -s --max-time 10 http://orders.internal/ || true
+  "$demo_bin/mirrord" exec -- curl -s --max-time 10 http://orders.internal/ || true
   echo; echo "\$ mirrord exec -- python3 -c 'print(os.environ[\"REMOTE_ONLY\"])'"
-  "$bin/mirrord" exec -- python3 -c 'import os; print(os.environ["REMOTE_ONLY"])' || true
+  "$demo_bin/mirrord" exec -- python3 -c 'import os; print(os.environ["REMOTE_ONLY"])' || true
   echo; echo "\$ mirrord exec -- cat /app/config.yaml     (a file only in the pod's root)"
-  "$bin/mirrord" exec -- cat /app/config.yaml || true
+  "$demo_bin/mirrord" exec -- cat /app/config.yaml || true
   unset MIRRORD_AGENT_ADDRESS MIRRORD_AGENT_TOKEN
 fi
 
@@ -117,19 +121,20 @@ if [ "${DEMO_CLUSTER:-1}" = 0 ]; then
 else
   make --no-print-directory cluster-build
   source scripts/cluster-env.sh
+  # Stop the cluster at the end only if the demo started it.
+  [ -n "$(pid_of kube-apiserver)" ] || started_cluster=1
   if ! bash scripts/cluster-up.sh >"$work/cluster.log" 2>&1; then
     cat "$work/cluster.log"; exit 1
   fi
-  started_cluster=1
   export KUBECONFIG=$state/admin.kubeconfig
-  server=$(sed -n 's/^ *server: //p' "$KUBECONFIG" | head -1)
-  token=$(sed -n 's/^ *token: //p' "$KUBECONFIG" | head -1)
+  server=$(grep -o 'server: *[^ ,}]*' "$KUBECONFIG" | head -1 | sed 's/server: *//')
+  token=$(grep -o 'token: *[A-Za-z0-9._-]*' "$KUBECONFIG" | head -1 | sed 's/token: *//')
   api() { curl -sS --fail -k -A mirrord-demo -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
   # A fake node (kwok makes it Ready and runs its pods' lifecycle).
   api -X POST "$server/api/v1/nodes" -d '{"metadata": {"name": "kwok-node-0",
       "annotations": {"kwok.x-k8s.io/node": "fake"}, "labels": {"type": "kwok", "kubernetes.io/hostname": "kwok-node-0"}},
     "status": {"allocatable": {"cpu": "32", "memory": "64Gi", "pods": "110"}, "capacity": {"cpu": "32", "memory": "64Gi", "pods": "110"}}}' >/dev/null 2>&1 || true
-  api -X POST "$server/api/v1/namespaces" -d '{"metadata":{"name":"shop"}}' >/dev/null 2>&1 || true
+  api -X POST "$server/api/v1/namespaces" -d '{"metadata":{"name":"shop"}}' >/dev/null 2>&1 && created_ns=1
   deadline=$((SECONDS + 30))
   until api "$server/api/v1/namespaces/shop/serviceaccounts/default" >/dev/null 2>&1; do
     ((SECONDS < deadline)) || { echo "namespace shop has no default service account" >&2; exit 1; }
@@ -142,14 +147,14 @@ else
         "spec": {"nodeSelector": {"type": "kwok"},
                  "containers": [{"name": "app", "image": "orders:1"}, {"name": "istio-proxy", "image": "proxy:1"}]}}}}' >/dev/null 2>&1 || true
   deadline=$((SECONDS + 30))
-  until "$bin/mirrord" ls -n shop 2>/dev/null | grep -q deployment/orders; do
+  until "$demo_bin/mirrord" ls -n shop 2>/dev/null | grep -q deployment/orders; do
     ((SECONDS < deadline)) || break
     sleep 0.2
   done
   echo "\$ MIRRORD_LS_RICH_OUTPUT=true mirrord ls -n shop"
-  MIRRORD_LS_RICH_OUTPUT=true "$bin/mirrord" ls -n shop || true
+  MIRRORD_LS_RICH_OUTPUT=true "$demo_bin/mirrord" ls -n shop || true
   echo; echo "\$ mirrord ls -n shop -o table"
-  "$bin/mirrord" ls -n shop -o table || true
+  "$demo_bin/mirrord" ls -n shop -o table || true
 fi
 
 step "Done"

@@ -57,6 +57,11 @@ func (c *Cluster) Namespace(t testing.TB) string {
 		t.Fatalf("create namespace %s: %v", name, err)
 	}
 	t.Cleanup(func() {
+		// Pods are removed at once first: a pod bound to a node no kubelet
+		// (or kwok) runs would otherwise wait forever for its graceful end
+		// and keep the namespace Terminating.
+		zero := int64(0)
+		_ = c.Client.CoreV1().Pods(name).DeleteCollection(context.Background(), metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
 		err := c.Client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("delete namespace %s: %v", name, err)
