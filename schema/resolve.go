@@ -783,4 +783,3 @@ func (r *resolver) preview(fp *FilePreview, p *PreviewConfig) {
 		p.WakeTimeoutSecs = &v
 	}
 }
-

@@ -230,11 +230,3 @@ func (s *Server) discoverConfig(_ context.Context, p DiscoverConfigParams) (*Dis
 	}
 	return out, nil
 }
-
-// startSession runs a session through the SessionManager, reporting its
-// progress as window/logMessage until $/progress support lands.
-func (s *Server) startSession(ctx context.Context, p StartSessionParams) (LaunchEnvironment, error) {
-	return s.opts.Sessions.StartSession(ctx, p, func(msg string) {
-		s.log.Info("session progress", "message", msg)
-	})
-}

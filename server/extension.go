@@ -104,6 +104,9 @@ type StartSessionParams struct {
 	WorkspaceFolder string            `json:"workspaceFolder,omitempty"`
 	Env             map[string]string `json:"env,omitempty"`
 	WorkDoneToken   any               `json:"workDoneToken,omitempty"`
+	// ClientName is the editor's name from initialize (MIRRORD_IDE_NAME);
+	// the server fills it in.
+	ClientName string `json:"-"`
 }
 
 // LaunchEnvironment answers mirrord/startSession.
@@ -130,4 +133,58 @@ type SessionManager interface {
 	StartSession(ctx context.Context, p StartSessionParams, progress func(message string)) (LaunchEnvironment, error)
 	ListSessions(ctx context.Context) ([]SessionInfo, error)
 	StopSession(ctx context.Context, sessionID string) error
+}
+
+// SessionError is a failed session start with mirrord's report (the
+// `Error: {json}` of `mirrord ext`). mirrord/startSession answers it as a
+// JSON-RPC error whose data is this object.
+type SessionError struct {
+	Message string   `json:"message"`
+	Causes  []string `json:"causes"`
+	Help    string   `json:"help,omitempty"`
+}
+
+func (e *SessionError) Error() string {
+	if len(e.Causes) == 0 {
+		return e.Message
+	}
+	msg := e.Message
+	for _, c := range e.Causes {
+		msg += ": " + c
+	}
+	return msg
+}
+
+// SessionWatcher is implemented by a SessionManager that can tell when
+// sessions appear or end; the server then sends mirrord/sessionsChanged.
+type SessionWatcher interface {
+	// Watch calls changed after each change until ctx ends.
+	Watch(ctx context.Context, changed func()) error
+}
+
+// GitBranchParams of mirrord/gitBranch.
+type GitBranchParams struct {
+	// Folder (a path or file URI); default: the first workspace folder.
+	Folder string `json:"folder,omitempty"`
+	// Env is the launch environment (MIRRORD_BRANCH_NAME wins).
+	Env map[string]string `json:"env,omitempty"`
+}
+
+// GitBranchResult answers mirrord/gitBranch.
+type GitBranchResult struct {
+	Branch   string `json:"branch,omitempty"`
+	Commit   string `json:"commit,omitempty"`
+	Detached bool   `json:"detached"`
+	Root     string `json:"root,omitempty"`
+	Source   string `json:"source"` // env, git, none
+}
+
+// BranchDetector answers mirrord/gitBranch.
+type BranchDetector interface {
+	GitBranch(ctx context.Context, p GitBranchParams) (GitBranchResult, error)
+}
+
+// SessionsChangedParams of the mirrord/sessionsChanged notification.
+type SessionsChangedParams struct {
+	Sessions []SessionInfo `json:"sessions"`
 }

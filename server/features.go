@@ -154,6 +154,15 @@ func (s *Server) executeCommand(ctx context.Context, p protocol.ExecuteCommandPa
 			return nil, err
 		}
 		return s.listTargets(ctx, lp)
+	case CommandGitBranch:
+		if _, ok := s.methods["mirrord/gitBranch"]; !ok {
+			break
+		}
+		var gp GitBranchParams
+		if err := decodeParams(arg, &gp); err != nil {
+			return nil, err
+		}
+		return s.gitBranch(ctx, gp)
 	case "":
 		return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, "command is required")
 	}

@@ -135,14 +135,10 @@ func (s *Server) methodTable() map[string]method {
 		m["mirrord/listSessions"] = request(true, func(ctx context.Context, _ struct{}) ([]SessionInfo, error) {
 			return s.opts.Sessions.ListSessions(ctx)
 		})
-		m["mirrord/stopSession"] = request(true, func(ctx context.Context, p struct {
-			SessionID string `json:"session_id"`
-		}) (any, error) {
-			if p.SessionID == "" {
-				return nil, jsonrpc2.NewError(jsonrpc2.InvalidParams, "session_id is required")
-			}
-			return nil, s.opts.Sessions.StopSession(ctx, p.SessionID)
-		})
+		m["mirrord/stopSession"] = request(true, s.stopSession)
+		if _, ok := s.opts.Sessions.(BranchDetector); ok {
+			m["mirrord/gitBranch"] = request(true, s.gitBranch)
+		}
 	}
 	return m
 }
@@ -363,6 +359,9 @@ func (s *Server) initialize(_ context.Context, p protocol.InitializeParams) (pro
 	client := "unknown"
 	if p.ClientInfo != nil {
 		client = p.ClientInfo.Name + " " + p.ClientInfo.Version
+		s.mu.Lock()
+		s.clientName = p.ClientInfo.Name
+		s.mu.Unlock()
 	}
 	s.log.Info("initialize", "client", client, "folders", folders)
 	s.state.Store(int32(stateInitialized))
@@ -370,6 +369,9 @@ func (s *Server) initialize(_ context.Context, p protocol.InitializeParams) (pro
 	commands := []string{CommandVerifyConfig, CommandDiscoverConfig}
 	if s.opts.Targets != nil {
 		commands = append(commands, CommandListTargets)
+	}
+	if _, ok := s.methods["mirrord/gitBranch"]; ok {
+		commands = append(commands, CommandGitBranch)
 	}
 	return protocol.InitializeResult{
 		Capabilities: protocol.ServerCapabilities{
@@ -391,6 +393,7 @@ func (s *Server) initialize(_ context.Context, p protocol.InitializeParams) (pro
 }
 
 func (s *Server) initialized(_ context.Context, _ struct{}) error {
+	s.watchSessions()
 	s.mu.Lock()
 	ws := s.caps.Workspace
 	dynamic := ws != nil && ws.DidChangeWatchedFiles != nil && ws.DidChangeWatchedFiles.DynamicRegistration

@@ -84,7 +84,11 @@ type Server struct {
 	mu      sync.Mutex
 	folders []string
 	caps    protocol.ClientCapabilities
-	delay   time.Duration // diagnostics delay (Options or initializationOptions)
+	// clientName is the editor's name from initialize (MIRRORD_IDE_NAME).
+	clientName string
+	// progressSeq numbers the work-done tokens the server creates.
+	progressSeq atomic.Int64
+	delay       time.Duration // diagnostics delay (Options or initializationOptions)
 	// parentPoll is how often the editor process named in initialize is
 	// checked; the server exits when it is gone.
 	parentPoll time.Duration

@@ -1,7 +1,7 @@
 // Command mirrord-ls is the language server for mirrord config files and
 // the backend of the mirrord editor extensions:
 //
-//	mirrord-ls --stdio [--log-file PATH] [--log-level debug|info|warn|error]
+//	mirrord-ls --stdio [--log-file PATH] [--log-level debug|info|warn|error] [--mirrord PATH]
 //	mirrord-ls --version
 //
 // It speaks JSON-RPC 2.0 with LSP framing on stdin/stdout. Logs go to the
@@ -21,9 +21,9 @@ import (
 	"syscall"
 
 	"github.com/mirrord-ls/mirrord-ls/internal/version"
-	"github.com/mirrord-ls/mirrord-ls/kube/catalog"
 	"github.com/mirrord-ls/mirrord-ls/server"
 	"github.com/mirrord-ls/mirrord-ls/server/kubetargets"
+	"github.com/mirrord-ls/mirrord-ls/session/extclient"
 )
 
 func main() {
@@ -37,8 +37,9 @@ func run(args []string) int {
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	logFile := fs.String("log-file", "", "append the server log to this file")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	mirrordCLI := fs.String("mirrord", "", "the mirrord CLI that serves cluster features (default: next to mirrord-ls, else on PATH)")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: mirrord-ls --stdio [--log-file PATH] [--log-level LEVEL] | --version")
+		fmt.Fprintln(os.Stderr, "usage: mirrord-ls --stdio [--log-file PATH] [--log-level LEVEL] [--mirrord PATH] | --version")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -76,14 +77,15 @@ func run(args []string) int {
 	protocolOut := os.Stdout
 	os.Stdout = os.Stderr
 
-	// One target cache per server: informers start on the first cluster
-	// question and stop on exit.
-	cat := catalog.New(catalog.Options{LookupEnv: os.LookupEnv})
-	defer cat.Close()
-	cluster := kubetargets.New(cat, kubetargets.Options{LookupEnv: os.LookupEnv})
+	// Cluster features go through one helper process (`mirrord
+	// cluster-serve`), started on the first cluster question and stopped
+	// on exit, so this binary does not link client-go.
+	cluster := kubetargets.New(kubetargets.Options{Mirrord: *mirrordCLI})
+	defer cluster.Close()
 	srv, err := server.New(server.Options{
 		Version: version.Version, Log: logw, LogLevel: level,
 		Cluster: cluster, Targets: cluster,
+		Sessions: extclient.New(extclient.Options{Mirrord: *mirrordCLI, LookupEnv: os.LookupEnv}),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mirrord-ls:", err)

@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 		newVerifyConfigCmd(),
 		newSchemaCmd(),
 		newPortForwardCmd(),
+		newClusterServeCmd(),
 	)
 	return root
 }

@@ -15,19 +15,21 @@ import (
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
 
-	"github.com/mirrord-ls/mirrord-ls/kube/catalog"
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/server"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 	"github.com/mirrord-ls/mirrord-ls/server/wire"
 )
 
 // client is an LSP client over an in-process pipe to a server wired to a
-// real catalog, as cmd/mirrord-ls wires it.
+// cluster helper (the real `mirrord cluster-serve`), as cmd/mirrord-ls
+// wires it.
 type client struct {
-	t      testing.TB
-	stream *wire.Stream
-	frames *wire.FrameReader
-	nextID int32
+	t       testing.TB
+	cluster *Client
+	stream  *wire.Stream
+	frames  *wire.FrameReader
+	nextID  int32
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -59,15 +61,17 @@ func startServer(t testing.TB, kubeconfig string, opts Options) *client {
 		}
 		return os.LookupEnv(name)
 	}
-	cat := catalog.New(catalog.Options{LookupEnv: env})
-	opts.LookupEnv = env
-	p := New(cat, opts)
+	if opts.Mirrord == "" {
+		opts.Mirrord = testbin.Mirrord(t)
+	}
+	opts.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	p := New(opts)
 	srv, err := server.New(server.Options{LookupEnv: env, Cluster: p, Targets: p})
 	if err != nil {
 		t.Fatal(err)
 	}
 	serverEnd, clientEnd := net.Pipe()
-	c := &client{t: t, stream: wire.New(clientEnd), frames: wire.NewFrameReader(clientEnd), replies: map[string]reply{}}
+	c := &client{t: t, cluster: p, stream: wire.New(clientEnd), frames: wire.NewFrameReader(clientEnd), replies: map[string]reply{}}
 	c.cond = sync.NewCond(&c.mu)
 	exit := make(chan int, 1)
 	go func() { exit <- srv.Serve(context.Background(), serverEnd, serverEnd, serverEnd) }()
@@ -79,7 +83,9 @@ func startServer(t testing.TB, kubeconfig string, opts Options) *client {
 		case <-time.After(10 * time.Second):
 			t.Errorf("server did not stop after the transport closed")
 		}
-		cat.Close()
+		if err := p.Close(); err != nil {
+			t.Errorf("closing the cluster helper: %v", err)
+		}
 	})
 	dir := t.TempDir()
 	c.call(protocol.MethodInitialize, map[string]any{

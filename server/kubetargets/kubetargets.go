@@ -1,470 +1,402 @@
-// Package kubetargets connects the language server to the cluster: it
-// implements the server's TargetCatalog (mirrord/listTargets, target
-// hovers, the missing-target check) and ClusterCompleter (targets,
-// containers and namespaces while typing) on the watch-backed target cache
-// of package kube/catalog.
+// Package kubetargets connects the language server to the cluster without
+// linking client-go: its Client implements the server's TargetCatalog
+// (mirrord/listTargets, target hovers, the missing-target check) and
+// ClusterCompleter (targets, containers and namespaces while typing) by
+// asking the cluster helper, a `mirrord cluster-serve --stdio` child
+// process that holds the watch-backed target cache (protocol:
+// server/clusterrpc).
 //
-// Completion never waits on the cluster longer than a short budget: what
-// is not known by then is left out and the answer is marked incomplete, so
-// the editor asks again on the next keystroke, when the cache may be warm.
+// The helper is started on the first cluster question and kept warm. If it
+// dies, the next question starts it again (with a growing delay between
+// restarts that keep failing); meanwhile questions fail with "cluster
+// helper exited: …". Close stops it.
 package kubetargets
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
+	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/mirrord-ls/mirrord-ls/kube/catalog"
-	"github.com/mirrord-ls/mirrord-ls/kube/listing"
-	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
-	"github.com/mirrord-ls/mirrord-ls/kube/suggest"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
-	"github.com/mirrord-ls/mirrord-ls/schema"
+	"go.lsp.dev/jsonrpc2"
+
 	"github.com/mirrord-ls/mirrord-ls/server"
 	"github.com/mirrord-ls/mirrord-ls/server/assist"
-	"github.com/mirrord-ls/mirrord-ls/server/configref"
+	"github.com/mirrord-ls/mirrord-ls/server/clusterrpc"
 )
 
-// Options configure a Provider.
+// Options configure a Client.
 type Options struct {
+	// Mirrord is the mirrord CLI that serves the cluster helper ("": the
+	// `mirrord` next to the running executable, else on PATH).
+	Mirrord string
+	// Env is the helper's environment (nil: this process's).
+	Env []string
 	// CompletionBudget is how long a completion waits on the cluster
 	// (default 300 ms).
 	CompletionBudget time.Duration
 	// SyncTimeout bounds mirrord/listTargets when the cache of a namespace
 	// is cold (default 20 s).
 	SyncTimeout time.Duration
-	// LookupEnv reads the environment for config overrides and "~/"
-	// (nil: none).
-	LookupEnv func(string) (string, bool)
+	// RestartDelay is the delay before the second restart of a helper
+	// that keeps exiting; it doubles up to 10 s (default 250 ms; the first
+	// restart is immediate).
+	RestartDelay time.Duration
+	// CloseTimeout is how long Close waits for the helper to exit after
+	// closing its stdin before killing it (default 2 s).
+	CloseTimeout time.Duration
 }
 
-// Provider answers the server's cluster questions from a catalog.
-type Provider struct {
-	cat  *catalog.Catalog
+// Restart delays: a helper that exits is started again at once on the
+// next question; one that keeps exiting waits longer each time (from
+// Options.RestartDelay up to maxRestartDelay).
+const (
+	maxRestartDelay = 10 * time.Second
+	// completionGrace is added to the completion budget for the helper's
+	// start and the round trip.
+	completionGrace = 200 * time.Millisecond
+)
+
+// Client answers the server's cluster questions through the helper.
+type Client struct {
 	opts Options
+
+	mu       sync.Mutex
+	h        *helper // nil: not running
+	closed   bool
+	failures int       // consecutive exits or failed starts
+	retryAt  time.Time // no start before this
+	lastErr  error     // why the last helper is gone
 }
 
-// New returns a Provider over cat (which the caller closes).
-func New(cat *catalog.Catalog, opts Options) *Provider {
+var (
+	_ server.TargetCatalog    = (*Client)(nil)
+	_ server.ClusterCompleter = (*Client)(nil)
+)
+
+// New returns a Client; the helper starts on the first question.
+func New(opts Options) *Client {
 	if opts.CompletionBudget <= 0 {
 		opts.CompletionBudget = 300 * time.Millisecond
 	}
 	if opts.SyncTimeout <= 0 {
 		opts.SyncTimeout = 20 * time.Second
 	}
-	if opts.LookupEnv == nil {
-		opts.LookupEnv = func(string) (string, bool) { return "", false }
+	if opts.RestartDelay <= 0 {
+		opts.RestartDelay = 250 * time.Millisecond
 	}
-	return &Provider{cat: cat, opts: opts}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = 2 * time.Second
+	}
+	return &Client{opts: opts}
 }
 
-var (
-	_ server.TargetCatalog    = (*Provider)(nil)
-	_ server.ClusterCompleter = (*Provider)(nil)
-)
-
-func query(c server.ClusterRef) catalog.Query {
-	return catalog.Query{Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: c.Namespace}
+// FindMirrord locates the mirrord CLI: explicit when given, else next to
+// the running executable, else on PATH.
+func FindMirrord(explicit string) (string, error) {
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", fmt.Errorf("mirrord CLI %s: %w", explicit, err)
+		}
+		return explicit, nil
+	}
+	var tried []string
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "mirrord")
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	p, err := exec.LookPath("mirrord")
+	if err == nil {
+		return p, nil
+	}
+	tried = append(tried, "PATH")
+	return "", fmt.Errorf("mirrord CLI not found (looked in %s); install it next to mirrord-ls or pass --mirrord PATH", strings.Join(tried, ", "))
 }
 
-// parseKinds turns kind names (aliases included) into catalog kinds.
-func parseKinds(names []string) ([]targetpath.Kind, error) {
-	if len(names) == 0 {
-		return nil, nil
+// helper is one running `mirrord cluster-serve`.
+type helper struct {
+	cmd    *exec.Cmd
+	conn   jsonrpc2.Conn
+	stderr *tail
+	exited chan struct{} // closed once the process was waited for
+	err    error         // how it exited (set before exited closes)
+}
+
+func (c *Client) start() (*helper, error) {
+	bin, err := FindMirrord(c.opts.Mirrord)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]targetpath.Kind, 0, len(names))
-	for _, n := range names {
-		t, err := targetpath.Parse(strings.ToLower(strings.TrimSpace(n)) + "/x")
-		if err != nil || !listing.Listable(t.Kind) {
-			return nil, fmt.Errorf("unknown target kind %q; listable kinds: %v", n, listing.Kinds)
+	cmd := exec.Command(bin, "cluster-serve", "--stdio",
+		"--sync-timeout", c.opts.SyncTimeout.String(), "--completion-budget", c.opts.CompletionBudget.String())
+	cmd.Env = c.opts.Env
+	h := &helper{cmd: cmd, stderr: &tail{max: 4096}, exited: make(chan struct{})}
+	cmd.Stderr = h.stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("cluster helper: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("cluster helper: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cluster helper: starting %s: %w", bin, err)
+	}
+	h.conn = jsonrpc2.NewConn(jsonrpc2.NewStream(pipes{stdout, stdin}))
+	h.conn.Go(context.Background(), func(_ context.Context, reply jsonrpc2.Replier, req jsonrpc2.Request) error {
+		if _, ok := req.(*jsonrpc2.Call); ok { // the helper asks nothing
+			return reply(context.Background(), nil, jsonrpc2.NewError(jsonrpc2.MethodNotFound, req.Method()))
 		}
-		if !slices.Contains(out, t.Kind) {
-			out = append(out, t.Kind)
+		return nil
+	})
+	go func() {
+		// The connection ends when the helper's stdout does (it exited)
+		// or when Close closed its stdin; then reap it.
+		<-h.conn.Done()
+		h.err = cmd.Wait()
+		close(h.exited)
+	}()
+	return h, nil
+}
+
+// describe says how a helper ended, with the end of its stderr.
+func (h *helper) describe() string {
+	msg := "exit status 0"
+	if h.err != nil {
+		msg = h.err.Error()
+	}
+	if s := h.stderr.lastLine(); s != "" {
+		msg += ": " + s
+	}
+	return msg
+}
+
+// restartDelay is the wait before starting a helper after the given
+// number of consecutive failures.
+func restartDelay(first time.Duration, failures int) time.Duration {
+	if failures <= 1 {
+		return 0
+	}
+	d := first
+	for i := 2; i < failures && d < maxRestartDelay; i++ {
+		d *= 2
+	}
+	return max(min(d, maxRestartDelay), first)
+}
+
+// running returns the helper, starting it when it is not running and the
+// restart delay has passed.
+func (c *Client) running() (*helper, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("cluster helper: the server is shutting down")
+	}
+	if c.h != nil {
+		exited := c.h.exited
+		select {
+		case <-c.h.conn.Done():
+			// Its stdout ended: it is gone or going; wait for the reaping.
+			select {
+			case <-exited:
+			case <-time.After(time.Second): // it closed stdout but lives on
+				_ = c.h.cmd.Process.Kill()
+				<-exited
+			}
+		default:
+		}
+		select {
+		case <-exited:
+			c.failures++
+			c.lastErr = fmt.Errorf("cluster helper exited: %s", c.h.describe())
+			c.retryAt = time.Now().Add(restartDelay(c.opts.RestartDelay, c.failures))
+			c.h = nil
+		default:
+			return c.h, nil
 		}
 	}
-	return out, nil
+	if wait := time.Until(c.retryAt); wait > 0 {
+		return nil, fmt.Errorf("%w; restarting in %s", c.lastErr, wait.Round(time.Millisecond))
+	}
+	h, err := c.start()
+	if err != nil {
+		c.failures++
+		c.lastErr = err
+		c.retryAt = time.Now().Add(max(restartDelay(c.opts.RestartDelay, c.failures), c.opts.RestartDelay))
+		return nil, err
+	}
+	c.h = h
+	return h, nil
+}
+
+// succeeded resets the restart delay after a helper answered.
+func (c *Client) succeeded(h *helper) {
+	c.mu.Lock()
+	if c.h == h {
+		c.failures = 0
+	}
+	c.mu.Unlock()
+}
+
+// call asks the helper. A cancelled ctx cancels the request in the helper
+// and returns ctx.Err(); a helper that dies meanwhile fails the call with
+// "cluster helper exited: …".
+func (c *Client) call(ctx context.Context, method string, params, result any) error {
+	h, err := c.running()
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-h.conn.Done():
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	id, err := h.conn.Call(cctx, method, params, result)
+	if err == nil {
+		c.succeeded(h)
+		return nil
+	}
+	if ctx.Err() != nil {
+		// Tell the helper; it may be waiting on the cluster.
+		_ = h.conn.Notify(context.Background(), clusterrpc.MethodCancel, map[string]any{"id": &id})
+		return ctx.Err()
+	}
+	var je *jsonrpc2.Error
+	if errors.As(err, &je) {
+		c.succeeded(h)
+		return errors.New(je.Message)
+	}
+	// The connection failed: the helper is gone or going.
+	select {
+	case <-h.exited:
+		return fmt.Errorf("cluster helper exited: %s", h.describe())
+	case <-time.After(time.Second):
+		return fmt.Errorf("cluster helper: %w", err)
+	}
 }
 
 // ListTargets answers mirrord/listTargets.
-func (p *Provider) ListTargets(ctx context.Context, q server.TargetQuery) (server.TargetList, error) {
-	kinds, err := parseKinds(q.Kinds)
-	if err != nil {
-		return server.TargetList{}, err
-	}
-	cq := query(q.Cluster)
-	cq.Kinds, cq.IncludeUnavailable = kinds, q.IncludeUnavailable
-	sctx, cancel := context.WithTimeout(ctx, p.opts.SyncTimeout)
-	defer cancel()
-	l, err := p.listTargets(sctx, cq)
-	if err != nil {
-		if ctx.Err() != nil {
-			return server.TargetList{}, ctx.Err()
-		}
-		return server.TargetList{}, p.explain(sctx, err)
-	}
-	out := server.TargetList{
-		Targets:          make([]server.Target, 0, len(l.Targets)),
-		CurrentNamespace: l.CurrentNamespace,
-		Namespaces:       l.Namespaces,
-		Warnings:         l.Warnings,
-	}
-	for _, t := range l.Targets {
-		out.Targets = append(out.Targets, server.Target{
-			Path: t.Path, Kind: string(t.Kind), Name: t.Name, Namespace: t.Namespace,
-			Available: t.Available, Containers: t.Containers,
-		})
-	}
-	return out, nil
+func (c *Client) ListTargets(ctx context.Context, q server.TargetQuery) (server.TargetList, error) {
+	var l server.TargetList
+	err := c.call(ctx, clusterrpc.MethodListTargets, clusterrpc.ListTargetsParams{
+		Cluster: clusterrpc.FromRef(q.Cluster), Kinds: q.Kinds, IncludeUnavailable: q.IncludeUnavailable,
+	}, &l)
+	return l, err
 }
-
-// explain words a failed cluster call: a cluster that does not answer is
-// "unreachable", a cold cache that did not sync in time says so.
-func (p *Provider) explain(ctx context.Context, err error) error {
-	if Unreachable(err) {
-		return fmt.Errorf("cluster unreachable: %w", err)
-	}
-	if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("cluster unreachable: the target cache did not sync within %s: %w", p.opts.SyncTimeout, err)
-	}
-	return err
-}
-
-// Unreachable reports whether err is a failure to reach the API server
-// (refused, reset, DNS, TLS handshake or a timeout of the transport).
-func Unreachable(err error) bool {
-	var (
-		op  *net.OpError
-		dns *net.DNSError
-		ue  *url.Error
-	)
-	return errors.As(err, &op) || errors.As(err, &dns) || (errors.As(err, &ue) && !errors.Is(err, context.Canceled))
-}
-
-// detached runs a catalog call and returns when it ends or ctx does. Some
-// calls of client-go (discovery) do not take a context; they end on their
-// own at the client's timeout, after the answer was given up.
-func detached[T any](ctx context.Context, call func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := call()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
-	}
-}
-
-func (p *Provider) listTargets(ctx context.Context, q catalog.Query) (listing.Listing, error) {
-	return detached(ctx, func() (listing.Listing, error) { return p.cat.ListTargets(ctx, q) })
-}
-
-func (p *Provider) describe(ctx context.Context, q catalog.Query, t targetpath.Target) (*catalog.Description, error) {
-	return detached(ctx, func() (*catalog.Description, error) { return p.cat.Describe(ctx, q, t) })
-}
-
-// --- hover and check ---
 
 // DescribeTarget renders the pods of a target as Markdown.
-func (p *Provider) DescribeTarget(ctx context.Context, c server.ClusterRef, path string) (string, error) {
-	t, err := targetpath.Parse(path)
-	if err != nil {
-		return "", err
-	}
-	d, err := p.describe(ctx, query(c), t)
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", err
-		}
-		return "", p.explain(ctx, err)
-	}
-	return Markdown(d), nil
+func (c *Client) DescribeTarget(ctx context.Context, ref server.ClusterRef, path string) (string, error) {
+	var md string
+	err := c.call(ctx, clusterrpc.MethodDescribeTarget, clusterrpc.TargetParams{Cluster: clusterrpc.FromRef(ref), Path: path}, &md)
+	return md, err
 }
 
 // CheckTarget reports a target (or its container) that does not exist,
 // with the closest existing one.
-func (p *Provider) CheckTarget(ctx context.Context, c server.ClusterRef, path string) (server.TargetCheck, error) {
-	t, err := targetpath.Parse(path)
-	if err != nil {
-		return server.TargetCheck{}, err
-	}
-	d, err := p.describe(ctx, query(c), t)
-	var nf *resolve.NotFoundError
-	switch {
-	case errors.As(err, &nf):
-		check := server.TargetCheck{Missing: true, Message: nf.Error()}
-		if nf.Suggestion != "" {
-			s := t
-			s.Name = nf.Suggestion
-			check.Suggestion = s.String()
-		}
-		return check, nil
-	case err != nil:
-		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return server.TargetCheck{}, err
-		}
-		return server.TargetCheck{}, p.explain(ctx, err)
-	}
-	if t.Container == "" || len(d.Pods) == 0 {
-		return server.TargetCheck{}, nil
-	}
-	var names []string
-	for _, pod := range d.Pods {
-		for _, ct := range pod.Containers {
-			if ct.Name == t.Container {
-				return server.TargetCheck{}, nil
-			}
-			if !slices.Contains(names, ct.Name) {
-				names = append(names, ct.Name)
-			}
-		}
-	}
-	check := server.TargetCheck{Missing: true}
-	check.Message = fmt.Sprintf("container %q not found in the pods of %s in namespace %q", t.Container, targetpath.Target{Kind: t.Kind, Name: t.Name}, d.Namespace)
-	if s := suggest.Closest(t.Container, names); s != "" {
-		check.Message += " (did you mean " + s + "?)"
-		st := t
-		st.Container = s
-		check.Suggestion = st.String()
-	}
-	check.Message += "; containers there: " + suggest.List(names, 10)
-	return check, nil
+func (c *Client) CheckTarget(ctx context.Context, ref server.ClusterRef, path string) (server.TargetCheck, error) {
+	var check clusterrpc.TargetCheck
+	err := c.call(ctx, clusterrpc.MethodCheckTarget, clusterrpc.TargetParams{Cluster: clusterrpc.FromRef(ref), Path: path}, &check)
+	return server.TargetCheck(check), err
 }
-
-// Markdown renders a description for a hover.
-func Markdown(d *catalog.Description) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** in namespace `%s`", d.Target, d.Namespace)
-	if d.Selector != "" {
-		fmt.Fprintf(&b, " (selector `%s`)", d.Selector)
-	}
-	b.WriteString("\n\n")
-	if d.Chosen != "" {
-		fmt.Fprintf(&b, "A session would use pod `%s`, container `%s`.\n\n", d.Chosen, d.ChosenContainer)
-	} else if d.Problem != "" {
-		fmt.Fprintf(&b, "No pod can be targeted now: %s.\n\n", d.Problem)
-	}
-	if len(d.Pods) > 0 {
-		b.WriteString("| pod | phase | ready | node | IPs | containers |\n|---|---|---|---|---|---|\n")
-		for _, pod := range d.Pods {
-			var cs []string
-			for _, c := range pod.Containers {
-				s := c.Name
-				if c.Sidecar {
-					s += " (sidecar)"
-				}
-				if c.Ready {
-					s += " ✓"
-				} else {
-					s += " ✗"
-				}
-				cs = append(cs, s)
-			}
-			ready := "no"
-			if pod.Ready {
-				ready = "yes"
-			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", pod.Name, pod.Phase, ready, orDash(pod.Node), orDash(strings.Join(pod.IPs, ", ")), strings.Join(cs, ", "))
-		}
-		b.WriteString("\n")
-	}
-	for _, w := range d.Warnings {
-		fmt.Fprintf(&b, "- ⚠ %s\n", w)
-	}
-	return strings.TrimSpace(b.String())
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "–"
-	}
-	return s
-}
-
-// --- completion ---
 
 // CompleteCluster proposes target kinds, names and containers, and
-// namespaces, from the cache within the completion budget.
-func (p *Provider) CompleteCluster(ctx context.Context, q assist.ClusterQuery) (assist.ClusterAnswer, error) {
-	ref := configref.FromText(ctx, q.Document, schema.Format(q.Format), q.Offset, p.opts.LookupEnv)
-	cq := catalog.Query{Kubeconfig: kubeconfigPath(ref.Kubeconfig, q.Path, p.opts.LookupEnv), Context: ref.Context, Namespace: ref.Namespace}
-	bctx, cancel := context.WithTimeout(ctx, p.opts.CompletionBudget)
+// namespaces. It never fails for want of a cluster: a slow, unreachable or
+// missing helper gives an incomplete answer, so the editor asks again.
+func (c *Client) CompleteCluster(ctx context.Context, q assist.ClusterQuery) (assist.ClusterAnswer, error) {
+	bctx, cancel := context.WithTimeout(ctx, c.opts.CompletionBudget+completionGrace)
 	defer cancel()
-	var (
-		ans assist.ClusterAnswer
-		err error
-	)
-	switch {
-	case q.Field == assist.FieldNamespace:
-		ans, err = p.namespaces(bctx, cq)
-	case q.Field == assist.FieldContainer:
-		// The object form: {"deployment": "web", "container": "…"}.
-		t, perr := targetpath.Parse(ref.Target)
-		if perr != nil || ref.Target == "" {
-			return assist.ClusterAnswer{}, nil
-		}
-		ans, err = p.containers(bctx, cq, t)
-	case q.Kind != "":
-		k, _ := targetpath.KindOfObjectKey(q.Kind)
-		ans, err = p.names(bctx, cq, k, "")
-	default:
-		ans, err = p.targetPath(bctx, cq, q.Prefix)
-	}
-	if err != nil {
+	var a clusterrpc.ClusterAnswer
+	if err := c.call(bctx, clusterrpc.MethodComplete, clusterrpc.FromQuery(q), &a); err != nil {
 		if ctx.Err() != nil {
-			return assist.ClusterAnswer{}, ctx.Err() // the request was cancelled
+			return assist.ClusterAnswer{}, ctx.Err()
 		}
-		// Out of budget or unreachable: what is known, and ask again.
-		ans.Incomplete = true
+		return assist.ClusterAnswer{Incomplete: true}, nil
 	}
-	return ans, nil
+	return a.Answer(), nil
 }
 
-// targetPath completes a string-form target path by stage: kinds, then
-// names of the typed kind, then containers of the typed target.
-func (p *Provider) targetPath(ctx context.Context, cq catalog.Query, prefix string) (assist.ClusterAnswer, error) {
-	kindPart, rest, hasSlash := strings.Cut(prefix, "/")
-	if !hasSlash {
-		return kindValues(), nil
+// Close stops the helper: its stdin is closed so it exits; after
+// CloseTimeout it is killed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	h := c.h
+	c.h = nil
+	c.mu.Unlock()
+	if h == nil {
+		return nil
 	}
-	t, err := targetpath.Parse(kindPart + "/x")
-	if err != nil || !listing.Listable(t.Kind) {
-		return assist.ClusterAnswer{}, nil
+	h.conn.Close()
+	select {
+	case <-h.exited:
+		return nil
+	case <-time.After(c.opts.CloseTimeout):
 	}
-	name, _, hasName := strings.Cut(rest, "/")
-	if !hasName {
-		return p.names(ctx, cq, t.Kind, kindPart+"/")
-	}
-	t.Name = name
-	a, err := p.containers(ctx, cq, t)
-	for i := range a.Values {
-		a.Values[i].Value = kindPart + "/" + name + "/container/" + a.Values[i].Value
-	}
-	return a, err
+	_ = h.cmd.Process.Kill() // it ignored EOF on stdin
+	<-h.exited
+	return errors.New("cluster helper: did not exit after its stdin closed; killed")
 }
 
-// kindValues are the first stage of a target path. The answer is
-// incomplete: once a kind is chosen the names come from the cluster.
-func kindValues() assist.ClusterAnswer {
-	a := assist.ClusterAnswer{Incomplete: true}
-	for _, k := range listing.Kinds {
-		doc := ""
-		if k.NeedsOperator() {
-			doc = "Needs the mirrord operator with mirrord's own CLI; mirrord-ls resolves it itself."
-		}
-		a.Values = append(a.Values, assist.ClusterValue{Value: string(k) + "/", Detail: "target kind", Documentation: doc})
+// helperPID is the helper's process id (0: not running), for tests.
+func (c *Client) helperPID() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.h == nil {
+		return 0
 	}
-	a.Values = append(a.Values, assist.ClusterValue{Value: string(targetpath.Targetless), Detail: "no target", Documentation: "Run without impersonating a pod: outgoing traffic and DNS go through the cluster."})
-	return a
+	return c.h.cmd.Process.Pid
 }
 
-// names lists the targets of a kind (unavailable ones too, marked), each
-// value prefixed by prefix.
-func (p *Provider) names(ctx context.Context, cq catalog.Query, k targetpath.Kind, prefix string) (assist.ClusterAnswer, error) {
-	cq.Kinds, cq.IncludeUnavailable = []targetpath.Kind{k}, true
-	l, err := p.listTargets(ctx, cq)
-	if err != nil {
-		return assist.ClusterAnswer{}, err
-	}
-	var a assist.ClusterAnswer
-	seen := map[string]int{}
-	for _, t := range l.Targets {
-		if i, ok := seen[t.Name]; ok {
-			// A pod with several containers is listed once per container.
-			for _, c := range t.Containers {
-				if !strings.Contains(a.Values[i].Documentation, "`"+c+"`") {
-					a.Values[i].Documentation += ", `" + c + "`"
-				}
-			}
-			if t.Available {
-				a.Values[i].Detail = string(k) + " in " + t.Namespace
-			}
-			continue
-		}
-		detail := string(k) + " in " + t.Namespace
-		if !t.Available {
-			detail += " (unavailable)"
-		}
-		doc := ""
-		if len(t.Containers) > 0 {
-			doc = "Containers: `" + strings.Join(t.Containers, "`, `") + "`"
-		}
-		seen[t.Name] = len(a.Values)
-		a.Values = append(a.Values, assist.ClusterValue{Value: prefix + t.Name, Detail: detail, Documentation: doc})
-	}
-	return a, nil
+// pipes is the helper's stdout and stdin as one stream; closing it closes
+// both (the helper sees EOF and exits).
+type pipes struct {
+	r io.ReadCloser
+	w io.WriteCloser
 }
 
-// containers lists the containers of one target.
-func (p *Provider) containers(ctx context.Context, cq catalog.Query, t targetpath.Target) (assist.ClusterAnswer, error) {
-	cq.Kinds, cq.IncludeUnavailable = []targetpath.Kind{t.Kind}, true
-	l, err := p.listTargets(ctx, cq)
-	if err != nil {
-		return assist.ClusterAnswer{}, err
-	}
-	var a assist.ClusterAnswer
-	var seen []string
-	for _, lt := range l.Targets {
-		if lt.Name != t.Name {
-			continue
-		}
-		for _, c := range lt.Containers {
-			if !slices.Contains(seen, c) {
-				seen = append(seen, c)
-				a.Values = append(a.Values, assist.ClusterValue{Value: c, Detail: "container of " + string(t.Kind) + "/" + t.Name})
-			}
-		}
-	}
-	return a, nil
+func (p pipes) Read(b []byte) (int, error)  { return p.r.Read(b) }
+func (p pipes) Write(b []byte) (int, error) { return p.w.Write(b) }
+func (p pipes) Close() error                { return errors.Join(p.w.Close(), p.r.Close()) }
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
 }
 
-// namespaces lists the namespaces, the current one first.
-func (p *Provider) namespaces(ctx context.Context, cq catalog.Query) (assist.ClusterAnswer, error) {
-	type nsList struct {
-		names   []string
-		current string
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = t.buf[over:]
 	}
-	l, err := detached(ctx, func() (nsList, error) {
-		names, current, _, err := p.cat.Namespaces(ctx, cq)
-		return nsList{names, current}, err
-	})
-	if err != nil {
-		return assist.ClusterAnswer{}, err
-	}
-	names, current := l.names, l.current
-	var a assist.ClusterAnswer
-	for _, n := range names {
-		detail := "namespace"
-		if n == current {
-			detail = "current namespace"
-		}
-		a.Values = append(a.Values, assist.ClusterValue{Value: n, Detail: detail})
-	}
-	return a, nil
+	return len(p), nil
 }
 
-// kubeconfigPath resolves a config's kubeconfig field as the server does
-// for diagnostics: "~/" expanded, relative to the config's folder.
-func kubeconfigPath(path, configPath string, lookup func(string) (string, bool)) string {
-	if path == "" {
-		return ""
+// lastLine is the last non-empty line written.
+func (t *tail) lastLine() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := bytes.TrimSpace(t.buf)
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
 	}
-	path = assist.ExpandHome(path, lookup)
-	if !filepath.IsAbs(path) && configPath != "" {
-		path = filepath.Join(filepath.Dir(configPath), path)
-	}
-	return path
+	return string(bytes.TrimSpace(b))
 }

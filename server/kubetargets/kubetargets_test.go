@@ -16,13 +16,16 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/kube/listing"
 	"github.com/mirrord-ls/mirrord-ls/server"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
 
-func TestMain(m *testing.M) { os.Exit(kubetest.Run(m)) }
+func TestMain(m *testing.M) {
+	os.Exit(testbin.Run(m, func() int { return kubetest.Run(m) }))
+}
 
 const limitedContext = "mirrord-local-limited"
 

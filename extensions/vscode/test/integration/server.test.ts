@@ -13,6 +13,7 @@ import { pickTarget, TARGETLESS } from "../../src/picker";
 import { Method } from "../../src/protocol";
 import { isMethodNotFound, ServerError } from "../../src/serverApi";
 import { labelled, MemoryStore, NullLog, ScriptedUi } from "../unit/fakes";
+import { PrestartedAgent } from "./agent";
 import { RealServer, skipIfNotImplemented } from "./realServer";
 
 const FILES: Record<string, string> = {
@@ -29,6 +30,7 @@ const FILES: Record<string, string> = {
 let workspace = "";
 let empty = "";
 let server: RealServer;
+let agent: PrestartedAgent | undefined;
 
 before(async () => {
   workspace = mkdtempSync(path.join(tmpdir(), "mirrord-vscode-it-"));
@@ -37,11 +39,14 @@ before(async () => {
     mkdirSync(path.dirname(path.join(workspace, rel)), { recursive: true });
     writeFileSync(path.join(workspace, rel), text);
   }
-  server = await RealServer.start(workspace, localClusterEnv());
+  // Sessions connect to a pre-started agent: the test cluster runs no real pods.
+  agent = await PrestartedAgent.start();
+  server = await RealServer.start(workspace, { ...localClusterEnv(), ...agent.env });
 });
 
 after(async () => {
   const code = await server?.stop();
+  await agent?.stop();
   rmSync(workspace, { recursive: true, force: true });
   rmSync(empty, { recursive: true, force: true });
   assert.equal(code, 0, `mirrord-ls exit code; stderr: ${server?.stderr.join("")}`);
