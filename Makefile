@@ -15,7 +15,7 @@ RACE_PKGS :=
 TEST_EXTRA :=
 BINARIES := $(BIN)/mirrord-ls $(BIN)/mirrord $(BIN)/mirrord-agent
 
-.PHONY: all build demo test test-go lint bench fuzz deps clean
+.PHONY: all build demo test test-go lint lint-go bench fuzz deps clean
 all: build
 
 include $(wildcard mk/*.mk)
@@ -38,13 +38,17 @@ test: test-go $(TEST_EXTRA)
 # building their own.
 test-go: export MIRRORD_TEST_BIN := $(CURDIR)/$(BIN)
 test-go: export MIRRORD_AGENT_BIN := $(CURDIR)/$(BIN)/mirrord-agent
-test-go: deps build $(TEST_DEPS)
-	$(GO) vet ./...
+test-go: deps build $(TEST_DEPS) lint-go
 	$(GO) test $(GOTEST_FLAGS) ./...
 	$(if $(strip $(RACE_PKGS)),$(GO) test $(GOTEST_FLAGS) -race $(RACE_PKGS))
 
-lint:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+# gofmt, go vet and staticcheck over the Go code (part of `make test`);
+# `make lint` adds the extension's eslint.
+lint: lint-go
+
+lint-go:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
