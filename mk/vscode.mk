@@ -18,9 +18,13 @@ $(VSCODE_STAMP): $(VSCODE_DIR)/package-lock.json
 	cd $(VSCODE_DIR) && npm ci --loglevel=error --no-audit --no-fund --no-update-notifier --no-progress >/dev/null
 	@touch $@
 
-vscode-test: $(VSCODE_STAMP) $(BIN)/mirrord-ls
+# The integration tests list targets from the local control plane: it is
+# started here (or reused) and stopped afterwards only if tests started it.
+vscode-test: $(VSCODE_STAMP) build cluster-build
 	$(VSCODE_NPM) run --silent bundle
-	MIRRORD_LS_BIN=$(CURDIR)/$(BIN)/mirrord-ls $(VSCODE_NPM) test
+	MIRRORD_CLUSTER_MANAGED_BY=test bash scripts/cluster-up.sh
+	MIRRORD_LS_BIN=$(CURDIR)/$(BIN)/mirrord-ls MIRRORD_TEST_KUBECONFIG=$(CURDIR)/.cache/cluster/state/admin.kubeconfig \
+	  $(VSCODE_NPM) test; rc=$$?; bash scripts/cluster-down.sh --if-unused; exit $$rc
 
 vscode-lint: $(VSCODE_STAMP)
 	$(VSCODE_NPM) run --silent lint

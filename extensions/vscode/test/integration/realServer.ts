@@ -16,7 +16,7 @@ import {
   StreamMessageWriter,
 } from "vscode-jsonrpc/node";
 import type { Cancel } from "../../src/cancel";
-import { createServerApi, isMethodNotFound, type RpcChannel, type ServerApi } from "../../src/serverApi";
+import { createServerApi, type RpcChannel, type ServerApi } from "../../src/serverApi";
 
 /** The repository root, from dist/tsc/test/integration. */
 const REPO = path.resolve(__dirname, "../../../../../..");
@@ -157,11 +157,3 @@ function toJsonRpcToken(token: Cancel | undefined): CancellationToken | undefine
   return source.token;
 }
 
-/** For tests of methods other helpers are still writing: skip on MethodNotFound. */
-export function skipIfNotImplemented(t: { skip(message?: string): void }, method: string, err: unknown): boolean {
-  if (isMethodNotFound(err)) {
-    t.skip(`server does not implement ${method} yet`);
-    return true;
-  }
-  return false;
-}

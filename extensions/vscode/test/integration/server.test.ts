@@ -14,7 +14,7 @@ import { Method } from "../../src/protocol";
 import { isMethodNotFound, ServerError } from "../../src/serverApi";
 import { labelled, MemoryStore, NullLog, ScriptedUi } from "../unit/fakes";
 import { PrestartedAgent } from "./agent";
-import { RealServer, skipIfNotImplemented } from "./realServer";
+import { RealServer } from "./realServer";
 
 const FILES: Record<string, string> = {
   ".mirrord/mirrord.json": '{\n  "target": "deployment/api",\n  "feature": { "env": true }\n}\n',
@@ -203,10 +203,6 @@ describe("resolveLaunch against mirrord-ls", () => {
     const ui = new ScriptedUi();
     const got = await resolveLaunch(launch(), workspace, deps(ui));
     const failure = ui.messages.find((m) => m.level === "error")?.text ?? "";
-    if (!server.advertises(Method.startSession) && /does not support mirrord\/startSession/.test(failure)) {
-      t.skip(`server does not implement ${Method.startSession} yet`);
-      return;
-    }
     assert.ok(got, failure);
     assert.equal(ui.picks.length, 0, "no picker: the config names a target");
     assert.ok(got.env?.MIRRORD_LAYER_INTPROXY_ADDR, "the session's environment is merged");
@@ -214,23 +210,18 @@ describe("resolveLaunch against mirrord-ls", () => {
   });
 });
 
-describe("targets and sessions (later work: skipped until the server implements them)", () => {
-  it(`${Method.listTargets} feeds the picker`, async (t) => {
-    try {
-      const list = await server.api.listTargets({});
-      assert.ok(Array.isArray(list.targets));
-      assert.ok(list.currentNamespace.length > 0, "a current namespace");
-      if (localClusterEnv().KUBECONFIG) assert.ok(list.namespaces.includes("kube-system"), list.namespaces.join(","));
-      const ui = new ScriptedUi([labelled("targetless")]);
-      const picked = await pickTarget(server.api, ui, new MemoryStore(), { configPath: at("notarget.mirrord.json") });
-      assert.deepEqual(picked, { target: TARGETLESS, namespace: list.currentNamespace });
-    } catch (err) {
-      if (skipIfNotImplemented(t, Method.listTargets, err)) return;
-      throw err;
-    }
+describe("targets and sessions", () => {
+  it(`${Method.listTargets} lists the local cluster and feeds the picker`, async () => {
+    const list = await server.api.listTargets({});
+    assert.ok(Array.isArray(list.targets));
+    assert.ok(list.currentNamespace.length > 0, "a current namespace");
+    assert.ok(list.namespaces.includes("kube-system"), `namespaces of the real cluster: ${list.namespaces.join(",")}`);
+    const ui = new ScriptedUi([labelled("targetless")]);
+    const picked = await pickTarget(server.api, ui, new MemoryStore(), { configPath: at("notarget.mirrord.json") });
+    assert.deepEqual(picked, { target: TARGETLESS, namespace: list.currentNamespace });
   });
 
-  it(`${Method.startSession}, ${Method.listSessions} and ${Method.stopSession} (targetless)`, async (t) => {
+  it(`${Method.startSession}, ${Method.listSessions} and ${Method.stopSession} (targetless)`, async () => {
     let id = "";
     try {
       const start = await server.api.startSession({ configPath: at("targetless.mirrord.json"), workspaceFolder: workspace, target: TARGETLESS, debugType: "go" });
@@ -243,32 +234,26 @@ describe("targets and sessions (later work: skipped until the server implements 
       const after = await server.api.listSessions();
       assert.ok(!after.some((s) => s.id === id), `session ${id} is gone after stop`);
       id = "";
-    } catch (err) {
-      if (skipIfNotImplemented(t, Method.startSession, err)) return;
-      throw err;
     } finally {
       if (id) await server.api.stopSession(id).catch(() => undefined);
     }
   });
 
-  it(`${Method.listSessions} answers a list`, async (t) => {
-    try {
-      assert.ok(Array.isArray(await server.api.listSessions()));
-    } catch (err) {
-      if (skipIfNotImplemented(t, Method.listSessions, err)) return;
-      throw err;
-    }
+  it(`${Method.listSessions} answers a list`, async () => {
+    assert.ok(Array.isArray(await server.api.listSessions()));
   });
 
-  it(`${Method.stopSession} of an unknown session is an error`, async (t) => {
+  it(`${Method.stopSession} of an unknown session is an error`, async () => {
     const err = await server.api.stopSession("no-such-session").catch((e: unknown) => e);
-    if (skipIfNotImplemented(t, Method.stopSession, err)) return;
     assert.ok(err instanceof ServerError && !isMethodNotFound(err), String(err));
   });
 });
 
-/** KUBECONFIG of the local control plane (make cluster-up), when it is there. */
+/** KUBECONFIG of the local control plane: `make vscode-test` starts it and sets MIRRORD_TEST_KUBECONFIG. */
 function localClusterEnv(): Record<string, string> {
-  const kubeconfig = process.env.MIRRORD_TEST_KUBECONFIG ?? path.resolve(__dirname, "../../../../../../.cache/cluster/state/kubeconfig");
-  return existsSync(kubeconfig) ? { KUBECONFIG: kubeconfig } : {};
+  const kubeconfig = process.env.MIRRORD_TEST_KUBECONFIG ?? path.resolve(__dirname, "../../../../../../.cache/cluster/state/admin.kubeconfig");
+  if (!existsSync(kubeconfig)) {
+    throw new Error(`no local cluster kubeconfig at ${kubeconfig}: run the tests through \`make vscode-test\`, which starts the cluster`);
+  }
+  return { KUBECONFIG: kubeconfig };
 }
