@@ -31,6 +31,6 @@ vscode-lint: $(VSCODE_STAMP)
 
 lint: vscode-lint
 
-vsix: $(VSCODE_STAMP) $(BIN)/mirrord-ls $(BIN)/mirrord
+vsix: $(VSCODE_STAMP) build
 	MIRRORD_BIN=$(CURDIR)/$(BIN)/mirrord MIRRORD_LS_BIN=$(CURDIR)/$(BIN)/mirrord-ls VSIX_OUT=$(CURDIR)/$(BIN) \
 		$(VSCODE_NPM) run --silent package
