@@ -199,7 +199,7 @@ describe("resolveLaunch against mirrord-ls", () => {
     assert.match(ui.messages[0]?.text ?? "", /^mirrord: active config: .*gone\.mirrord\.json does not exist$/);
   });
 
-  it("a config with a target goes straight to startSession", async (t) => {
+  it("a config with a target goes straight to startSession", async () => {
     const ui = new ScriptedUi();
     const got = await resolveLaunch(launch(), workspace, deps(ui));
     const failure = ui.messages.find((m) => m.level === "error")?.text ?? "";
