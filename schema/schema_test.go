@@ -154,8 +154,9 @@ func TestSchemaMatchesModel(t *testing.T) {
 	t.Logf("%d fields compared", checked)
 }
 
-// TestSchemaDocumentsEveryProperty: every property has a description and
-// a type (directly or through its reference), as editors show them.
+// TestSchemaDocumentsEveryProperty: every property has a description, a
+// type (directly or through its reference) and, unless its object requires
+// it, a default (null means unset), as editors show them.
 func TestSchemaDocumentsEveryProperty(t *testing.T) {
 	var walk func(path string, s any)
 	walk = func(path string, s any) {
@@ -163,9 +164,19 @@ func TestSchemaDocumentsEveryProperty(t *testing.T) {
 		if !ok {
 			return
 		}
+		required := map[string]bool{}
+		if req, ok := m["required"].([]any); ok {
+			for _, r := range req {
+				name, _ := r.(string)
+				required[name] = true
+			}
+		}
 		if props, ok := m["properties"].(map[string]any); ok {
 			for k, v := range props {
 				pm, _ := v.(map[string]any)
+				if _, ok := pm["default"]; !ok && !required[k] {
+					t.Errorf("%s.%s has no default", path, k)
+				}
 				desc, _ := pm["description"].(string)
 				if desc == "" {
 					if ref, ok := pm["$ref"].(string); ok {
