@@ -296,7 +296,7 @@ func shapeOf(st schemadoc.Set) (shape, []any) {
 	for _, t := range free {
 		covered := false
 		for _, v := range enumVals {
-			if jsonTypeOf(v) == t {
+			if schemadoc.JSONType(v) == t {
 				covered = true
 			}
 		}
@@ -336,7 +336,7 @@ func freeTypesOf(st schemadoc.Set) []string {
 		}
 		covered := false
 		for _, v := range enums {
-			if jsonTypeOf(v) == t {
+			if schemadoc.JSONType(v) == t {
 				covered = true
 			}
 		}
@@ -345,23 +345,6 @@ func freeTypesOf(st schemadoc.Set) []string {
 		}
 	}
 	return out
-}
-
-func jsonTypeOf(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case float64:
-		return "number"
-	case string:
-		return "string"
-	case []any:
-		return "array"
-	default:
-		return "object"
-	}
 }
 
 func defaultPlaceholder(st schemadoc.Set) string {

@@ -449,11 +449,11 @@ func altTypes(alt map[string]any) []string {
 	var out []string
 	if list, ok := alt["enum"].([]any); ok {
 		for _, v := range list {
-			out = append(out, jsonType(v))
+			out = append(out, JSONType(v))
 		}
 	}
 	if c, ok := alt["const"]; ok {
-		out = append(out, jsonType(c))
+		out = append(out, JSONType(c))
 	}
 	return out
 }
@@ -468,7 +468,8 @@ func (st Set) Has(t string) bool {
 	return false
 }
 
-func jsonType(v any) string {
+// JSONType is the JSON Schema type name of a decoded JSON value.
+func JSONType(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
