@@ -1,5 +1,5 @@
 # mirrord-ls, the language server (server/, cmd/mirrord-ls). Its editor test
-# runs headless neovim (installed by scripts/deps.d/server.sh); the
+# runs headless neovim (installed by scripts/deps.sh); the
 # benchmarks build cmd/mirrord-ls themselves. server/kubetargets tests the
 # cluster features against the local control plane (TEST_DEPS has
 # cluster-build, from mk/cluster.mk) through the cluster helper

@@ -1,30 +1,40 @@
 #!/usr/bin/env bash
-# Installs the system tools the tests need, idempotently: a package that is
-# already there is not touched, and apt-get runs only when something is missing.
+# Installs the system tools the tests need, idempotently: a tool that is
+# already there is not touched, and apt-get runs only when something is
+# missing (as root, as CI runs).
 set -euo pipefail
 need=()
-have() { command -v "$1" >/dev/null 2>&1; }
-have iptables || need+=(iptables)
-have ip       || need+=(iproute2)
-have nvim     || need+=(neovim)
-have socat    || need+=(socat)
-have curl     || need+=(curl)
-have openssl  || need+=(openssl)
-have python3  || need+=(python3)
-have node     || need+=(nodejs npm)
-have gcc      || need+=(gcc libc6-dev)
-have git      || need+=(git)
+# want COMMAND PACKAGE: install PACKAGE unless COMMAND exists.
+want() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
+want ip       iproute2     # network namespaces (agent, layer, port-forward tests)
+want ss       iproute2
+want iptables iptables     # the agent's REDIRECT chains
+want socat    socat        # the relay benchmarks' baseline
+want curl     curl
+want openssl  openssl      # local control plane certificates
+want flock    util-linux   # local control plane state lock
+want setsid   util-linux
+want python3  python3      # programs run under the layer
+want node     nodejs
+want npm      npm          # the VS Code extension
+want nvim     neovim       # the real-editor test of mirrord-ls
+want gcc      gcc          # the LD_PRELOAD layer
+want make     make
+want git      git
+[ -e /usr/include/stdio.h ] || need+=(libc6-dev)
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
-    echo "deps: missing ${need[*]}; run as root or install them" >&2; exit 1
+    echo "deps: missing ${need[*]}; run as root or install them" >&2
+    exit 1
   fi
-  echo "deps: installing ${need[*]}"
+  echo "deps: installing $(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
 fi
-# Area scripts (scripts/deps.d/*.sh) install anything else their tests need.
-for f in "$(dirname "$0")"/deps.d/*.sh; do
-  [ -e "$f" ] && bash "$f"
-done
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "deps: node $(node --version) is too old; the VS Code extension needs node >= 20" >&2
+  exit 1
+fi
 echo "deps: ok"
