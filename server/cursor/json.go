@@ -247,20 +247,21 @@ func contains(stack []*jframe, f *jframe) bool {
 // between: the cursor sits in whitespace before token start.
 func between(top *jframe, off int, text string) Context {
 	ctx := Context{Start: off, End: off, Indent: lineIndent(text, off)}
-	switch {
-	case top.obj && (top.state == expectKey || top.state == afterValue && onNewLine(text, off)):
-		ctx.Kind = Key
-		ctx.Path = clonePath(top.path)
-	case top.obj && top.state == expectValue:
-		ctx.Kind = Value
-		ctx.Path = appendSeg(top.path, Seg{Key: top.key})
-	case !top.obj && top.state == expectValue:
-		ctx.Kind = Value
-		ctx.Path = valuePathOf(top)
-	default:
-		ctx.Kind = Nothing
-	}
+	ctx.Kind, ctx.Path = top.slot(text, off)
 	return ctx
+}
+
+// slot says what the cursor at off completes in frame f: a key of the
+// object, the value being written, or nothing.
+func (f *jframe) slot(text string, off int) (Kind, []Seg) {
+	switch {
+	case f.obj && (f.state == expectKey || f.state == afterValue && onNewLine(text, off)):
+		return Key, clonePath(f.path)
+	case f.state == expectValue:
+		return Value, valuePathOf(f)
+	default:
+		return Nothing, nil
+	}
 }
 
 // onNewLine reports whether a line break separates off from the previous
@@ -298,21 +299,11 @@ func inside(top *jframe, t token, off int, text string) Context {
 	} else {
 		ctx.Prefix = text[t.start:off]
 	}
-	switch {
-	case t.kind == tTemplate:
+	if t.kind == tTemplate {
 		ctx.Kind = Nothing
-	case top.obj && (top.state == expectKey || top.state == afterValue && onNewLine(text, t.start)):
-		ctx.Kind = Key
-		ctx.Path = clonePath(top.path)
-	case top.obj && top.state == expectValue:
-		ctx.Kind = Value
-		ctx.Path = appendSeg(top.path, Seg{Key: top.key})
-	case !top.obj && top.state == expectValue:
-		ctx.Kind = Value
-		ctx.Path = valuePathOf(top)
-	default:
-		ctx.Kind = Nothing
+		return ctx
 	}
+	ctx.Kind, ctx.Path = top.slot(text, t.start)
 	return ctx
 }
 
