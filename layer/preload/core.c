@@ -198,6 +198,17 @@ int ml_resp_errno(struct ml_resp *r)
 	return (r->bad || e <= 0) ? EIO : e;
 }
 
+int ml_outcome(int rc, struct ml_resp *r)
+{
+	if (rc < 0 || r->status == ML_ST_LOCAL)
+		return 1;
+	if (r->status != ML_ST_OK) {
+		errno = r->status == ML_ST_ERRNO ? ml_resp_errno(r) : EIO;
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- addresses -------------------------------------------------------- */
 
 int ml_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct ml_addr *a)

@@ -254,12 +254,9 @@ static int stat_remote(const char *path, int follow, struct rstat *st)
 	ml_guard++;
 	int rc = ml_call(&b, in, sizeof in, &r, 1);
 	ml_guard--;
-	if (rc < 0 || r.status == ML_ST_LOCAL)
-		return 1;
-	if (r.status != ML_ST_OK) {
-		errno = r.status == ML_ST_ERRNO ? ml_resp_errno(&r) : EIO;
-		return -1;
-	}
+	int out = ml_outcome(rc, &r);
+	if (out != 0)
+		return out;
 	st->dev = mr_u64(&r);
 	st->ino = mr_u64(&r);
 	st->mode = mr_u32(&r);
@@ -417,13 +414,7 @@ static int access_remote(const char *path, int mode)
 	ml_guard++;
 	int rc = ml_call(&b, in, sizeof in, &r, 1);
 	ml_guard--;
-	if (rc < 0 || r.status == ML_ST_LOCAL)
-		return 1;
-	if (r.status != ML_ST_OK) {
-		errno = r.status == ML_ST_ERRNO ? ml_resp_errno(&r) : EIO;
-		return -1;
-	}
-	return 0;
+	return ml_outcome(rc, &r);
 }
 
 ML_EXPORT int access(const char *path, int mode)
@@ -457,12 +448,9 @@ static ssize_t readlink_remote(const char *path, char *buf, size_t size)
 	ml_guard++;
 	int rc = ml_call(&b, in, sizeof in, &r, 1);
 	ml_guard--;
-	if (rc < 0 || r.status == ML_ST_LOCAL)
-		return -2;
-	if (r.status != ML_ST_OK) {
-		errno = r.status == ML_ST_ERRNO ? ml_resp_errno(&r) : EIO;
-		return -1;
-	}
+	int out = ml_outcome(rc, &r);
+	if (out != 0)
+		return out == 1 ? -2 : -1; /* -2: local */
 	char target[4097];
 	int len = mr_str(&r, target, sizeof target);
 	if (len < 0) {
@@ -558,13 +546,7 @@ static int path_op(uint8_t kind, const char *a, const char *b, mode_t mode)
 	ml_guard++;
 	int rc = ml_call(&bu, in, sizeof in, &r, 1);
 	ml_guard--;
-	if (rc < 0 || r.status == ML_ST_LOCAL)
-		return 1;
-	if (r.status != ML_ST_OK) {
-		errno = r.status == ML_ST_ERRNO ? ml_resp_errno(&r) : EIO;
-		return -1;
-	}
-	return 0;
+	return ml_outcome(rc, &r);
 }
 
 typedef int (*mkdir_fn)(const char *, mode_t);

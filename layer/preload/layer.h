@@ -146,6 +146,14 @@ int ml_call(struct ml_buf *b, uint8_t *mem, size_t cap, struct ml_resp *r, int c
 /* Errno of an ML_ST_ERRNO answer. */
 int ml_resp_errno(struct ml_resp *r);
 
+/*
+ * Outcome of an ml_call for hooks whose answer is "local", "failed with an
+ * errno" or "done": 1 means do the real libc call (no intproxy, or it said
+ * local), -1 means fail with errno (set here; EIO for an unexpected status),
+ * 0 means handled (the body follows in r).
+ */
+int ml_outcome(int rc, struct ml_resp *r);
+
 /* Address conversion. */
 int ml_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct ml_addr *a);
 socklen_t ml_to_sockaddr(const struct ml_addr *a, int family, struct sockaddr_storage *ss);
