@@ -230,6 +230,19 @@ func (p *Pod) assertGone() {
 	}
 }
 
+// WaitGone fails t unless pid ends (exits or is a zombie) within 15 s.
+func WaitGone(t testing.TB, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for processAlive(pid) {
+		if time.Now().After(deadline) {
+			t.Errorf("process %d still runs", pid)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // processAlive reports whether pid exists and is not a zombie.
 func processAlive(pid int) bool {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

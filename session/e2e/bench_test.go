@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
 	"github.com/mirrord-ls/mirrord-ls/session/registry"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkExtPrestartedAgent(b *testing.B) {
 		infos, _ := registry.List(ctx, f.sessions)
 		for _, in := range infos {
 			_ = registry.Kill(ctx, f.sessions, in.ID)
-			waitGone(b, in.PID)
+			agenttest.WaitGone(b, in.PID)
 		}
 		cancel()
 		b.StartTimer()

@@ -222,7 +222,7 @@ print(socket.gethostbyname(%q))
 	if err := m.Stop(ctx, launch.SessionID); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, launch.IntproxyPID)
+	agenttest.WaitGone(t, launch.IntproxyPID)
 	kubetest.Eventually(t, 30*time.Second, "agent Job and Secret removed", func(ctx context.Context) (bool, error) {
 		_, jerr := c.Client.BatchV1().Jobs(ns).Get(ctx, job.Name, metav1.GetOptions{})
 		_, serr := c.Client.CoreV1().Secrets(ns).Get(ctx, agentpod.SecretName(launch.SessionID), metav1.GetOptions{})

@@ -142,7 +142,7 @@ print(socket.gethostbyname(%q))
 	if _, errOut, code := f.runMirrord(f.env(), "session", "stop", res.sessionID); code != 0 {
 		t.Fatalf("session stop: %d %s", code, errOut)
 	}
-	waitGone(t, intproxy)
+	agenttest.WaitGone(t, intproxy)
 	lsOut, _, _ = f.runMirrord(f.env(), "session", "ls", "-o", "json")
 	if strings.TrimSpace(lsOut) != "[]" {
 		t.Fatalf("sessions after stop: %s", lsOut)

@@ -5,13 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -111,33 +109,7 @@ func (f *fixture) stopAll() {
 	infos, _ := registry.List(ctx, f.sessions)
 	for _, in := range infos {
 		_ = registry.Kill(ctx, f.sessions, in.ID)
-		waitGone(f.t, in.PID)
-	}
-}
-
-// processGone reports whether pid no longer runs (gone or a zombie).
-func processGone(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil {
-		return true
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
-}
-
-func waitGone(t testing.TB, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !processGone(pid) {
-		if time.Now().After(deadline) {
-			t.Errorf("process %d still runs", pid)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+		agenttest.WaitGone(f.t, in.PID)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -200,32 +199,7 @@ func stopAll(t testing.TB, dir string) {
 	infos, _ := registry.List(ctx, dir)
 	for _, in := range infos {
 		_ = registry.Kill(ctx, dir, in.ID)
-		waitGone(t, in.PID)
-	}
-}
-
-func processGone(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return true
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
-}
-
-func waitGone(t testing.TB, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !processGone(pid) {
-		if time.Now().After(deadline) {
-			t.Errorf("process %d still runs", pid)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+		agenttest.WaitGone(t, in.PID)
 	}
 }
 
@@ -345,7 +319,7 @@ func TestStartSessionThroughServer(t *testing.T) {
 	}
 
 	c.call("mirrord/stopSession", map[string]string{"session_id": launch.SessionID}, nil)
-	waitGone(t, list[0].PID)
+	agenttest.WaitGone(t, list[0].PID)
 	c.call("mirrord/listSessions", nil, &list)
 	if len(list) != 0 {
 		t.Errorf("after stop: %+v", list)
