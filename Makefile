@@ -33,6 +33,7 @@ deps:
 	bash scripts/deps.sh
 
 test: test-go $(TEST_EXTRA)
+	$(MAKE) --no-print-directory test-teardown
 
 # Tests use the binaries `build` just made (internal/testbin) instead of
 # building their own.

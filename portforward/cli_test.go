@@ -156,12 +156,14 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"-t", "pods/x", "-L", "db:1"}, "-t: invalid target path `pods/x`"},
 		{[]string{"-L", "db:1", "--address", "localhost"}, `--address "localhost": not an IP address`},
 		{nil, "nothing to forward"},
-		{[]string{"-L", "db:1"}, "no agent to connect to"},
+		// No agent.address: an agent is to be created, in no cluster.
+		{[]string{"-L", "db:1"}, "cannot load the Kubernetes configuration"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			cmd := exec.Command(bin, append([]string{"port-forward"}, tt.args...)...)
-			cmd.Env = environWithout("MIRRORD_AGENT_ADDRESS", "MIRRORD_AGENT_TOKEN", "MIRRORD_CONFIG_FILE")
+			cmd.Env = append(environWithout("MIRRORD_AGENT_ADDRESS", "MIRRORD_AGENT_TOKEN", "MIRRORD_CONFIG_FILE", "KUBECONFIG", "HOME",
+				"KUBERNETES_SERVICE_HOST"), "KUBECONFIG="+filepath.Join(t.TempDir(), "none"), "HOME="+t.TempDir())
 			out, err := cmd.CombinedOutput()
 			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), tt.want) {
 				t.Fatalf("exit %v, output %q; want exit 1 and %q", err, out, tt.want)

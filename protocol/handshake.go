@@ -82,6 +82,12 @@ var ErrIncompatible = errors.New("incompatible agent protocol version")
 // without a Welcome: a wrong or missing token, or not an agent at all.
 var ErrRejected = errors.New("agent closed the connection during the handshake (wrong or missing token?)")
 
+// ErrNotAgent is wrapped by handshake errors caused by a peer that answered
+// something other than a Welcome of this protocol (another program, or an
+// agent of another protocol, e.g. the official mirrord agent): retrying
+// cannot help.
+var ErrNotAgent = errors.New("the peer is not a mirrord-ls agent")
+
 // ParseVersion splits "major.minor" into numbers.
 func ParseVersion(v string) (major, minor int, err error) {
 	maj, min, ok := strings.Cut(v, ".")
@@ -132,9 +138,15 @@ func ClientHandshake(ctx context.Context, conn io.ReadWriteCloser, hello Hello) 
 		return nil, fmt.Errorf("send hello: %w", ctxErr(ctx, err))
 	}
 	var w Welcome
-	if _, err := ReadMessage(conn, &w, 1); err != nil {
+	rc := &readCounter{r: conn}
+	if _, err := ReadMessage(rc, &w, 1); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("agent handshake: %w", ctx.Err())
+		}
+		if rc.n > 0 {
+			// It answered, but not with a Welcome: garbage, a frame of
+			// another protocol, or a few bytes and then the end.
+			return nil, fmt.Errorf("read agent welcome: %w: %d bytes that are no Welcome (%v)", ErrNotAgent, rc.n, err)
 		}
 		if isClosed(err) {
 			return nil, ErrRejected
@@ -142,7 +154,7 @@ func ClientHandshake(ctx context.Context, conn io.ReadWriteCloser, hello Hello) 
 		return nil, fmt.Errorf("read agent welcome: %w", err)
 	}
 	if w.Magic != Magic {
-		return nil, fmt.Errorf("read agent welcome: not a mirrord-ls agent (magic %q)", w.Magic)
+		return nil, fmt.Errorf("read agent welcome: %w (magic %q)", ErrNotAgent, w.Magic)
 	}
 	if w.Error != "" {
 		return &w, fmt.Errorf("agent refused the client: %s", w.Error)
@@ -226,6 +238,18 @@ func ctxErr(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	return err
+}
+
+// readCounter counts the bytes read through it.
+type readCounter struct {
+	r io.Reader
+	n int
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }
 
 // isClosed reports whether err means the peer closed or reset the

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/version"
 	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 )
 
@@ -249,8 +250,42 @@ type StartupRetry struct {
 	MaxRetries uint32 `json:"max_retries"`
 }
 
-// DefaultAgentImage is used when neither the file nor the environment names one.
-const DefaultAgentImage = "ghcr.io/metalbear-co/mirrord"
+// DefaultAgentImage is the repository of the agent image used when neither
+// the file nor the environment names one: the project's own agent
+// (`make agent-image`, docs/cluster.md), tagged DefaultAgentImageTag().
+// The official mirrord agent speaks another protocol.
+const DefaultAgentImage = "ghcr.io/mirrord-ls/mirrord-agent"
+
+// DefaultAgentImageTag is the tag of the default agent image: this build's
+// version, so that a CLI runs the agent it was built with.
+func DefaultAgentImageTag() string { return AgentImageTag(version.Version) }
+
+// DefaultAgentImageRef is DefaultAgentImage:DefaultAgentImageTag().
+func DefaultAgentImageRef() string { return DefaultAgentImage + ":" + DefaultAgentImageTag() }
+
+// AgentImageTag turns a version string into a valid image tag
+// ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}): other characters (such as the "+"
+// of semver build metadata) become "-", a leading "." or "-" becomes "_",
+// and an empty version gives "latest".
+func AgentImageTag(v string) string {
+	if v == "" {
+		return "latest"
+	}
+	b := []byte(v)
+	if len(b) > 128 {
+		b = b[:128]
+	}
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+		if !ok {
+			b[i] = '-'
+		}
+	}
+	if b[0] == '.' || b[0] == '-' {
+		b[0] = '_'
+	}
+	return string(b)
+}
 
 // resolver applies environment → file → default for one config.
 type resolver struct {
@@ -485,7 +520,7 @@ func (r *resolver) agent(fa *FileAgent, c *Config) {
 			reg = DefaultAgentImage
 		}
 		if tag == "" {
-			tag = "latest"
+			tag = DefaultAgentImageTag()
 		}
 		a.Image = reg + ":" + tag
 	}

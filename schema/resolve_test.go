@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/version"
 	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 )
 
@@ -61,6 +63,9 @@ func TestPrecedence(t *testing.T) {
 		}, []bool{true, true}},
 		{"image env wins", `{"agent": {"image": "a:1"}}`, map[string]string{"MIRRORD_AGENT_IMAGE": "b:2"}, func(c *Config) any { return c.Agent.Image }, "b:2"},
 		{"image file registry beats env registry", `{"agent": {"image": {"registry": "reg"}}}`, map[string]string{"MIRRORD_AGENT_IMAGE_REGISTRY": "env", "MIRRORD_AGENT_IMAGE_TAG": "t"}, func(c *Config) any { return c.Agent.Image }, "reg:t"},
+		{"image default is ours at this version", `{}`, nil, func(c *Config) any { return c.Agent.Image }, "ghcr.io/mirrord-ls/mirrord-agent:" + AgentImageTag(version.Version)},
+		{"image registry alone gets this version", `{"agent": {"image": {"registry": "reg.test/agent"}}}`, nil, func(c *Config) any { return c.Agent.Image }, "reg.test/agent:" + DefaultAgentImageTag()},
+		{"image env tag alone", `{}`, map[string]string{"MIRRORD_AGENT_IMAGE_TAG": "7"}, func(c *Config) any { return c.Agent.Image }, DefaultAgentImage + ":7"},
 		{"skip_sip default", `{}`, nil, func(c *Config) any { return c.SkipSip }, []string{"git"}},
 		{"skip_sip replaced", `{"skip_sip": "zsh"}`, nil, func(c *Config) any { return c.SkipSip }, []string{"zsh"}},
 		{"key from env", `{"key": "file"}`, map[string]string{"MIRRORD_KEY": "env"}, func(c *Config) any { return c.Key }, "env"},
@@ -360,5 +365,47 @@ func TestParseHostPort(t *testing.T) {
 		} else if got != tt.want {
 			t.Errorf("ParseHostPort(%q) = %s, want %s", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestAgentImageTag(t *testing.T) {
+	tests := []struct{ version, want string }{
+		{"0.1.0-dev", "0.1.0-dev"},
+		{"v1.2.3-4-gabcdef0-dirty", "v1.2.3-4-gabcdef0-dirty"},
+		{"1.2.3+build.5", "1.2.3-build.5"},
+		{".hidden", "_hidden"},
+		{"-x", "_x"},
+		{"a/b c", "a-b-c"},
+		{"", "latest"},
+		{strings.Repeat("9", 200), strings.Repeat("9", 128)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.version, func(t *testing.T) {
+			if got := AgentImageTag(tc.version); got != tc.want {
+				t.Errorf("AgentImageTag(%q) = %q, want %q", tc.version, got, tc.want)
+			}
+		})
+	}
+}
+
+// The schema shown to editors names this build's default agent image.
+func TestSchemaDefaultAgentImage(t *testing.T) {
+	var doc struct {
+		Properties struct {
+			Agent struct {
+				Default struct {
+					Image string `json:"image"`
+				} `json:"default"`
+			} `json:"agent"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(JSONSchema(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Properties.Agent.Default.Image; got != DefaultAgentImageRef() {
+		t.Errorf("schema default agent.image %q, want %q", got, DefaultAgentImageRef())
+	}
+	if bytes.Contains(JSONSchema(), []byte(defaultAgentImagePlaceholder)) {
+		t.Errorf("the schema still contains the placeholder %s", defaultAgentImagePlaceholder)
 	}
 }

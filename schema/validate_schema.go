@@ -15,7 +15,15 @@ import (
 )
 
 //go:embed mirrord-schema.json
-var schemaJSON []byte
+var schemaSource []byte
+
+// defaultAgentImagePlaceholder stands, in mirrord-schema.json, for the
+// default agent image, whose tag is the build's version.
+const defaultAgentImagePlaceholder = `"` + DefaultAgentImage + `:<version>"`
+
+// schemaJSON is the embedded schema with this build's default agent image
+// filled in. It is made once, at start-up, and never changed.
+var schemaJSON = bytes.ReplaceAll(schemaSource, []byte(defaultAgentImagePlaceholder), []byte(`"`+DefaultAgentImageRef()+`"`))
 
 const schemaURL = "https://mirrord-ls.dev/mirrord-schema.json"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kwok) from the Go module proxy into .cache/cluster/bin/.
+# Builds the local cluster (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubelet, kube-proxy, kubectl, CoreDNS, kwok) from the Go
+# module proxy into .cache/cluster/bin/.
 #
 # Idempotent and cached: every component has a stamp recording what it was
 # built from (its wrapper module's go.mod/go.sum, the build flags and the Go
@@ -33,6 +34,7 @@ stamp_of() {
     echo "go=$go_version"
     echo "flags=$*"
     cat "$tools/$component/go.mod" "$tools/$component/go.sum"
+    find "$tools/$component" -maxdepth 1 -name '*.go' -print0 | sort -z | xargs -0r cat
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -96,7 +98,11 @@ build etcd "-s -w" etcd=go.etcd.io/etcd/server/v3
 build kubernetes "-s -w $(version_flags)" \
   kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
   kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler \
-  kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+  kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
+  kubelet=k8s.io/kubernetes/cmd/kubelet \
+  kube-proxy=k8s.io/kubernetes/cmd/kube-proxy \
+  kubectl=k8s.io/kubernetes/cmd/kubectl
+build coredns "-s -w" coredns=.
 build kwok "-s -w" kwok=sigs.k8s.io/kwok/cmd/kwok
 
 # kwok has no stages built in; use the ones kwokctl applies by default, from

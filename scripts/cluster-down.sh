@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Stops the local control plane started by cluster-up.sh. Order matters:
+# Stops the local cluster started by cluster-up.sh: the real node first
+# (scripts/cluster-node.sh node_down leaves no process, mount, cgroup, link,
+# iptables rule or sysctl of it behind), then the control plane. Order matters:
 # kwok, scheduler and controller-manager first, then the apiserver while
 # etcd is still up (stopping both at once can leave the apiserver hanging),
 # then etcd. Keeps certificates and etcd data unless --purge is given.
@@ -10,6 +12,8 @@
 set -euo pipefail
 # shellcheck source=cluster-env.sh
 source "$(dirname "$0")/cluster-env.sh"
+# shellcheck source=cluster-node.sh
+source "$(dirname "$0")/cluster-node.sh"
 
 [ -d "$state" ] || exit 0
 mkdir -p "$state/run"
@@ -20,8 +24,11 @@ if [ "${1:-}" = --if-unused ]; then
 fi
 exec 9>"$state/lock"
 flock 9
-for ((i = ${#components[@]} - 1; i >= 0; i--)); do
-  stop_component "${components[$i]}"
+# The node first (its pods' processes, mounts, cgroups, links and rules),
+# then the control plane.
+node_down
+for ((i = ${#control_plane[@]} - 1; i >= 0; i--)); do
+  stop_component "${control_plane[$i]}"
 done
 rm -f "$state/cluster.env"
 if [ "${1:-}" = --purge ]; then

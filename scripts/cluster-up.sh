@@ -13,13 +13,15 @@
 set -euo pipefail
 # shellcheck source=cluster-env.sh
 source "$(dirname "$0")/cluster-env.sh"
+# shellcheck source=cluster-node.sh
+source "$(dirname "$0")/cluster-node.sh"
 
 managed_by=${MIRRORD_CLUSTER_MANAGED_BY:-dev}
 ready_timeout=${MIRRORD_CLUSTER_READY_TIMEOUT:-120}
 
 for b in "${components[@]}"; do
-  if [ ! -x "$bin/$b" ]; then
-    echo "cluster-up: $bin/$b is missing; run 'make cluster-build' first" >&2
+  if [ ! -x "$(binary_of "$b")" ]; then
+    echo "cluster-up: $(binary_of "$b") is missing; run 'make cluster-build' (and 'make deps' for containerd) first" >&2
     exit 2
   fi
 done
@@ -38,6 +40,11 @@ wait_for() {
   local what=$1
   shift
   until "$@" >/dev/null 2>&1; do
+    if [ -f "$state/run/$what.pid" ] && [ -z "$(pid_of "$what")" ]; then
+      echo "cluster-up: $what exited; the end of $state/logs/$what.log:" >&2
+      tail -n 5 "$state/logs/$what.log" | cut -c1-400 >&2
+      exit 1
+    fi
     if ((SECONDS >= deadline)); then
       echo "cluster-up: timed out after ${ready_timeout}s waiting for $what; logs in $state/logs/" >&2
       exit 1
@@ -64,17 +71,23 @@ if [ $all_running = 1 ] && api_ready; then
   if [ "$managed_by" = dev ] && [ -f "$state/cluster.env" ]; then
     sed -i 's/^MANAGED_BY=.*/MANAGED_BY=dev/' "$state/cluster.env"
   fi
+  if [ "$node_enabled" = 1 ]; then
+    node_import_images # images rebuilt since the node started
+  fi
   echo "cluster-up: already running ($api, state $state)"
   exit 0
 fi
 
-# Half-started leftovers are stopped first (reverse order, etcd last).
-for ((i = ${#components[@]} - 1; i >= 0; i--)); do
-  stop_component "${components[$i]}"
+# Half-started leftovers are stopped first (the node, then the control
+# plane in reverse order, etcd last).
+node_down
+for ((i = ${#control_plane[@]} - 1; i >= 0; i--)); do
+  stop_component "${control_plane[$i]}"
 done
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$etcd_port" "$etcd_peer_port" "$apiserver_port" "$controller_manager_port" "$scheduler_port" "$kwok_port"; do
+for p in "$etcd_port" "$etcd_peer_port" "$apiserver_port" "$controller_manager_port" "$scheduler_port" "$kwok_port" \
+  "$kubelet_healthz_port" "$kube_proxy_healthz_port" "$kube_proxy_metrics_port" "$coredns_health_port"; do
   port_free "$p" || {
     echo "cluster-up: port 127.0.0.1:$p is in use; set MIRRORD_CLUSTER_PORT_BASE to another base (default 17300)" >&2
     exit 1
@@ -105,6 +118,22 @@ EOF
     rm -f apiserver.csr apiserver.ext
   )
 fi
+# client_cert NAME SUBJECT: a client certificate signed by the cluster CA.
+client_cert() {
+  [ -f "$pki/$1.crt" ] && return
+  (
+    cd "$pki"
+    openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >"$1.ext"
+    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
+      -days 3650 -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+    rm -f "$1.csr" "$1.ext"
+  )
+}
+# The apiserver's identity toward kubelets (logs, exec, port-forward) and
+# the real node's kubelet identity.
+client_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+client_cert kubelet "/O=system:nodes/CN=system:node:$node_name"
 chmod 600 "$pki"/*.key "$pki"/*.token "$pki/tokens.csv"
 
 kubeconfig_for() { # FILE, then "CONTEXT USER TOKENFILE" triples; the first is current.
@@ -144,7 +173,7 @@ start() { # NAME ARGS...: starts a component in its own session.
   local name=$1
   shift
   # fd 9 (the state lock) must not leak into the long-lived process.
-  setsid "$bin/$name" "$@" >"$state/logs/$name.log" 2>&1 </dev/null 9>&- &
+  setsid "$(binary_of "$name")" "$@" >"$state/logs/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$state/run/$name.pid"
 }
 
@@ -167,6 +196,9 @@ start kube-apiserver --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
   --service-account-signing-key-file "$pki/sa.key" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-cluster-ip-range 10.96.0.0/16 \
+  --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
+  --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
+  --kubelet-preferred-address-types InternalIP \
   --endpoint-reconciler-type none --allow-privileged=true --profiling=false
 wait_for kube-apiserver api_ready
 
@@ -195,6 +227,10 @@ wait_for kube-controller-manager api_get /api/v1/namespaces/default/serviceaccou
 wait_for kube-scheduler curl -skf --max-time 2 "https://127.0.0.1:$scheduler_port/healthz"
 wait_for kwok curl -sf --max-time 2 "http://127.0.0.1:$kwok_port/healthz"
 
+if [ "$node_enabled" = 1 ]; then
+  node_up
+fi
+
 cat >"$state/cluster.env.tmp" <<EOF
 MANAGED_BY=$managed_by
 SERVER=$api
@@ -204,6 +240,10 @@ LIMITED_KUBECONFIG=$state/limited.kubeconfig
 CA_FILE=$pki/ca.crt
 ETCD_PORT=$etcd_port
 APISERVER_PORT=$apiserver_port
+NODE=$([ "$node_enabled" = 1 ] && echo "$node_name")
+NODE_IP=$([ "$node_enabled" = 1 ] && echo "$node_ip")
+NODE_TAINT=$node_taint_key
+CONTAINERD_SOCK=$([ "$node_enabled" = 1 ] && echo "$node_sock")
 EOF
 mv -f "$state/cluster.env.tmp" "$state/cluster.env"
 echo "cluster-up: ready in ${SECONDS}s ($api); export KUBECONFIG=$state/kubeconfig"

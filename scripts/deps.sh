@@ -22,6 +22,10 @@ want gcc      gcc          # the LD_PRELOAD layer
 want make     make
 want git      git
 [ -e /usr/include/stdio.h ] || need+=(libc6-dev)
+# The cluster's busybox image (make images) needs the static busybox of
+# busybox-static; Debian's busybox package installs a dynamic one at the
+# same path (ldd fails on a static program).
+{ [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need+=(busybox-static)
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "deps: missing ${need[*]}; run as root or install them" >&2

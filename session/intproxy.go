@@ -33,11 +33,14 @@ const (
 
 // intproxyProc is a started intproxy.
 type intproxyProc struct {
-	pid    int
-	socket string
-	log    string
-	dir    string
-	proc   *os.Process
+	pid      int
+	socket   string
+	log      string
+	dir      string
+	sessions string // the session registry it registers in
+	proc     *os.Process
+	// done is closed once the process was reaped (after it served).
+	done chan struct{}
 }
 
 // stop ends an intproxy Start will not hand out (a failed or cancelled start).
@@ -126,7 +129,7 @@ func (st *starter) startIntproxy(ctx context.Context, id string, s settings.Sett
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s intproxy: %w", bin, err)
 	}
-	p := &intproxyProc{pid: cmd.Process.Pid, socket: sock, log: logPath, dir: dir, proc: cmd.Process}
+	p := &intproxyProc{pid: cmd.Process.Pid, socket: sock, log: logPath, dir: dir, sessions: sessions, proc: cmd.Process, done: make(chan struct{})}
 	line := make(chan string, 1)
 	go func() {
 		l, _ := bufio.NewReader(out).ReadString('\n')
@@ -151,14 +154,17 @@ func (st *starter) startIntproxy(ctx context.Context, id string, s settings.Sett
 		p.stop()
 		return nil, ctx.Err()
 	}
-	// Reap it when it ends while this process lives (mirrord-ls); after
-	// `mirrord ext` exits, init does.
-	go func() { _ = cmd.Wait() }()
+	// Reap it when it ends while this process lives (mirrord-ls, `mirrord
+	// exec`); after `mirrord ext` exits, init does.
+	go func() {
+		_ = cmd.Wait()
+		close(p.done)
+	}()
 	return p, nil
 }
 
-// binaryWarning explains what the layer cannot do for the executable the
-// editor will launch (`-e`).
+// binaryWarning explains what the layer cannot do for the executable that
+// will run (`-e` of ext, the command of exec); "" when it can do all.
 func binaryWarning(exe string) string {
 	if exe == "" {
 		return ""
@@ -172,10 +178,18 @@ func binaryWarning(exe string) string {
 		return "" // a script: its interpreter is what runs
 	}
 	defer f.Close()
+	dynamic := false
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return ""
+			dynamic = true
 		}
 	}
-	return path + " is statically linked: the layer cannot load into it, only the environment applies"
+	switch {
+	case !dynamic:
+		return path + " is statically linked: the layer cannot load into it, only the environment applies"
+	case f.Section(".go.buildinfo") != nil:
+		return path + " is a Go program: it makes system calls without libc, so its files and sockets bypass the layer; " +
+			"the environment (and DNS with the cgo resolver) still applies"
+	}
+	return ""
 }

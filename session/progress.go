@@ -9,6 +9,10 @@ type EventKind string
 const (
 	TaskStarted  EventKind = "task_started"
 	TaskFinished EventKind = "task_finished"
+	// TaskProgress is a step within a running task (e.g. "agent Job …
+	// created" while starting the agent). The official CLI's JSON
+	// progress has no such line: `mirrord ext` does not print it.
+	TaskProgress EventKind = "task_progress"
 	Warning      EventKind = "warning"
 	Info         EventKind = "info"
 )
@@ -16,11 +20,11 @@ const (
 // Event is one step of starting a session.
 type Event struct {
 	Kind EventKind `json:"kind"`
-	// Task names the step (TaskStarted, TaskFinished).
+	// Task names the step (TaskStarted, TaskProgress, TaskFinished).
 	Task string `json:"task,omitempty"`
 	// Success of a finished task.
 	Success bool `json:"success,omitempty"`
-	// Message of a finished task, a warning or an info.
+	// Message of a finished task, a task's progress, a warning or an info.
 	Message string `json:"message,omitempty"`
 }
 
@@ -52,7 +56,12 @@ func (r reporter) task(name string) *task {
 }
 
 func (r reporter) warning(msg string) { r.emit(Event{Kind: Warning, Message: msg}) }
-func (r reporter) info(msg string)    { r.emit(Event{Kind: Info, Message: msg}) }
+
+// progress reports a step within the running task.
+func (r reporter) progress(task, msg string) {
+	r.emit(Event{Kind: TaskProgress, Task: task, Message: msg})
+}
+func (r reporter) info(msg string) { r.emit(Event{Kind: Info, Message: msg}) }
 
 type task struct {
 	r    reporter

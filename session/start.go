@@ -20,23 +20,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/mirrord-ls/mirrord-ls/internal/version"
-	"github.com/mirrord-ls/mirrord-ls/kube/agentpod"
-	"github.com/mirrord-ls/mirrord-ls/kube/kubeconfig"
-	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
 	"github.com/mirrord-ls/mirrord-ls/layer/envmerge"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 	"github.com/mirrord-ls/mirrord-ls/schema"
-	"github.com/mirrord-ls/mirrord-ls/session/branch"
 	"github.com/mirrord-ls/mirrord-ls/session/handoff"
-	"github.com/mirrord-ls/mirrord-ls/session/jira"
 	"github.com/mirrord-ls/mirrord-ls/session/registry"
 )
 
@@ -99,6 +90,9 @@ type Launch struct {
 	// IntproxyPID is the session's process; IntproxyLog its log file.
 	IntproxyPID int    `json:"intproxy_pid"`
 	IntproxyLog string `json:"intproxy_log,omitempty"`
+
+	// proc is the intproxy this process started (End stops it).
+	proc *intproxyProc
 }
 
 func (r *Request) lookup(name string) (string, bool) {
@@ -150,21 +144,13 @@ func Start(ctx context.Context, req Request) (_ *Launch, err error) {
 	return st.run(ctx)
 }
 
-// resolved is the outcome of the configuration step.
-type resolved struct {
-	cfg        *schema.Config
-	settings   settings.Settings
-	configPath string
-	branch     branch.Info
-	jira       *jira.Settings
-}
-
 func (st *starter) run(ctx context.Context) (*Launch, error) {
 	id := newSessionID()
-	rc, err := st.resolveConfig(ctx)
+	rc, err := resolveConfig(ctx, &st.req, st.rep)
 	if err != nil {
 		return nil, err
 	}
+	st.warnings = append(st.warnings, rc.Warnings...) // already reported
 	layer, err := st.findLayer()
 	if err != nil {
 		return nil, err
@@ -172,25 +158,22 @@ func (st *starter) run(ctx context.Context) (*Launch, error) {
 	if w := binaryWarning(st.req.Executable); w != "" {
 		st.warn(w)
 	}
-	target := rc.settings.Target
-	if target == "" || rc.cfg.Targetless {
-		target = "targetless"
-	}
+	target := rc.Target()
 	ho := &handoff.Handoff{
-		SessionID: id, Target: target, Branch: rc.branch.Branch, ConfigPath: rc.configPath,
+		SessionID: id, Target: target, Branch: rc.Branch.Branch, ConfigPath: rc.Path,
 		StartedAt: time.Now().UTC(), Jira: rc.jira,
 	}
-	if rc.cfg.Target.Namespace != nil {
-		ho.Namespace = *rc.cfg.Target.Namespace
+	if rc.Config.Target.Namespace != nil {
+		ho.Namespace = *rc.Config.Target.Namespace
 	}
 
-	s := rc.settings
+	s := rc.Settings
 	var agent *protocol.Client
 	if s.Agent.Address != "" {
 		t := st.rep.task(TaskConnect)
 		defer t.fail()
 		ho.Address = s.Agent.Address
-		dctx, cancel := context.WithTimeout(ctx, communicationTimeout(rc.cfg))
+		dctx, cancel := context.WithTimeout(ctx, communicationTimeout(rc.Config))
 		agent, err = ho.Dial(dctx, "", s.Agent.Token, clientInfo())
 		cancel()
 		if err != nil {
@@ -199,22 +182,33 @@ func (st *starter) run(ctx context.Context) (*Launch, error) {
 		}
 		t.ok("connected to the pre-started agent at " + s.Agent.Address)
 	} else {
-		token, err := randomToken()
+		k, err := rc.Kube()
 		if err != nil {
 			return nil, err
 		}
-		s.Agent.Token = token
-		if agent, err = st.clusterAgent(ctx, rc, ho, id, token); err != nil {
+		ho.Namespace, ho.KubeContext = k.Namespace, k.Context
+		pod, err := resolveTarget(ctx, k, rc, st.rep, st.warn)
+		if err != nil {
 			return nil, err
 		}
+		a, err := StartAgent(ctx, k, rc, AgentOptions{SessionID: id, Pod: pod, Info: clientInfo(), Progress: st.req.Progress})
+		if err != nil {
+			return nil, err
+		}
+		st.onFail(func() {
+			_ = a.Delete(context.WithoutCancel(ctx))
+		})
+		s.Agent.Token = a.Token
+		ho.Kube = &handoff.KubeAgent{Kubeconfig: k.Kubeconfig, KubeconfigEnv: k.KubeconfigEnv, Context: k.Context, Agent: a.Created}
+		agent = a.Client
 	}
 	defer agent.Close() // the intproxy has its own connection by then
 	w := agent.Welcome()
-	s.Targetless = rc.cfg.Targetless || (!w.Has(protocol.CapSteal) && !w.Has(protocol.CapMirror))
+	s.Targetless = rc.Config.Targetless || (!w.Has(protocol.CapSteal) && !w.Has(protocol.CapMirror))
 
 	t := st.rep.task(TaskEnv)
 	defer t.fail()
-	merged, err := remoteEnvironment(ctx, agent, s, communicationTimeout(rc.cfg))
+	merged, err := remoteEnvironment(ctx, agent, s, communicationTimeout(rc.Config))
 	if err != nil {
 		return nil, fail("cannot fetch the target's environment", "", err)
 	}
@@ -230,7 +224,7 @@ func (st *starter) run(ctx context.Context) (*Launch, error) {
 	t.ok("internal proxy ready")
 	st.rep.info("session ID: " + id)
 
-	resolvedCfg, err := resolvedConfigEnv(rc.cfg)
+	resolvedCfg, err := resolvedConfigEnv(rc.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -255,8 +249,8 @@ func (st *starter) run(ctx context.Context) (*Launch, error) {
 	}
 	return &Launch{
 		SessionID: id, Environment: env, EnvToUnset: unset, Warnings: warnings,
-		Target: target, Namespace: ho.Namespace, ConfigPath: rc.configPath, Branch: rc.branch.Branch,
-		IntproxyPID: proc.pid, IntproxyLog: proc.log,
+		Target: target, Namespace: ho.Namespace, ConfigPath: rc.Path, Branch: rc.Branch.Branch,
+		IntproxyPID: proc.pid, IntproxyLog: proc.log, proc: proc,
 	}, nil
 }
 
@@ -271,182 +265,6 @@ func communicationTimeout(cfg *schema.Config) time.Duration {
 		return time.Duration(*cfg.Agent.CommunicationTimeout) * time.Second
 	}
 	return 30 * time.Second
-}
-
-// resolveConfig discovers, renders and verifies the config, and detects the
-// branch (which the git_branch template variable needs).
-func (st *starter) resolveConfig(ctx context.Context) (*resolved, error) {
-	t := st.rep.task(TaskConfig)
-	defer t.fail()
-	req := &st.req
-	lookup := req.lookup
-	if req.Target != "" {
-		lookup = func(name string) (string, bool) {
-			if name == "MIRRORD_IMPERSONATED_TARGET" {
-				return req.Target, true
-			}
-			return req.lookup(name)
-		}
-	}
-	d, err := schema.Discover(schema.DiscoverOptions{Explicit: req.ConfigPath, WorkspaceFolder: req.WorkspaceFolder, LookupEnv: lookup})
-	if err != nil {
-		return nil, fail("cannot find the mirrord config", "Check -f / the active config and MIRRORD_CONFIG_FILE.", err)
-	}
-	text, name := []byte("{}"), "mirrord.json"
-	if d.Path != "" {
-		if text, err = os.ReadFile(d.Path); err != nil {
-			return nil, fail("cannot read the mirrord config", "", err)
-		}
-		name = d.Path
-	}
-	folder := req.WorkspaceFolder
-	if folder == "" {
-		folder, _ = os.Getwd()
-	}
-	br, err := branch.Detect(ctx, folder, branch.Options{LookupEnv: lookup})
-	if err != nil {
-		br = branch.Info{Source: branch.SourceNone}
-		st.warn("git branch detection failed: " + err.Error())
-	}
-	res := schema.Verify(ctx, text, schema.Options{
-		Path: name, Env: lookup,
-		GitBranch: func() (string, bool) { return br.Branch, br.Branch != "" },
-	})
-	var errs []string
-	for _, diag := range res.Diagnostics {
-		at := name
-		if diag.Range != (schema.Range{}) {
-			at = fmt.Sprintf("%s:%d:%d", name, diag.Range.Start.Line+1, diag.Range.Start.Column+1)
-		}
-		if diag.Severity == schema.SeverityError {
-			errs = append(errs, at+": "+diag.Message)
-		} else {
-			st.warn(diag.Message)
-		}
-	}
-	if len(errs) > 0 || res.Config == nil {
-		return nil, fail("the mirrord config is invalid", "Run `mirrord verify-config "+name+"` or open it in an editor with mirrord-ls.",
-			errors.New(strings.Join(errs, "\n")))
-	}
-	s, err := settings.FromConfig(res.Config)
-	if err == nil {
-		err = s.ApplyEnv(lookup)
-	}
-	if err != nil {
-		return nil, fail("the mirrord config is not supported", "", err)
-	}
-	t.ok("config resolved")
-	return &resolved{cfg: res.Config, settings: s, configPath: d.Path, branch: br, jira: jiraSettings(res.Config)}, nil
-}
-
-// jiraSettings is the config's jira section (MIRRORD_JIRA_URL and
-// MIRRORD_JIRA_ISSUE_KEY_PATTERN already applied); nil when disabled.
-func jiraSettings(cfg *schema.Config) *jira.Settings {
-	j := cfg.Jira
-	if !j.Enabled || j.URL == nil || *j.URL == "" {
-		return nil
-	}
-	return &jira.Settings{URL: *j.URL, IssueKeyPattern: j.IssueKeyPattern}
-}
-
-// clusterAgent resolves the target, creates the agent, waits for it and
-// connects through port-forward.
-func (st *starter) clusterAgent(ctx context.Context, rc *resolved, ho *handoff.Handoff, id, token string) (*protocol.Client, error) {
-	cfg := rc.cfg
-	opts := kubeconfig.Options{LookupEnv: st.req.lookup}
-	if cfg.Kubeconfig != nil {
-		opts.Kubeconfig = *cfg.Kubeconfig
-	}
-	if cfg.KubeContext != nil {
-		opts.Context = *cfg.KubeContext
-	}
-	kc, err := kubeconfig.Load(opts)
-	if err != nil {
-		return nil, fail("cannot load the Kubernetes configuration", "Set agent.address and agent.token to use a pre-started agent without a cluster.", err)
-	}
-	client, err := kubernetes.NewForConfig(kc.REST)
-	if err != nil {
-		return nil, fail("cannot create a Kubernetes client", "", err)
-	}
-	ns := kc.Namespace
-	if cfg.Target.Namespace != nil && *cfg.Target.Namespace != "" {
-		ns = *cfg.Target.Namespace
-	}
-	ho.Namespace, ho.KubeContext = ns, kc.Context
-
-	params, err := agentpod.FromConfig(cfg.Agent)
-	if err != nil {
-		return nil, fail("invalid agent settings", "", err)
-	}
-	params.SessionID, params.TargetPath, params.Branch = id, ho.Target, rc.branch.Branch
-	params.Namespace = ns
-	if cfg.Agent.Namespace != nil && *cfg.Agent.Namespace != "" {
-		params.Namespace = *cfg.Agent.Namespace
-	}
-	if !cfg.Targetless && cfg.Target.Path != nil {
-		t := st.rep.task(TaskTarget)
-		defer t.fail()
-		dyn, _ := dynamic.NewForConfig(kc.REST)
-		r := &resolve.Resolver{Client: client, Dynamic: dyn}
-		res, err := r.Resolve(ctx, ns, *cfg.Target.Path)
-		if err != nil {
-			return nil, fail("cannot resolve the target "+cfg.Target.Path.String(), "Pick a running target with `mirrord ls`.", err)
-		}
-		for _, w := range res.Warnings {
-			st.warn(w)
-		}
-		if res.Pods > 1 {
-			st.warn(fmt.Sprintf("%s has %d pods: this session impersonates only %s", cfg.Target.Path, res.Pods, res.Pod.Name))
-		}
-		params.Target = &agentpod.Target{Pod: res.Pod.Name, Namespace: res.Namespace, Node: res.NodeName,
-			Container: res.Container, ContainerID: res.ContainerID}
-		t.ok(fmt.Sprintf("pod/%s/container/%s", res.Pod.Name, res.Container))
-	}
-
-	t := st.rep.task(TaskAgent)
-	defer t.fail()
-	startup := time.Duration(cfg.Agent.StartupTimeout) * time.Second
-	if startup <= 0 {
-		startup = 60 * time.Second
-	}
-	a, err := agentpod.Create(ctx, client, params, token)
-	if err != nil {
-		return nil, fail("cannot create the agent", "", err)
-	}
-	st.onFail(func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		_ = a.Delete(cctx, client)
-	})
-	if err := a.WaitReady(ctx, client, startup); err != nil {
-		return nil, fail("the agent did not start", agentHelp(err), err)
-	}
-	t.ok("agent pod " + a.Pod + " running")
-	kubeconfigEnv, _ := st.req.lookup("KUBECONFIG")
-	ho.Kube = &handoff.KubeAgent{Kubeconfig: opts.Kubeconfig, KubeconfigEnv: kubeconfigEnv, Context: kc.Context, Agent: *a}
-
-	t = st.rep.task(TaskConnect)
-	defer t.fail()
-	dctx, cancel := context.WithTimeout(ctx, startup)
-	defer cancel()
-	c, err := ho.Dial(dctx, "", token, clientInfo())
-	if err != nil {
-		return nil, fail("cannot connect to the agent through port-forward", "Check that you may create pods/portforward in "+a.Namespace+".", err)
-	}
-	t.ok("connected")
-	return c, nil
-}
-
-func agentHelp(err error) string {
-	switch {
-	case errors.Is(err, agentpod.ErrImagePull):
-		return "Check agent.image (MIRRORD_AGENT_IMAGE) and agent.image_pull_secrets."
-	case errors.Is(err, agentpod.ErrUnschedulable):
-		return "Check agent.node_selector, agent.tolerations and agent.resources against the cluster's nodes."
-	case errors.Is(err, agentpod.ErrTimeout):
-		return "Raise agent.startup_timeout if the cluster is slow to start pods."
-	}
-	return ""
 }
 
 // remoteEnvironment fetches and merges the target's environment.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod"
@@ -77,7 +78,7 @@ func TestStartClusterAgentFailureTearsDown(t *testing.T) {
 	var mu sync.Mutex
 	var events []Event
 	var created []string
-	req := clusterRequest(t, c, ns, `{"target": "pod/api-0", "agent": {"startup_timeout": 4}}`, func(e Event) {
+	req := clusterRequest(t, c, ns, `{"target": "pod/api-0", "agent": {"startup_timeout": 4, "communication_timeout": 3, "image": "registry.test/agent:x"}}`, func(e Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		events = append(events, e)
@@ -87,7 +88,8 @@ func TestStartClusterAgentFailureTearsDown(t *testing.T) {
 	})
 	_, err := Start(context.Background(), req)
 	var se *Error
-	if !errors.As(err, &se) || se.Message != "cannot connect to the agent through port-forward" || se.Help == "" {
+	if !errors.As(err, &se) || se.Message != "cannot connect to the agent (image registry.test/agent:x) through port-forward" ||
+		!strings.Contains(se.Help, "pods/portforward") || !strings.Contains(se.Help, "agent.image") {
 		t.Fatalf("err = %v", err)
 	}
 	if len(created) != 2 {
@@ -97,8 +99,12 @@ func TestStartClusterAgentFailureTearsDown(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 	var seq []string
+	announced := false
 	for _, e := range events {
 		switch e.Kind {
+		case TaskProgress:
+			announced = announced || (e.Task == TaskAgent && strings.HasPrefix(e.Message, "agent Job mirrord-agent-") &&
+				strings.HasSuffix(e.Message, " created in "+ns+" (image registry.test/agent:x)"))
 		case TaskStarted:
 			seq = append(seq, "+"+e.Task)
 		case TaskFinished:
@@ -113,6 +119,9 @@ func TestStartClusterAgentFailureTearsDown(t *testing.T) {
 		"+" + TaskAgent, "ok " + TaskAgent, "+" + TaskConnect, "failed " + TaskConnect}
 	if strings.Join(seq, "|") != strings.Join(want, "|") {
 		t.Errorf("progress:\n%s\nwant:\n%s", strings.Join(seq, "\n"), strings.Join(want, "\n"))
+	}
+	if !announced {
+		t.Errorf("no progress event for the agent Job's creation: %+v", events)
 	}
 }
 
@@ -164,5 +173,67 @@ func TestStartUnknownTarget(t *testing.T) {
 	}
 	if left := leftovers(t, c, ns); len(left) != 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// An agent image that is not this project's agent: its container cannot
+// start or ends at once. Start fails right away (not at
+// agent.startup_timeout) with an error naming the image and agent.image,
+// and removes the Job and Secret.
+func TestStartAgentImageFails(t *testing.T) {
+	c := kubetest.Start(t)
+	tests := []struct {
+		name  string
+		state corev1.ContainerState
+		want  error
+		says  string
+	}{
+		{"exits on our flags", corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			Reason: "Error", ExitCode: 2, Message: "error: unexpected argument '--listen' found"}}, agentpod.ErrExited, "exit code 2"},
+		{"no mirrord-agent in the image", corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+			Reason: "RunContainerError", Message: `exec: "mirrord-agent": executable file not found in $PATH`}}, agentpod.ErrExited, "executable file not found"},
+		{"image not pulled", corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+			Reason: "ErrImageNeverPull", Message: "image is not present with pull policy of Never"}}, agentpod.ErrImagePull, "ErrImageNeverPull"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := c.Namespace(t)
+			// Nothing schedules the pod (no kwok run): the test plays the kubelet.
+			req := clusterRequest(t, c, ns, `{"target": "targetless", "agent": {"image": "ghcr.io/metalbear-co/mirrord:3.150.0",
+				"startup_timeout": 60, "node_selector": {"nowhere": "x"}}}`, nil)
+			go func() {
+				for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+					pods, err := c.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: agentpod.LabelApp + "=" + agentpod.AppValue})
+					if err != nil || len(pods.Items) == 0 {
+						continue
+					}
+					p := pods.Items[0]
+					p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: agentpod.ContainerName, Image: "ghcr.io/metalbear-co/mirrord:3.150.0", State: tt.state}}
+					if _, err := c.Client.CoreV1().Pods(ns).UpdateStatus(context.Background(), &p, metav1.UpdateOptions{}); err == nil {
+						return
+					}
+				}
+			}()
+			t0 := time.Now()
+			_, err := Start(context.Background(), req)
+			var se *Error
+			if !errors.As(err, &se) || !errors.Is(err, tt.want) || se.Message != "the agent did not start" {
+				t.Fatalf("err = %v", err)
+			}
+			for _, s := range []string{"ghcr.io/metalbear-co/mirrord:3.150.0", "agent.image", tt.says} {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("%q does not say %q", err, s)
+				}
+			}
+			if !strings.Contains(se.Help, "agent.image") {
+				t.Errorf("help %q", se.Help)
+			}
+			if d := time.Since(t0); d > 30*time.Second {
+				t.Errorf("failed after %v, not at once", d)
+			}
+			if left := leftovers(t, c, ns); len(left) != 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
 	}
 }

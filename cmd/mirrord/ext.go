@@ -18,9 +18,12 @@ import (
 const extRootTask = "mirrord preparing to launch"
 
 func newExtCmd() *cobra.Command {
-	var configPath, target, executable string
+	var (
+		f          sessionFlags
+		executable string
+	)
 	cmd := &cobra.Command{
-		Use:   "ext [-f CONFIG] [-t TARGET] [-e EXECUTABLE]",
+		Use:   "ext [-f CONFIG] [-t TARGET] [-e EXECUTABLE] [flags]",
 		Short: "Start a session for an editor and print the launch environment",
 		Long: `Start a session (agent, internal proxy) and print the environment the
 editor launches the debuggee with, then exit; the session's internal proxy
@@ -30,21 +33,23 @@ With MIRRORD_PROGRESS_MODE=json, stdout carries one JSON progress object per
 line (NewTask, FinishedTask, Warning, Info); the last is the FinishedTask of
 "` + extRootTask + `" whose message is the MirrordExecution as a JSON string.
 Errors are one line "Error: {json}" on stderr. Otherwise progress goes to
-stderr and the MirrordExecution JSON to stdout. See docs/sessions.md.`,
+stderr and the MirrordExecution JSON to stdout. See docs/sessions.md.
+
+Flags override MIRRORD_* variables, which override the config file.`,
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			json := strings.EqualFold(os.Getenv("MIRRORD_PROGRESS_MODE"), "json")
-			code := runExt(cmd, session.Request{ConfigPath: configPath, Target: target, Executable: executable},
-				json, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			req := f.request()
+			req.Executable = executable
+			code := runExt(cmd, req, json, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if code != 0 {
 				os.Exit(code)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&configPath, "config-file", "f", "", "mirrord config file (default $MIRRORD_CONFIG_FILE)")
-	cmd.Flags().StringVarP(&target, "target", "t", "", "target path, e.g. deployment/api or targetless (MIRRORD_IMPERSONATED_TARGET)")
+	f.register(cmd.Flags(), sessionFlagSet{fsMode: true})
 	cmd.Flags().StringVarP(&executable, "executable", "e", "", "the program the editor will launch (checked for layer support)")
 	return cmd
 }

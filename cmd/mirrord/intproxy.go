@@ -73,10 +73,10 @@ func runIntproxy(ctx context.Context, listen string, ready io.Writer) error {
 	}
 	defer closeLog()
 
-	// A session started by `mirrord ext` / mirrord-ls hands over how to
-	// reach its agent (a cluster agent through port-forward) and what to do
-	// at the end (delete the agent, report to Jira); plain `mirrord exec`
-	// has no handoff and dials agent.address.
+	// session.Start (`mirrord exec`, `mirrord ext`, mirrord-ls) hands over
+	// how to reach the agent (a cluster agent through port-forward, or a
+	// pre-started agent's address) and what to do at the end (delete the
+	// agent, report to Jira). Without a handoff, agent.address is dialled.
 	ho, err := handoff.FromEnv(nil)
 	if err != nil {
 		return err

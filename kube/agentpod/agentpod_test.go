@@ -260,7 +260,7 @@ func TestTargetlessJobSpec(t *testing.T) {
 	if !slices.Equal(ct.Args, []string{"targetless", "--listen", "127.0.0.1:31000", "--log-level", "info"}) {
 		t.Errorf("args %v", ct.Args)
 	}
-	if ct.Image != schema.DefaultAgentImage+":latest" || ct.ImagePullPolicy != corev1.PullIfNotPresent {
+	if ct.Image != schema.DefaultAgentImageRef() || ct.ImagePullPolicy != corev1.PullIfNotPresent {
 		t.Errorf("image %s policy %s", ct.Image, ct.ImagePullPolicy)
 	}
 	if ct.SecurityContext != nil && ct.SecurityContext.Capabilities != nil {

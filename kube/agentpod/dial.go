@@ -84,6 +84,7 @@ type stream struct {
 	data, err httpstream.Stream
 
 	once     sync.Once
+	closed   atomic.Bool // by Close: errors need no explanation
 	mu       sync.Mutex
 	remote   error // what the kubelet reported on the error stream
 	errReady chan struct{}
@@ -147,6 +148,9 @@ func (s *stream) Write(p []byte) (int, error) {
 // remoteErr returns the kubelet's error, waiting briefly for it to arrive
 // (it usually explains why the data stream broke).
 func (s *stream) remoteErr() error {
+	if s.closed.Load() {
+		return nil
+	}
 	select {
 	case <-s.errReady:
 	case <-time.After(100 * time.Millisecond):
@@ -156,9 +160,15 @@ func (s *stream) remoteErr() error {
 	return s.remote
 }
 
+// Close ends the stream at once. The data stream is reset, not
+// half-closed: a half-closed stream keeps its read side (and the
+// connection under it) open until the far end says goodbye too, which
+// through the API server took 10 s, and the agent protocol's Close waits
+// for its reader.
 func (s *stream) Close() error {
 	s.once.Do(func() {
-		s.data.Close()
+		s.closed.Store(true)
+		_ = s.data.Reset()
 		s.conn.RemoveStreams(s.data, s.err)
 		s.conn.Close()
 	})

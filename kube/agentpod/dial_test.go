@@ -55,6 +55,12 @@ func TestDialThroughPortForward(t *testing.T) {
 	if len(reqs) != 1 || reqs[0] != ns+"/agent-pod 43210" {
 		t.Errorf("kubelet saw %v", reqs)
 	}
+	// Closing is prompt: nothing waits for the far end's goodbye.
+	t0 := time.Now()
+	client.Close()
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("closing the client took %v", d)
+	}
 
 	// A pod that does not exist is a clear error.
 	if _, err := Dial(ctx, c.Admin, ns, "no-such-pod", 43210); err == nil || !strings.Contains(err.Error(), "no-such-pod") {

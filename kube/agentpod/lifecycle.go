@@ -199,11 +199,13 @@ func (a *Agent) check(pod *corev1.Pod) verdict {
 			case imagePullReasons[w.Reason]:
 				return verdict{err: fmt.Errorf("%w: %s: %s (image %s; check agent.image and agent.image_pull_secrets)", ErrImagePull, w.Reason, w.Message, a.Image)}
 			case createFailReasons[w.Reason]:
-				return verdict{err: fmt.Errorf("%w: %s: %s", ErrExited, w.Reason, w.Message)}
+				return verdict{err: fmt.Errorf("%w: %s: %s (%s)", ErrExited, w.Reason, strings.TrimSpace(w.Message), a.imageHint())}
+			case w.Reason == "CrashLoopBackOff":
+				return verdict{err: fmt.Errorf("%w before it was ready: the container keeps crashing (CrashLoopBackOff%s) (%s)", ErrExited, lastExit(st), a.imageHint())}
 			}
 		}
 		if t := st.State.Terminated; t != nil {
-			return verdict{err: fmt.Errorf("%w before it was ready: %s (exit code %d) %s", ErrExited, t.Reason, t.ExitCode, strings.TrimSpace(t.Message))}
+			return verdict{err: fmt.Errorf("%w before it was ready: %s (%s)", ErrExited, describeExit(t), a.imageHint())}
 		}
 		if st.State.Running != nil && (a.Ephemeral || st.Ready) {
 			return verdict{ready: true}
@@ -211,7 +213,8 @@ func (a *Agent) check(pod *corev1.Pod) verdict {
 	}
 	switch pod.Status.Phase {
 	case corev1.PodFailed, corev1.PodSucceeded:
-		return verdict{err: fmt.Errorf("%w before it was ready: pod %s is %s: %s %s", ErrExited, pod.Name, pod.Status.Phase, pod.Status.Reason, pod.Status.Message)}
+		return verdict{err: fmt.Errorf("%w before it was ready: pod %s is %s: %s %s (%s)", ErrExited, pod.Name, pod.Status.Phase,
+			pod.Status.Reason, strings.TrimSpace(pod.Status.Message), a.imageHint())}
 	}
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
@@ -225,6 +228,40 @@ func (a *Agent) check(pod *corev1.Pod) verdict {
 		return verdict{pending: "pod " + pod.Name + " is not scheduled yet"}
 	}
 	return verdict{pending: fmt.Sprintf("pod %s is %s on node %s", pod.Name, pod.Status.Phase, pod.Spec.NodeName)}
+}
+
+// imageHint names the agent's image for errors of an agent container that
+// could not start or ended: most often an image that is not this project's
+// agent (the official mirrord agent image does not know its flags, nor has
+// it mirrord-agent on its PATH).
+func (a *Agent) imageHint() string {
+	return fmt.Sprintf("image %s; check agent.image: it must be a mirrord-ls agent image (`make agent-image`) with %s on its PATH", a.Image, Command)
+}
+
+// describeExit says how a container ended: reason, exit code or signal,
+// and its termination message.
+func describeExit(t *corev1.ContainerStateTerminated) string {
+	msg := t.Reason
+	if msg == "" {
+		msg = "terminated"
+	}
+	if t.Signal != 0 {
+		msg += fmt.Sprintf(" (signal %d)", t.Signal)
+	} else {
+		msg += fmt.Sprintf(" (exit code %d)", t.ExitCode)
+	}
+	if m := strings.TrimSpace(t.Message); m != "" {
+		msg += ": " + m
+	}
+	return msg
+}
+
+// lastExit describes the previous run of a restarting container.
+func lastExit(st *corev1.ContainerStatus) string {
+	if t := st.LastTerminationState.Terminated; t != nil {
+		return "; last run: " + describeExit(t)
+	}
+	return ""
 }
 
 // WaitReady watches the agent's pod until its container runs (and, in a

@@ -1,6 +1,7 @@
 // Package kubetest gives tests a real Kubernetes control plane: the local
 // loopback cluster of scripts/cluster-up.sh (etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler, kwok), started on first use or
+// kube-controller-manager, kube-scheduler, kwok, and as root one real node:
+// containerd, kubelet, kube-proxy, CoreDNS — see RealNode), started on first use or
 // reused when one is already running from the same state directory, plus a
 // namespace of its own per test, kwok fake nodes, and helpers for what kwok
 // does not do (container ids).
@@ -36,8 +37,12 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// Components are the binaries the cluster needs.
-var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+// components are the binaries the cluster needs; nodeComponents those of
+// the real node, started when the tests run as root.
+var (
+	components     = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+	nodeComponents = []string{"kubelet", "kube-proxy", "coredns"}
+)
 
 // startTimeout bounds starting (or reusing) the cluster.
 const startTimeout = 3 * time.Minute
@@ -150,7 +155,11 @@ func start() (*Cluster, error) {
 	bin := envOr("MIRRORD_CLUSTER_BIN", filepath.Join(cache, "bin"))
 	state := envOr("MIRRORD_CLUSTER_STATE", filepath.Join(cache, "state"))
 	var missing []string
-	for _, c := range components {
+	need := components
+	if os.Geteuid() == 0 && os.Getenv("MIRRORD_CLUSTER_NODE") != "0" {
+		need = append(append([]string{}, components...), nodeComponents...)
+	}
+	for _, c := range need {
 		if _, err := os.Stat(filepath.Join(bin, c)); err != nil {
 			missing = append(missing, c)
 		}

@@ -41,7 +41,14 @@ func newSession(t testing.TB, opts agenttest.PodOptions) *session {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(tmp) })
-	return &session{t: t, pod: pod, agent: a, mirrord: mirrord, sessions: t.TempDir(), tmp: tmp}
+	// Short too: a socket path (with a 36-character session id) must fit
+	// in sun_path's 108 bytes, which a subtest's t.TempDir() may not.
+	sessions, err := os.MkdirTemp("", "ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sessions) })
+	return &session{t: t, pod: pod, agent: a, mirrord: mirrord, sessions: sessions, tmp: tmp}
 }
 
 // config writes a mirrord config file and returns its path.

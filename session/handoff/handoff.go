@@ -136,7 +136,11 @@ func (h *Handoff) Dial(ctx context.Context, fallback, token string, info protoco
 }
 
 // DialKube runs the agent handshake over streams from open, retrying with
-// backoff (10 ms doubling to 1 s) until it succeeds or ctx ends.
+// backoff (10 ms doubling to 1 s) until it succeeds or ctx ends: an agent
+// container that just started may not listen yet. A peer that answers
+// something other than this protocol (protocol.ErrNotAgent, e.g. an agent
+// image of another mirrord) or speaks an incompatible version
+// (protocol.ErrIncompatible) fails at once: retrying cannot help.
 func DialKube(ctx context.Context, open func(context.Context) (io.ReadWriteCloser, error), opts protocol.Options) (*protocol.Client, error) {
 	delay := 10 * time.Millisecond
 	var last error
@@ -148,12 +152,17 @@ func DialKube(ctx context.Context, open func(context.Context) (io.ReadWriteClose
 				return c, nil
 			}
 			conn.Close()
+			if errors.Is(herr, protocol.ErrNotAgent) || errors.Is(herr, protocol.ErrIncompatible) {
+				return nil, fmt.Errorf("connect to the agent: %w", herr)
+			}
 			err = herr
 		}
-		last = err
+		if last == nil || ctx.Err() == nil {
+			last = err // an attempt cut short by ctx says less than the one before
+		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("connect to the agent: %w (last attempt: %v)", ctx.Err(), last)
+			return nil, fmt.Errorf("connect to the agent: %w (last attempt: %w)", ctx.Err(), last)
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, time.Second)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -148,6 +149,29 @@ func TestDialRetriesUntilDeadline(t *testing.T) {
 	var h *Handoff
 	if _, err := h.Dial(context.Background(), "", "tok", protocol.ClientInfo{}); err == nil {
 		t.Error("dial with nothing to dial succeeded")
+	}
+}
+
+// A peer of another protocol is not retried: the error comes at once and
+// says what it is.
+func TestDialStopsOnAnotherProtocol(t *testing.T) {
+	attempts := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	_, err := DialKube(ctx, func(context.Context) (io.ReadWriteCloser, error) {
+		attempts++
+		a, b := net.Pipe()
+		go func() {
+			var h protocol.Hello
+			_, _ = protocol.ReadMessage(b, &h, 1)
+			_, _ = b.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+			b.Close()
+		}()
+		return a, nil
+	}, protocol.Options{})
+	if !errors.Is(err, protocol.ErrNotAgent) || attempts != 1 || time.Since(t0) > 5*time.Second {
+		t.Fatalf("err %v after %d attempts in %v", err, attempts, time.Since(t0))
 	}
 }
 

@@ -1,10 +1,11 @@
 // Package kubelettest is a test stand-in for the one kubelet feature kwok
 // lacks: the port-forward endpoint. A Kubelet serves SPDY
 // "portforward.k8s.io" on a TLS loopback port and connects every data
-// stream to one fixed address (a real agent started by the test), whatever
-// pod port it asks for. A Node whose address is 127.0.0.1 and whose kubelet
-// port is the Kubelet's makes the real API server's pods/portforward
-// subresource reach it for every pod bound to that node.
+// stream to a fixed address (a real agent started by the test; one per pod
+// with SetPodTarget), whatever pod port it asks for. A Node whose address
+// is 127.0.0.1 and whose kubelet port is the Kubelet's makes the real API
+// server's pods/portforward subresource reach it for every pod bound to
+// that node.
 package kubelettest
 
 import (
@@ -29,15 +30,16 @@ import (
 
 // Kubelet is a fake kubelet's port-forward endpoint.
 type Kubelet struct {
-	srv    *httptest.Server
-	target string
+	srv *httptest.Server
 
 	mu       sync.Mutex
-	requests []string // "ns/pod port"
+	target   string
+	pods     map[string]string // "ns/pod" -> HOST:PORT, over target
+	requests []string          // "ns/pod port"
 }
 
-// Start serves port-forward requests to target (HOST:PORT; SetTarget may
-// set it later) until the test ends.
+// Start serves port-forward requests to target (HOST:PORT; SetTarget and
+// SetPodTarget may set it later) until the test ends.
 func Start(t testing.TB, target string) *Kubelet {
 	t.Helper()
 	k := &Kubelet{target: target}
@@ -52,6 +54,17 @@ func (k *Kubelet) SetTarget(target string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.target = target
+}
+
+// SetPodTarget sends the data streams of one pod to target (HOST:PORT),
+// so each agent pod of a test can have its own agent.
+func (k *Kubelet) SetPodTarget(namespace, pod, target string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.pods == nil {
+		k.pods = map[string]string{}
+	}
+	k.pods[namespace+"/"+pod] = target
 }
 
 // Port is the kubelet port.
@@ -129,15 +142,27 @@ func (k *Kubelet) serve(w http.ResponseWriter, r *http.Request) {
 			k.mu.Lock()
 			k.requests = append(k.requests, strings.TrimPrefix(r.URL.Path, "/portForward/")+" "+h.Get(corev1.PortHeader))
 			k.mu.Unlock()
-			go k.relay(s)
+			go k.relay(s, podKey(r.URL.Path))
 		}
 	}
 }
 
-func (k *Kubelet) relay(s httpstream.Stream) {
+// podKey is "ns/pod" of a kubelet path /portForward/{ns}/{pod}[/{uid}].
+func podKey(path string) string {
+	parts := strings.SplitN(strings.TrimPrefix(path, "/portForward/"), "/", 3)
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[0] + "/" + parts[1]
+}
+
+func (k *Kubelet) relay(s httpstream.Stream, pod string) {
 	defer s.Close()
 	k.mu.Lock()
 	target := k.target
+	if t, ok := k.pods[pod]; ok {
+		target = t
+	}
 	k.mu.Unlock()
 	c, err := net.Dial("tcp", target)
 	if err != nil {

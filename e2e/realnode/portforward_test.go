@@ -1,0 +1,112 @@
+package realnode
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func httpGet(url string) (string, error) {
+	c := &http.Client{Timeout: 20 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b)), err
+}
+
+// TestPortForward: -L to a Service name resolved in the cluster, -R with
+// steal, and self-healing: after the target pod is deleted, new
+// connections work again through the replacement pod and a new agent,
+// without restarting the command.
+func TestPortForward(t *testing.T) {
+	f := setup(t)
+	local := freePort(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "from-local %s\n", r.URL.Path)
+	})}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", local))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	lport := freePort(t)
+	cfg := f.config(t, map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": "steal"}}})
+	s := &session{done: make(chan error, 1)}
+	s.cmd = exec.Command(mirrordBin(t), "port-forward", "-f", cfg, "-t", "deployment/"+apiName,
+		"-L", fmt.Sprintf("%d:%s:80", lport, ordersName), "-R", fmt.Sprintf("%d:%d", appPort, local))
+	s.cmd.Env = append(os.Environ(), f.env()...)
+	s.cmd.Stdout, s.cmd.Stderr = s, s
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	defer s.stop(t)
+	s.waitOutput(t, "-R ", 2*time.Minute)
+	s.waitOutput(t, "ready", 2*time.Minute)
+
+	check := func(round string) {
+		podIP := f.podIP(t, "app="+apiName)
+		eventually(t, 60*time.Second, func() string {
+			got, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/cgi-bin/whoami", lport))
+			if err != nil || !calledFrom(got, podIP) {
+				return fmt.Sprintf("%s: -L to orders: %q %v, want a call from the api pod %s\n%s", round, got, err, podIP, s.output())
+			}
+			return ""
+		})
+		eventually(t, 60*time.Second, func() string {
+			if got := f.fetch(t, "http://"+apiName+"/"+round, ""); got != "from-local /"+round {
+				return fmt.Sprintf("%s: -R steal: the caller got %q\n%s", round, got, s.output())
+			}
+			return ""
+		})
+	}
+	check("first")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	old, err := readyPod(ctx, f.c, f.ns, "app="+apiName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := int64(0)
+	if err := f.c.Client.CoreV1().Pods(f.ns).Delete(ctx, old.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, func() string {
+		p, err := readyPod(ctx, f.c, f.ns, "app="+apiName)
+		if err != nil || p.Name == old.Name {
+			return "no replacement pod for " + old.Name
+		}
+		return ""
+	})
+	check("second")
+	s.stop(t)
+	f.agentsGone(t, f.ns)
+	f.iptablesClean(t, "app="+apiName)
+}
