@@ -327,7 +327,8 @@ func TestExecIncoming(t *testing.T) {
 		s := f.startExec(t, cfg, []string{"--target", "deployment/" + apiName}, "python3", "-c", localServer)
 		s.waitOutput(t, "listening", 2*time.Minute)
 		for what, url := range urls {
-			path := "/mirror-" + strings.ReplaceAll(what, " ", "-")
+			// a query: the pod's httpd serves its index for it
+			path := "/?mirror-" + strings.ReplaceAll(what, " ", "-")
 			eventually(t, 20*time.Second, func() string {
 				if got := f.fetch(t, url+path, ""); !strings.HasPrefix(got, "from-pod "+apiName) {
 					return fmt.Sprintf("mirror via %s: the caller got %q, want the pod's own answer", what, got)
@@ -354,10 +355,10 @@ func TestExecIncoming(t *testing.T) {
 			}
 			return ""
 		})
-		if got := f.fetch(t, urls["service"]+"/other", "x-mirrord: theirs"); !strings.HasPrefix(got, "from-pod "+apiName) {
+		if got := f.fetch(t, urls["service"]+"/?other", "x-mirrord: theirs"); !strings.HasPrefix(got, "from-pod "+apiName) {
 			t.Errorf("non-matching request: %q, want the pod's answer", got)
 		}
-		if got := f.fetch(t, urls["pod IP"]+"/plain", ""); !strings.HasPrefix(got, "from-pod "+apiName) {
+		if got := f.fetch(t, urls["pod IP"]+"/?plain", ""); !strings.HasPrefix(got, "from-pod "+apiName) {
 			t.Errorf("request without the header: %q, want the pod's answer", got)
 		}
 		s.stop(t)
