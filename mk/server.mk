@@ -1,5 +1,6 @@
-# mirrord-ls, the language server (server/, cmd/mirrord-ls). Its editor test
-# runs headless neovim (installed by scripts/deps.sh); the
+# mirrord-ls, the language server (server/, cmd/mirrord-ls). Its editor
+# tests run headless neovim (server/) and Emacs with eglot against
+# extensions/emacs (installed by scripts/deps.sh); the
 # benchmarks build cmd/mirrord-ls themselves. server/kubetargets tests the
 # cluster features against the local control plane (TEST_DEPS has
 # cluster-build, from mk/cluster.mk) through the cluster helper
@@ -10,7 +11,7 @@ RACE_PKGS += ./server/... ./kube/clusterserve/
 .PHONY: test-server bench-server fuzz-server
 test-server: export MIRRORD_TEST_BIN := $(CURDIR)/$(BIN)
 test-server: build
-	$(GO) test $(GOTEST_FLAGS) ./server/... ./kube/clusterserve/ ./cmd/mirrord-ls/
+	$(GO) test $(GOTEST_FLAGS) ./server/... ./kube/clusterserve/ ./cmd/mirrord-ls/ ./extensions/emacs/
 	$(GO) test $(GOTEST_FLAGS) -race ./server/... ./kube/clusterserve/
 
 # Start-up, didChange -> publishDiagnostics, completion (p50/p99) and the

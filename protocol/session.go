@@ -43,10 +43,11 @@ func NewSession(conn io.ReadWriteCloser, server bool) (*Session, error) {
 		s   *yamux.Session
 		err error
 	)
+	wc := newCoalescingConn(conn)
 	if server {
-		s, err = yamux.Server(conn, muxConfig())
+		s, err = yamux.Server(wc, muxConfig())
 	} else {
-		s, err = yamux.Client(conn, muxConfig())
+		s, err = yamux.Client(wc, muxConfig())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start stream multiplexer: %w", err)

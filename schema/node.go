@@ -71,6 +71,34 @@ func (n *Node) Get(key string) (*Member, bool) {
 	return nil, false
 }
 
+// keySet answers "is this key already a member of the object being
+// built?" in constant time however many members there are (Get is a
+// linear search: calling it per member made parsing quadratic in the size
+// of an object). The zero value is ready; an object's members must only be
+// added after has said false.
+type keySet struct{ m map[string]struct{} }
+
+// has reports whether key is among the members of n, and records it when it
+// is not (the caller then adds it).
+func (s *keySet) has(key string, n *Node) bool {
+	const small = 8
+	if s.m == nil {
+		if len(n.Members) < small {
+			_, dup := n.Get(key)
+			return dup
+		}
+		s.m = make(map[string]struct{}, 2*len(n.Members))
+		for _, mb := range n.Members {
+			s.m[mb.Key] = struct{}{}
+		}
+	}
+	if _, dup := s.m[key]; dup {
+		return true
+	}
+	s.m[key] = struct{}{}
+	return false
+}
+
 // Int returns an integer number's value.
 func (n *Node) Int() (int64, bool) {
 	if n == nil || n.Kind != KindNumber {

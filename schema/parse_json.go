@@ -4,14 +4,26 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
 func jsonNumber(s string) json.Number { return json.Number(s) }
 
-// maxDepth bounds nesting so that hostile input cannot exhaust the stack.
-const maxDepth = 256
+// MaxNestingDepth bounds the nesting of objects and arrays in a config (of
+// every format), so that hostile input cannot exhaust the stack or the
+// time of anything that walks the tree. Deeper documents are a syntax
+// error at the first value past the limit. Real configs nest fewer than 10
+// levels.
+const MaxNestingDepth = 256
+
+// MaxDocumentBytes bounds the size of a config (and of a rendered
+// template): larger texts get one error at the first byte past the limit
+// and are not parsed.
+const MaxDocumentBytes = 10 << 20
+
+const maxDepth = MaxNestingDepth
 
 // syntaxError is a parse failure with the byte span it concerns.
 type syntaxError struct {
@@ -26,6 +38,9 @@ func (e *syntaxError) Error() string { return e.Msg }
 // serde's structs.
 func parseJSON(text string) (*Node, error) {
 	p := &jsonParser{s: text}
+	if strings.HasPrefix(text, bom) {
+		p.i = len(bom)
+	}
 	p.skipSpace()
 	if p.i >= len(p.s) {
 		return nil, p.errAt(p.i, p.i, "expected a JSON value, found the end of the file")
@@ -127,6 +142,7 @@ func (p *jsonParser) object(depth int) (*Node, error) {
 		n.End = p.i
 		return n, nil
 	}
+	var seen keySet
 	for {
 		p.skipSpace()
 		if p.i >= len(p.s) || p.s[p.i] != '"' {
@@ -141,7 +157,7 @@ func (p *jsonParser) object(depth int) (*Node, error) {
 			return nil, err
 		}
 		ke := p.i
-		if _, dup := n.Get(key); dup {
+		if seen.has(key, n) {
 			return nil, p.errAt(ks, ke, "duplicate key %q", key)
 		}
 		p.skipSpace()

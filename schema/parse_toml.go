@@ -24,6 +24,11 @@ type tomlSpan struct {
 // TOML's rules such as redefined tables); a second pass over go-toml's
 // parser AST records where each key and value is, by JSON pointer.
 func parseTOML(text string) (*Node, error) {
+	if strings.HasPrefix(text, bom) {
+		// go-toml refuses a BOM. Three spaces (indentation, which TOML
+		// ignores) keep every offset where it was.
+		text = "   " + text[len(bom):]
+	}
 	var doc map[string]any
 	if err := toml.Unmarshal([]byte(text), &doc); err != nil {
 		var de *toml.DecodeError
@@ -53,10 +58,10 @@ func strip(msg string) string {
 }
 
 func tomlNode(v any, ptr string, spans map[string]tomlSpan, depth int) (*Node, error) {
-	if depth > maxDepth {
-		return nil, &syntaxError{Msg: "the document is nested too deeply"}
-	}
 	sp := spans[ptr]
+	if depth > maxDepth {
+		return nil, &syntaxError{Start: sp.start, End: max(sp.end, sp.start+1), Msg: sprintf("the document is nested more than %d levels deep", maxDepth)}
+	}
 	n := &Node{Start: sp.start, End: sp.end}
 	switch x := v.(type) {
 	case map[string]any:

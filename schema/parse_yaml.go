@@ -135,7 +135,10 @@ func yamlOffset(text string, li *lineIndex, line, col int) int {
 		return len(text)
 	}
 	off := li.starts[line-1]
-	for c := 1; c < col && off < len(text) && text[off] != '\n'; c++ {
+	if line == 1 && strings.HasPrefix(text, bom) {
+		off += len(bom) // yaml.v3 reads the BOM but does not count it as a column
+	}
+	for c := 1; c < col && off < len(text) && text[off] != '\n' && text[off] != '\r'; c++ {
 		_, size := utf8.DecodeRuneInString(text[off:])
 		off += size
 	}
@@ -180,6 +183,7 @@ func (c *yamlConverter) convert(n *yaml.Node, depth int) (*Node, error) {
 			out.End = start + 1
 		}
 		var merges []*Node
+		var seen keySet
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
@@ -209,7 +213,7 @@ func (c *yamlConverter) convert(n *yaml.Node, depth int) (*Node, error) {
 			}
 			ks := yamlOffset(c.text, c.li, k.Line, k.Column)
 			ke := c.scalarEnd(k, ks)
-			if _, dup := out.Get(k.Value); dup {
+			if seen.has(k.Value, out) {
 				return &Node{}, &syntaxError{Start: ks, End: ke, Msg: sprintf("duplicate key %q", k.Value)}
 			}
 			val, err := c.convert(v, depth+1)
@@ -221,7 +225,7 @@ func (c *yamlConverter) convert(n *yaml.Node, depth int) (*Node, error) {
 		}
 		for _, m := range merges {
 			for _, mb := range m.Members {
-				if _, has := out.Get(mb.Key); !has {
+				if !seen.has(mb.Key, out) {
 					out.Members = append(out.Members, mb)
 				}
 			}
@@ -317,7 +321,7 @@ func (c *yamlConverter) scalarEnd(n *yaml.Node, start int) int {
 		}
 		return len(t)
 	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 || n.Kind != yaml.ScalarNode:
-		end := strings.IndexByte(t[start:], '\n')
+		end := strings.IndexAny(t[start:], "\r\n")
 		if end < 0 {
 			return len(t)
 		}
@@ -326,7 +330,7 @@ func (c *yamlConverter) scalarEnd(n *yaml.Node, start int) int {
 		if !strings.Contains(n.Value, "\n") && strings.HasPrefix(t[start:], n.Value) {
 			return start + len(n.Value)
 		}
-		end := strings.IndexByte(t[start:], '\n')
+		end := strings.IndexAny(t[start:], "\r\n")
 		if end < 0 {
 			return len(t)
 		}

@@ -12,14 +12,32 @@ type lineIndex struct {
 }
 
 func newLineIndex(text string) *lineIndex {
+	return &lineIndex{text: text, starts: lineStarts(text)}
+}
+
+// lineStarts returns the byte offset of each line's start. A line ends at
+// "\n", "\r\n" or a lone "\r" (as LSP and YAML count lines; old Mac
+// files and some editors' output use lone CRs).
+func lineStarts(text string) []int {
 	starts := make([]int, 1, 64)
 	for i := 0; i < len(text); i++ {
-		if text[i] == '\n' {
+		switch text[i] {
+		case '\n':
+			starts = append(starts, i+1)
+		case '\r':
+			if i+1 < len(text) && text[i+1] == '\n' {
+				continue // the "\n" ends the line
+			}
 			starts = append(starts, i+1)
 		}
 	}
-	return &lineIndex{text: text, starts: starts}
+	return starts
 }
+
+// bom is the UTF-8 byte order mark some editors write at the start of a
+// file. Every format accepts it there; offsets still count its 3 bytes
+// (and LSP columns its one UTF-16 unit).
+const bom = "\ufeff"
 
 // position of a byte offset (clamped to the text).
 func (li *lineIndex) position(off int) Position {

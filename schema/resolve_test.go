@@ -197,6 +197,36 @@ func TestFormatOf(t *testing.T) {
 	}
 }
 
+// TestVerifyFormatOverride: Options.Format wins over the extension (a
+// language server that decided the format itself).
+func TestVerifyFormatOverride(t *testing.T) {
+	yaml, toml := FormatYAML, FormatTOML
+	for _, tc := range []struct {
+		name, path, text string
+		format           *Format
+		want             Format
+		wantErr          string
+	}{
+		{"by extension", "a.json", `{"target": "pod/x"}`, nil, FormatJSON, ""},
+		{"yaml in a .json name", "a.json", "target: pod/x\n", &yaml, FormatYAML, ""},
+		{"toml without extension", "a.conf", "target = \"pod/x\"\n", &toml, FormatTOML, ""},
+		{"unknown extension, no override", "a.conf", "{}", nil, FormatJSON, "must have one of"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := Verify(context.Background(), []byte(tc.text), Options{Path: tc.path, Format: tc.format, Env: func(string) (string, bool) { return "", false }})
+			if tc.wantErr != "" {
+				if len(res.Diagnostics) == 0 || !strings.Contains(res.Diagnostics[0].Message, tc.wantErr) {
+					t.Errorf("diagnostics %+v, want %q", res.Diagnostics, tc.wantErr)
+				}
+				return
+			}
+			if res.Format != tc.want || res.HasErrors() {
+				t.Errorf("format %v, diagnostics %+v; want %v without errors", res.Format, res.Diagnostics, tc.want)
+			}
+		})
+	}
+}
+
 func TestEnvErrors(t *testing.T) {
 	res := verifyText(t, "c.json", `{}`, map[string]string{"MIRRORD_AGENT_TTL": "x", "MIRRORD_TELEMETRY": "True"}, true)
 	var msgs []string

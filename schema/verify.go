@@ -19,9 +19,12 @@ import (
 
 // Options control one verification.
 type Options struct {
-	// Path of the config file; its extension picks the format. It is also
-	// used in messages.
+	// Path of the config file; its extension picks the format unless
+	// Format is set. It is also used in messages.
 	Path string
+	// Format, when set, is the format to parse as (a language server that
+	// decided it from the path and the content); nil: by Path's extension.
+	Format *Format
 	// Env looks up environment variables: CLI overrides first, then the
 	// process environment. nil means os.LookupEnv.
 	Env func(string) (string, bool)
@@ -42,6 +45,13 @@ type Options struct {
 	// concurrent use.
 	Now    func() time.Time
 	Random io.Reader
+}
+
+func (o *Options) format() (Format, error) {
+	if o.Format != nil {
+		return *o.Format, nil
+	}
+	return FormatOf(o.Path)
 }
 
 func (o *Options) env(name string) (string, bool) {
@@ -178,7 +188,7 @@ func Verify(ctx context.Context, text []byte, opts Options) *Result {
 		return res
 	}
 
-	format, err := FormatOf(opts.Path)
+	format, err := opts.format()
 	if err != nil {
 		fs = append(fs, finding{Severity: SeverityError, Code: "A-EXT", Stage: StageSyntax, Message: err.Error(), NoSpan: true})
 		return finish()
@@ -186,6 +196,13 @@ func Verify(ctx context.Context, text []byte, opts Options) *Result {
 	res.Format = format
 	if err := ctx.Err(); err != nil {
 		fs = append(fs, finding{Severity: SeverityError, Code: "CANCELLED", Stage: StageSyntax, Message: err.Error(), NoSpan: true})
+		return finish()
+	}
+
+	if len(src) > MaxDocumentBytes {
+		fs = append(fs, finding{Severity: SeverityError, Code: "TOO-LARGE", Stage: StageSyntax, Original: true,
+			Start: MaxDocumentBytes, End: MaxDocumentBytes + 1,
+			Message: fmt.Sprintf("the config is %d bytes, more than the limit of %d (10 MiB); it was not checked", len(src), MaxDocumentBytes)})
 		return finish()
 	}
 
@@ -215,6 +232,11 @@ func Verify(ctx context.Context, text []byte, opts Options) *Result {
 			return finish()
 		}
 		rendered, srcMap = out.Text, out.Map
+		if len(rendered) > MaxDocumentBytes {
+			fs = append(fs, finding{Severity: SeverityError, Code: "TOO-LARGE", Stage: StageTemplate, Original: true,
+				Message: fmt.Sprintf("the rendered config is %d bytes, more than the limit of %d (10 MiB); it was not checked", len(rendered), MaxDocumentBytes)})
+			return finish()
+		}
 	}
 	res.Rendered = []byte(rendered)
 

@@ -18,6 +18,13 @@ want python3  python3      # programs run under the layer
 want node     nodejs
 want npm      npm          # the VS Code extension
 want nvim     neovim       # the real-editor test of mirrord-ls
+want emacs    emacs-nox    # the Emacs test of extensions/emacs (eglot)
+# eglot is built into Emacs 29 and later; Debian 12's Emacs 28 gets it from
+# elpa-eglot.
+if ! command -v emacs >/dev/null 2>&1 ||
+  ! emacs --batch --eval '(kill-emacs (if (locate-library "eglot") 0 1))' >/dev/null 2>&1; then
+  need+=(elpa-eglot)
+fi
 want gcc      gcc          # the LD_PRELOAD layer
 want make     make
 want git      git

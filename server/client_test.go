@@ -292,8 +292,11 @@ func (c *testClient) initialize(folder string) protocol.InitializeResult {
 		"processId": os.Getpid(),
 		"rootUri":   lsp.URIFromPath(folder),
 		"capabilities": map[string]any{
-			"textDocument": map[string]any{"completion": map[string]any{"completionItem": map[string]any{"snippetSupport": true}}},
-			"workspace":    map[string]any{"didChangeWatchedFiles": map[string]any{"dynamicRegistration": true}},
+			"textDocument": map[string]any{
+				"completion": map[string]any{"completionItem": map[string]any{"snippetSupport": true, "documentationFormat": []string{"markdown", "plaintext"}}},
+				"hover":      map[string]any{"contentFormat": []string{"markdown", "plaintext"}},
+			},
+			"workspace": map[string]any{"didChangeWatchedFiles": map[string]any{"dynamicRegistration": true}},
 		},
 		"clientInfo": map[string]any{"name": "server-test"},
 	}

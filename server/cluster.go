@@ -283,7 +283,7 @@ func (d *diagnoser) targetDiagnostics(uri protocol.DocumentURI, doc *document, r
 	}
 	rng := targetRange(doc, res, r)
 	eng := schema.Diagnostic{Severity: schema.SeverityWarning, Message: msg, Pointer: "/target", Stage: "cluster", Suggestion: suggestion}
-	ld := toLSPDiagnostics([]schema.Diagnostic{eng})[0]
+	ld := toLSPDiagnostics([]schema.Diagnostic{eng}, doc.doc.Encoding())[0]
 	ld.Range = rng
 	ld.Code = "TARGET-NOT-FOUND"
 	if out.err != nil {

@@ -124,7 +124,7 @@ func (s *Server) verifyConfig(ctx context.Context, p VerifyConfigParams) (*Verif
 		return nil, err
 	}
 	out := &VerifyConfigResult{Type: "Success", Path: path, Format: formatName(res.Format, path), Warnings: []string{}, Diagnostics: []VerifyDiagnostic{}}
-	lds := toLSPDiagnostics(res.Diagnostics)
+	lds := toLSPDiagnostics(res.Diagnostics, s.encoding())
 	for i, d := range res.Diagnostics {
 		out.Diagnostics = append(out.Diagnostics, VerifyDiagnostic{
 			Severity: d.Severity.String(), Message: d.Message, Pointer: d.Pointer, Range: lds[i].Range,
@@ -156,7 +156,7 @@ func (s *Server) verifyConfig(ctx context.Context, p VerifyConfigParams) (*Verif
 }
 
 func formatName(f schema.Format, path string) string {
-	if _, err := schema.FormatOf(path); err != nil {
+	if _, ok := formatByExtension(filepath.Ext(path)); !ok {
 		return ""
 	}
 	switch f {

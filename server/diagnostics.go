@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
+	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 )
 
 // diagnoser validates documents off the read loop. Per document at most
@@ -159,7 +161,9 @@ func (d *diagnoser) run(uri protocol.DocumentURI, st *diagState) {
 		st.dirty = false
 		d.mu.Unlock()
 
-		res := schema.Verify(ctx, []byte(doc.doc.Text()), d.s.verifyOptions(doc.path))
+		opts := d.s.verifyOptions(doc.path)
+		opts.Format = &doc.format
+		res := schema.Verify(ctx, []byte(doc.doc.Text()), opts)
 		cancelled := ctx.Err() != nil
 		cancel()
 
@@ -171,7 +175,7 @@ func (d *diagnoser) run(uri protocol.DocumentURI, st *diagState) {
 		d.mu.Unlock()
 
 		published := make([]publishedDiagnostic, 0, len(res.Diagnostics))
-		diags := toLSPDiagnostics(res.Diagnostics)
+		diags := toLSPDiagnostics(res.Diagnostics, doc.doc.Encoding())
 		for i, ld := range diags {
 			published = append(published, publishedDiagnostic{lsp: ld, engine: res.Diagnostics[i]})
 		}
@@ -204,8 +208,8 @@ func (d *diagnoser) run(uri protocol.DocumentURI, st *diagState) {
 }
 
 // toLSPDiagnostics converts engine findings; positions come from the
-// engine's line and UTF-16 columns.
-func toLSPDiagnostics(in []schema.Diagnostic) []protocol.Diagnostic {
+// engine's line and its UTF-16 or byte columns, as the client negotiated.
+func toLSPDiagnostics(in []schema.Diagnostic, enc textdoc.Encoding) []protocol.Diagnostic {
 	out := make([]protocol.Diagnostic, 0, len(in))
 	for _, d := range in {
 		sev := protocol.DiagnosticSeverityError
@@ -213,10 +217,14 @@ func toLSPDiagnostics(in []schema.Diagnostic) []protocol.Diagnostic {
 			sev = protocol.DiagnosticSeverityWarning
 		}
 		data, _ := json.Marshal(diagnosticData{Pointer: d.Pointer, Stage: string(d.Stage), Suggestion: d.Suggestion})
+		startCol, endCol := d.Range.Start.UTF16, d.Range.End.UTF16
+		if enc == textdoc.UTF8 {
+			startCol, endCol = d.Range.Start.Column, d.Range.End.Column
+		}
 		ld := protocol.Diagnostic{
 			Range: protocol.Range{
-				Start: protocol.Position{Line: clampU32(d.Range.Start.Line), Character: clampU32(d.Range.Start.UTF16)},
-				End:   protocol.Position{Line: clampU32(d.Range.End.Line), Character: clampU32(d.Range.End.UTF16)},
+				Start: protocol.Position{Line: clampU32(d.Range.Start.Line), Character: clampU32(startCol)},
+				End:   protocol.Position{Line: clampU32(d.Range.End.Line), Character: clampU32(endCol)},
 			},
 			Severity: sev,
 			Source:   "mirrord",
@@ -250,6 +258,12 @@ func clampU32(v int) uint32 {
 }
 
 // verifyOptions are the engine options for a document at path.
+// verifyOptions are the options of verifying the config at path; a
+// config extension in any case picks the format (.JSON as .json).
 func (s *Server) verifyOptions(path string) schema.Options {
-	return schema.Options{Path: path, Env: s.opts.LookupEnv, IDE: true}
+	opts := schema.Options{Path: path, Env: s.opts.LookupEnv, IDE: true}
+	if f, ok := formatByExtension(filepath.Ext(path)); ok {
+		opts.Format = &f
+	}
+	return opts
 }

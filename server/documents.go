@@ -72,26 +72,77 @@ func (ds *documents) uris() []protocol.DocumentURI {
 
 // IsConfigPath reports whether the server acts on a file: *mirrord.json
 // (and *mirrord.{yaml,yml,toml}) anywhere, and any .json, .yaml, .yml or
-// .toml file directly inside a .mirrord folder.
+// .toml file directly inside a .mirrord folder. The path alone decides:
+// editors name languages in their own ways (eglot sends "js" for a JSON
+// file in js-mode, "conf-toml" for TOML), so the languageId of didOpen is
+// not consulted.
 func IsConfigPath(path string) bool {
 	base := filepath.Base(path)
-	ext := strings.ToLower(filepath.Ext(base))
-	switch ext {
-	case ".json", ".yaml", ".yml", ".toml":
-	default:
+	ext := filepath.Ext(base)
+	if _, ok := formatByExtension(ext); !ok {
 		return false
 	}
-	if strings.HasSuffix(strings.TrimSuffix(base, filepath.Ext(base)), "mirrord") {
+	if strings.HasSuffix(strings.TrimSuffix(base, ext), "mirrord") {
 		return true
 	}
 	return filepath.Base(filepath.Dir(path)) == ".mirrord"
 }
 
-var configLanguages = map[string]bool{"json": true, "jsonc": true, "yaml": true, "toml": true, "": true}
+// formatByExtension maps a config extension (any case) to its format.
+func formatByExtension(ext string) (schema.Format, bool) {
+	switch strings.ToLower(ext) {
+	case ".json":
+		return schema.FormatJSON, true
+	case ".yaml", ".yml":
+		return schema.FormatYAML, true
+	case ".toml":
+		return schema.FormatTOML, true
+	}
+	return schema.FormatJSON, false
+}
+
+// configFormat decides how a config is parsed: by its extension, else by
+// its content (a first non-blank '{' is JSON, a '[table]' or 'key = …'
+// line TOML, anything else YAML). The languageId an editor sends is never
+// consulted.
+func configFormat(path, text string) schema.Format {
+	if f, ok := formatByExtension(filepath.Ext(path)); ok {
+		return f
+	}
+	return sniffFormat(text)
+}
+
+// sniffFormat guesses the format of a config from its first meaningful
+// line.
+func sniffFormat(text string) schema.Format {
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "//") {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "{"):
+			return schema.FormatJSON
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") && !strings.Contains(line, ","):
+			return schema.FormatTOML
+		case tomlAssignment(line):
+			return schema.FormatTOML
+		}
+		return schema.FormatYAML
+	}
+	return schema.FormatJSON
+}
+
+// tomlAssignment reports a `key = value` line (YAML writes `key: value`).
+func tomlAssignment(line string) bool {
+	eq := strings.IndexByte(line, '=')
+	colon := strings.IndexByte(line, ':')
+	return eq > 0 && (colon < 0 || eq < colon)
+}
 
 // openConfig makes a document from an opened file, or explains why the
 // server leaves it alone.
-func openConfig(item protocol.TextDocumentItem) (*document, error) {
+func openConfig(item protocol.TextDocumentItem, enc textdoc.Encoding) (*document, error) {
 	path, err := lsp.Path(item.URI)
 	if err != nil {
 		return nil, err
@@ -99,21 +150,15 @@ func openConfig(item protocol.TextDocumentItem) (*document, error) {
 	if !IsConfigPath(path) {
 		return nil, fmt.Errorf("%s is not a mirrord config file", path)
 	}
-	if !configLanguages[string(item.LanguageID)] {
-		return nil, fmt.Errorf("%s: language %q is not json, jsonc, yaml or toml", path, item.LanguageID)
-	}
-	format, err := schema.FormatOf(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &document{uri: item.URI, path: path, format: format, version: item.Version, doc: textdoc.New(item.Text)}, nil
+	format := configFormat(path, item.Text)
+	return &document{uri: item.URI, path: path, format: format, version: item.Version, doc: textdoc.NewEncoded(item.Text, enc)}, nil
 }
 
 func (s *Server) didOpen(_ context.Context, p protocol.DidOpenTextDocumentParams) error {
 	if p.TextDocument.URI == "" {
 		return errors.New("didOpen without a uri")
 	}
-	d, err := openConfig(p.TextDocument)
+	d, err := openConfig(p.TextDocument, s.encoding())
 	if err != nil {
 		s.log.Debug("not acting on document", "uri", p.TextDocument.URI, "reason", err)
 		return nil
@@ -196,11 +241,8 @@ func (s *Server) didChangeWatchedFiles(ctx context.Context, p protocol.DidChange
 			s.log.Debug("watched file not readable", "path", path, "error", err)
 			continue
 		}
-		if _, err := schema.FormatOf(path); err != nil {
-			continue
-		}
 		res := schema.Verify(ctx, data, s.verifyOptions(path))
-		s.notify(ctx, protocol.MethodTextDocumentPublishDiagnostics, lsp.PublishDiagnosticsParams{URI: ev.URI, Diagnostics: toLSPDiagnostics(res.Diagnostics)})
+		s.notify(ctx, protocol.MethodTextDocumentPublishDiagnostics, lsp.PublishDiagnosticsParams{URI: ev.URI, Diagnostics: toLSPDiagnostics(res.Diagnostics, s.encoding())})
 	}
 	return nil
 }

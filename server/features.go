@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/server/assist"
+	"github.com/mirrord-ls/mirrord-ls/server/markup"
 )
 
 // positionOf resolves a document and an LSP position to a byte offset.
@@ -34,15 +36,67 @@ func (s *Server) snippets() bool {
 	return td != nil && td.Completion != nil && td.Completion.CompletionItem != nil && td.Completion.CompletionItem.SnippetSupport
 }
 
+// markdownHover reports whether the client renders Markdown in hovers
+// (textDocument.hover.contentFormat lists "markdown"). A client that
+// does not say gets plain text: it is readable everywhere.
+func (s *Server) markdownHover() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	td := s.caps.TextDocument
+	return td != nil && td.Hover != nil && slices.Contains(td.Hover.ContentFormat, protocol.Markdown)
+}
+
+// markdownDocs reports whether the client renders Markdown in completion
+// documentation (completionItem.documentationFormat lists "markdown").
+func (s *Server) markdownDocs() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	td := s.caps.TextDocument
+	return td != nil && td.Completion != nil && td.Completion.CompletionItem != nil &&
+		slices.Contains(td.Completion.CompletionItem.DocumentationFormat, protocol.Markdown)
+}
+
+// asPlainText turns Markdown content into plain text.
+func asPlainText(c protocol.MarkupContent) protocol.MarkupContent {
+	if c.Kind != protocol.Markdown {
+		return c
+	}
+	return protocol.MarkupContent{Kind: protocol.PlainText, Value: markup.PlainText(c.Value)}
+}
+
 func (s *Server) completion(ctx context.Context, p protocol.CompletionParams) (protocol.CompletionList, error) {
 	d, off, err := s.positionOf(p.TextDocumentPositionParams)
 	if err != nil || d == nil {
 		return protocol.CompletionList{Items: []protocol.CompletionItem{}}, err
 	}
-	return s.engine.Complete(ctx, assist.Request{Doc: d.doc, Offset: off, Format: d.cursorFormat(), Snippets: s.snippets(), Path: d.path})
+	list, err := s.engine.Complete(ctx, assist.Request{Doc: d.doc, Offset: off, Format: d.cursorFormat(), Snippets: s.snippets(), Path: d.path})
+	if err != nil || s.markdownDocs() {
+		return list, err
+	}
+	for i, it := range list.Items {
+		switch doc := it.Documentation.(type) {
+		case *protocol.MarkupContent:
+			plain := asPlainText(*doc)
+			list.Items[i].Documentation = &plain
+		case protocol.MarkupContent:
+			list.Items[i].Documentation = asPlainText(doc)
+		}
+	}
+	return list, nil
 }
 
 func (s *Server) hover(ctx context.Context, p protocol.HoverParams) (*protocol.Hover, error) {
+	h, err := s.markdownHoverOf(ctx, p)
+	if err != nil || h == nil || s.markdownHover() {
+		return h, err
+	}
+	h.Contents = asPlainText(h.Contents)
+	return h, nil
+}
+
+// markdownHoverOf is the hover in Markdown: the field's docs, then the
+// cluster's view of the target.
+func (s *Server) markdownHoverOf(ctx context.Context, p protocol.HoverParams) (*protocol.Hover, error) {
 	d, off, err := s.positionOf(p.TextDocumentPositionParams)
 	if err != nil || d == nil {
 		return nil, err

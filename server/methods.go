@@ -15,6 +15,7 @@ import (
 	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
+	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 	"github.com/mirrord-ls/mirrord-ls/server/wire"
 )
 
@@ -316,10 +317,37 @@ func (s *Server) initializeRaw(ctx context.Context, raw json.RawMessage) (any, e
 		}
 		s.log.Warn(capabilityTypeWarning, "field", te.Field, "error", err)
 	}
-	return s.initialize(ctx, p)
+	return s.initialize(ctx, p, negotiateEncoding(raw))
 }
 
-func (s *Server) initialize(_ context.Context, p protocol.InitializeParams) (protocol.InitializeResult, error) {
+// negotiateEncoding picks the position encoding from the client's
+// capabilities.general.positionEncodings (LSP 3.17): the first of the
+// client's list, in its order of preference, that the server speaks
+// ("utf-8" or "utf-16"). Without the list, or with nothing usable in it,
+// columns are UTF-16 code units, as LSP requires.
+func negotiateEncoding(raw json.RawMessage) textdoc.Encoding {
+	var p struct {
+		Capabilities struct {
+			General struct {
+				PositionEncodings []any `json:"positionEncodings"`
+			} `json:"general"`
+		} `json:"capabilities"`
+	}
+	if json.Unmarshal(raw, &p) != nil {
+		return textdoc.UTF16
+	}
+	for _, e := range p.Capabilities.General.PositionEncodings {
+		switch e {
+		case "utf-8":
+			return textdoc.UTF8
+		case "utf-16":
+			return textdoc.UTF16
+		}
+	}
+	return textdoc.UTF16
+}
+
+func (s *Server) initialize(_ context.Context, p protocol.InitializeParams, enc textdoc.Encoding) (lsp.InitializeResult, error) {
 	var folders []string
 	for _, f := range p.WorkspaceFolders {
 		if path, err := lsp.Path(protocol.DocumentURI(f.URI)); err == nil {
@@ -349,6 +377,7 @@ func (s *Server) initialize(_ context.Context, p protocol.InitializeParams) (pro
 	s.mu.Lock()
 	s.folders = folders
 	s.caps = p.Capabilities
+	s.enc = enc
 	if ms := initOpts.DiagnosticsDelayMs; ms != nil && *ms >= 0 && *ms <= 10000 {
 		s.delay = time.Duration(*ms) * time.Millisecond
 	}
@@ -373,8 +402,8 @@ func (s *Server) initialize(_ context.Context, p protocol.InitializeParams) (pro
 	if _, ok := s.methods["mirrord/gitBranch"]; ok {
 		commands = append(commands, CommandGitBranch)
 	}
-	return protocol.InitializeResult{
-		Capabilities: protocol.ServerCapabilities{
+	return lsp.InitializeResult{
+		Capabilities: lsp.ServerCapabilities{PositionEncoding: enc.String(), ServerCapabilities: protocol.ServerCapabilities{
 			TextDocumentSync: &protocol.TextDocumentSyncOptions{OpenClose: true, Change: protocol.TextDocumentSyncKindIncremental},
 			CompletionProvider: &protocol.CompletionOptions{
 				TriggerCharacters: []string{`"`, ":", " ", "{", "|", "=", ".", "[", "-"},
@@ -387,7 +416,7 @@ func (s *Server) initialize(_ context.Context, p protocol.InitializeParams) (pro
 			Experimental: map[string]any{
 				"mirrord": map[string]any{"methods": s.customMethods()},
 			},
-		},
+		}},
 		ServerInfo: &protocol.ServerInfo{Name: "mirrord-ls", Version: s.opts.Version},
 	}, nil
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server/assist"
+	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 	"github.com/mirrord-ls/mirrord-ls/server/wire"
 )
 
@@ -84,6 +85,8 @@ type Server struct {
 	mu      sync.Mutex
 	folders []string
 	caps    protocol.ClientCapabilities
+	// enc is the position encoding negotiated in initialize.
+	enc textdoc.Encoding
 	// clientName is the editor's name from initialize (MIRRORD_IDE_NAME).
 	clientName string
 	// progressSeq numbers the work-done tokens the server creates.
@@ -231,6 +234,13 @@ func (s *Server) notify(ctx context.Context, method string, params any) {
 
 func (s *Server) signalExit() {
 	s.exitOnce.Do(func() { close(s.exit) })
+}
+
+// encoding is the negotiated position encoding (UTF-16 before initialize).
+func (s *Server) encoding() textdoc.Encoding {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enc
 }
 
 func (s *Server) diagnosticsDelay() time.Duration {

@@ -53,8 +53,11 @@ func BenchmarkExecStart(b *testing.B) {
 		cmd := exec.Command(mirrordBin(b), "exec", "-f", cfg, "--target", "deployment/"+apiName, "--",
 			"sh", "-c", "echo CHILD-RUNNING")
 		cmd.Env = append(os.Environ(), f.env()...)
-		pr, pw := io.Pipe()
-		cmd.Stdout, cmd.Stderr = pw, pw
+		pr, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd.Stderr = cmd.Stdout
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
@@ -83,8 +86,7 @@ func BenchmarkExecStart(b *testing.B) {
 				}
 			}
 		}
-		err := cmd.Wait()
-		pw.Close()
+		err = cmd.Wait()
 		if err != nil || childAt == 0 {
 			b.Fatalf("mirrord exec: %v\n%s", err, out.String())
 		}

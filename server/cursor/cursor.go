@@ -124,6 +124,21 @@ func Find(text string, off int, f Format) Context {
 	if off > len(text) {
 		off = len(text)
 	}
+	if strings.HasPrefix(text, bom) {
+		// A UTF-8 byte order mark: the document starts after it; offsets
+		// keep counting it.
+		ctx := find(text[len(bom):], max(off-len(bom), 0), f)
+		ctx.Start += len(bom)
+		ctx.End += len(bom)
+		return ctx
+	}
+	return find(text, off, f)
+}
+
+// bom is the UTF-8 byte order mark.
+const bom = "\ufeff"
+
+func find(text string, off int, f Format) Context {
 	if ctx, ok := findTemplate(text, off); ok {
 		return ctx
 	}

@@ -40,9 +40,9 @@ func (l *lexer) next() token {
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			l.pos++
 		case c == '/' && l.pos+1 < len(l.text) && l.text[l.pos+1] == '/' && l.sep == ':':
-			l.skipTo("\n", 0)
+			l.skipLine()
 		case c == '#' && l.sep == '=':
-			l.skipTo("\n", 0)
+			l.skipLine()
 		case c == '/' && l.pos+1 < len(l.text) && l.text[l.pos+1] == '*':
 			l.skipTo("*/", 2)
 		case c == '{' && l.pos+1 < len(l.text) && (l.text[l.pos+1] == '%' || l.text[l.pos+1] == '#'):
@@ -73,11 +73,17 @@ func (l *lexer) skipTo(closer string, skip int) {
 		l.pos = len(l.text)
 		return
 	}
-	if closer == "\n" {
-		l.pos += skip + i
+	l.pos += skip + i + len(closer)
+}
+
+// skipLine moves to the end of the line ("\n", "\r\n" or a lone "\r").
+func (l *lexer) skipLine() {
+	i := strings.IndexAny(l.text[l.pos:], "\r\n")
+	if i < 0 {
+		l.pos = len(l.text)
 		return
 	}
-	l.pos += skip + i + len(closer)
+	l.pos += i
 }
 
 func (l *lexer) single(c byte) token {
@@ -131,7 +137,7 @@ func (l *lexer) str(q byte) token {
 		case c == q:
 			l.pos++
 			return token{kind: tString, start: start, end: l.pos, closed: true}
-		case c == '\n':
+		case c == '\n' || c == '\r':
 			return token{kind: tString, start: start, end: l.pos}
 		default:
 			l.pos++
@@ -150,10 +156,15 @@ const (
 	afterValue
 )
 
+// jframe is one open object or array. A frame holds only the step from its
+// parent (seg); the path of the frame on top of the stack is built once,
+// when the cursor is found (framePath), so scanning is linear in the depth
+// of the document rather than copying the whole path at every level.
 type jframe struct {
 	root  bool // the pseudo frame holding the top-level value
 	obj   bool
-	path  []Seg
+	seg   Seg  // the step from the parent frame
+	inner bool // seg is set: false for root and the top-level value's frame
 	state jstate
 	key   string
 	index int
@@ -179,10 +190,11 @@ func unquote(text string, t token) string {
 // the text starts at.
 func findJSON(text string, off int, sep byte, base int, prefix ...Seg) Context {
 	lx := &lexer{text: text, sep: sep}
-	root := &jframe{root: true, path: prefix, state: expectValue}
+	root := &jframe{root: true, state: expectValue}
 	stack := []*jframe{root}
 	var found *Context
 	var target *jframe
+	targetDepth := 0
 	excluded := ""
 
 	for {
@@ -190,13 +202,13 @@ func findJSON(text string, off int, sep byte, base int, prefix ...Seg) Context {
 		top := stack[len(stack)-1]
 		if found == nil {
 			if t.start >= off || t.kind == tEOF {
-				ctx := between(top, off, text)
+				ctx := between(top, framePath(stack, prefix), off, text)
 				found = &ctx
-				target = top
+				target, targetDepth = top, len(stack)-1
 			} else if t.end >= off && (t.kind == tString || t.kind == tWord || t.kind == tTemplate) && t.start < off {
-				ctx := inside(top, t, off, text)
+				ctx := inside(top, framePath(stack, prefix), t, off, text)
 				found = &ctx
-				target = top
+				target, targetDepth = top, len(stack)-1
 				if ctx.Kind == Key {
 					excluded = unquote(text, t) // the key being edited stays on offer
 				}
@@ -211,8 +223,8 @@ func findJSON(text string, off int, sep byte, base int, prefix ...Seg) Context {
 			break
 		}
 		stack = step(stack, t, text)
-		if found != nil && !contains(stack, target) {
-			break
+		if found != nil && (len(stack) <= targetDepth || stack[targetDepth] != target) {
+			break // the target frame was closed: no more siblings
 		}
 	}
 	if found == nil {
@@ -235,30 +247,35 @@ func findJSON(text string, off int, sep byte, base int, prefix ...Seg) Context {
 	return ctx
 }
 
-func contains(stack []*jframe, f *jframe) bool {
-	for _, x := range stack {
-		if x == f {
-			return true
+// framePath is the path of the frame on top of stack: prefix, then the
+// step of every frame above the root.
+func framePath(stack []*jframe, prefix []Seg) []Seg {
+	out := make([]Seg, 0, len(prefix)+len(stack)-1)
+	out = append(out, prefix...)
+	for _, f := range stack[1:] {
+		if f.inner {
+			out = append(out, f.seg)
 		}
 	}
-	return false
+	return out
 }
 
 // between: the cursor sits in whitespace before token start.
-func between(top *jframe, off int, text string) Context {
+func between(top *jframe, path []Seg, off int, text string) Context {
 	ctx := Context{Start: off, End: off, Indent: lineIndent(text, off)}
-	ctx.Kind, ctx.Path = top.slot(text, off)
+	ctx.Kind, ctx.Path = top.slot(path, text, off)
 	return ctx
 }
 
-// slot says what the cursor at off completes in frame f: a key of the
-// object, the value being written, or nothing.
-func (f *jframe) slot(text string, off int) (Kind, []Seg) {
+// slot says what the cursor at off completes in frame f, whose path is
+// path (owned by the caller's result): a key of the object, the value
+// being written, or nothing.
+func (f *jframe) slot(path []Seg, text string, off int) (Kind, []Seg) {
 	switch {
 	case f.obj && (f.state == expectKey || f.state == afterValue && onNewLine(text, off)):
-		return Key, clonePath(f.path)
+		return Key, path
 	case f.state == expectValue:
-		return Value, valuePathOf(f)
+		return Value, valuePathOf(f, path)
 	default:
 		return Nothing, nil
 	}
@@ -269,9 +286,9 @@ func (f *jframe) slot(text string, off int) (Kind, []Seg) {
 func onNewLine(text string, off int) bool {
 	for i := off - 1; i >= 0; i-- {
 		switch text[i] {
-		case ' ', '\t', '\r':
+		case ' ', '\t':
 			continue
-		case '\n':
+		case '\n', '\r':
 			return true
 		default:
 			return false
@@ -280,18 +297,18 @@ func onNewLine(text string, off int) bool {
 	return false
 }
 
-func valuePathOf(f *jframe) []Seg {
+func valuePathOf(f *jframe, path []Seg) []Seg {
 	if f.obj {
-		return appendSeg(f.path, Seg{Key: f.key})
+		return append(path, Seg{Key: f.key})
 	}
 	if f.root {
-		return clonePath(f.path)
+		return path
 	}
-	return appendSeg(f.path, Seg{Index: f.index, IsIndex: true})
+	return append(path, Seg{Index: f.index, IsIndex: true})
 }
 
 // inside: the cursor is within token t.
-func inside(top *jframe, t token, off int, text string) Context {
+func inside(top *jframe, path []Seg, t token, off int, text string) Context {
 	ctx := Context{Start: t.start, End: t.end, Indent: lineIndent(text, off)}
 	if t.kind == tString {
 		ctx.Quote = text[t.start]
@@ -303,7 +320,7 @@ func inside(top *jframe, t token, off int, text string) Context {
 		ctx.Kind = Nothing
 		return ctx
 	}
-	ctx.Kind, ctx.Path = top.slot(text, t.start)
+	ctx.Kind, ctx.Path = top.slot(path, text, t.start)
 	return ctx
 }
 
@@ -312,17 +329,15 @@ func step(stack []*jframe, t token, text string) []*jframe {
 	top := stack[len(stack)-1]
 	switch t.kind {
 	case tLBrace, tLBrack:
-		var path []Seg
+		nf := &jframe{obj: t.kind == tLBrace, state: expectValue}
 		switch {
 		case top.root:
-			path = clonePath(top.path)
 		case top.obj:
-			path = appendSeg(top.path, Seg{Key: top.key})
+			nf.seg, nf.inner = Seg{Key: top.key}, true
 		default:
-			path = appendSeg(top.path, Seg{Index: top.index, IsIndex: true})
+			nf.seg, nf.inner = Seg{Index: top.index, IsIndex: true}, true
 		}
 		top.state = afterValue
-		nf := &jframe{obj: t.kind == tLBrace, path: path, state: expectValue}
 		if nf.obj {
 			nf.state = expectKey
 		}
@@ -357,7 +372,7 @@ func step(stack []*jframe, t token, text string) []*jframe {
 
 // lineIndent is the column of the first non-blank character of off's line.
 func lineIndent(text string, off int) int {
-	start := strings.LastIndexByte(text[:off], '\n') + 1
+	start := strings.LastIndexAny(text[:off], "\r\n") + 1
 	i := start
 	for i < len(text) && (text[i] == ' ' || text[i] == '\t') {
 		i++

@@ -21,7 +21,7 @@ func JSONValueSpan(text string, keys []string) (keyStart, valStart, valEnd int, 
 			lastKeyStart = t.start
 		}
 		if top.obj && top.state == expectValue && t.kind != tSep && t.kind != tComma && t.kind != tRBrace &&
-			pathEqual(appendSeg(top.path, Seg{Key: top.key}), want) {
+			memberIs(stack, top.key, want) {
 			start := t.start
 			if t.kind != tLBrace && t.kind != tLBrack {
 				return lastKeyStart, start, t.end, true
@@ -41,13 +41,33 @@ func JSONValueSpan(text string, keys []string) (keyStart, valStart, valEnd int, 
 	}
 }
 
-func pathEqual(a, b []Seg) bool {
-	if len(a) != len(b) {
+// memberIs reports whether the member key of the object on top of stack is
+// at path want. It costs O(len(want)), whatever the depth of the stack.
+func memberIs(stack []*jframe, key string, want []Seg) bool {
+	if len(want) == 0 || want[len(want)-1] != (Seg{Key: key}) {
 		return false
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+	segs := want[:len(want)-1]
+	i := len(segs)
+	for _, f := range stack[1:] {
+		if !f.inner {
+			continue
+		}
+		if i == 0 {
+			return false // deeper than want
+		}
+		i--
+	}
+	if i != 0 {
+		return false
+	}
+	j := 0
+	for _, f := range stack[1:] {
+		if f.inner {
+			if f.seg != segs[j] {
+				return false
+			}
+			j++
 		}
 	}
 	return true

@@ -21,20 +21,23 @@ func splitLines(text string) []yline {
 	var out []yline
 	start := 0
 	for i := 0; i < len(text); i++ {
-		if text[i] == '\n' {
+		switch text[i] {
+		case '\n':
 			end := i
 			if end > start && text[end-1] == '\r' {
 				end--
 			}
 			out = append(out, yline{start, end})
 			start = i + 1
+		case '\r': // a lone CR ends a line too
+			if i+1 < len(text) && text[i+1] == '\n' {
+				continue
+			}
+			out = append(out, yline{start, i})
+			start = i + 1
 		}
 	}
-	end := len(text)
-	if end > start && text[end-1] == '\r' {
-		end--
-	}
-	return append(out, yline{start, end})
+	return append(out, yline{start, len(text)})
 }
 
 // yamlKey splits "key: rest" (key optionally quoted). ok is false when the

@@ -40,6 +40,22 @@ type PublishDiagnosticsParams struct {
 	Diagnostics []protocol.Diagnostic `json:"diagnostics"`
 }
 
+// ServerCapabilities adds LSP 3.17's positionEncoding to protocol's
+// capabilities (whose fields are promoted into the same JSON object).
+type ServerCapabilities struct {
+	protocol.ServerCapabilities
+	// PositionEncoding is the encoding of position columns the server
+	// chose from the client's general.positionEncodings ("utf-16" when the
+	// client offered none).
+	PositionEncoding string `json:"positionEncoding,omitempty"`
+}
+
+// InitializeResult is the result of initialize with the capabilities above.
+type InitializeResult struct {
+	Capabilities ServerCapabilities   `json:"capabilities"`
+	ServerInfo   *protocol.ServerInfo `json:"serverInfo,omitempty"`
+}
+
 // CodeRequestFailed (LSP 3.17) answers a request that was valid but failed.
 // protocol v0.12.0 predates it; jsonrpc2 has ServerNotInitialized and
 // protocol has CodeRequestCancelled.

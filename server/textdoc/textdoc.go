@@ -1,5 +1,7 @@
 // Package textdoc keeps the text of an open document and converts between
-// byte offsets and LSP positions (line, UTF-16 code unit).
+// byte offsets and LSP positions: a line and a column counted in the
+// position encoding negotiated with the client (UTF-16 code units, LSP's
+// default, or UTF-8 bytes).
 //
 // A Doc is immutable: Apply returns a new Doc, so readers can keep a snapshot
 // while edits arrive.
@@ -12,16 +14,44 @@ import (
 	"unicode/utf8"
 )
 
+// Encoding is how the columns of positions are counted.
+type Encoding int
+
+const (
+	// UTF16 counts UTF-16 code units (LSP's default, "utf-16").
+	UTF16 Encoding = iota
+	// UTF8 counts bytes ("utf-8").
+	UTF8
+)
+
+// String is the encoding's LSP name.
+func (e Encoding) String() string {
+	if e == UTF8 {
+		return "utf-8"
+	}
+	return "utf-16"
+}
+
 // Doc is one version of a document's text.
 type Doc struct {
 	text       string
 	lineStarts []int // byte offset where each line starts; lineStarts[0] == 0
+	enc        Encoding
 }
 
-// New returns a document holding text.
+// New returns a document holding text, with UTF-16 columns.
 func New(text string) *Doc {
-	return &Doc{text: text, lineStarts: lineStarts(text)}
+	return NewEncoded(text, UTF16)
 }
+
+// NewEncoded returns a document holding text whose positions count
+// columns in enc.
+func NewEncoded(text string, enc Encoding) *Doc {
+	return &Doc{text: text, lineStarts: lineStarts(text), enc: enc}
+}
+
+// Encoding is how the document's columns are counted.
+func (d *Doc) Encoding() Encoding { return d.enc }
 
 // Text returns the whole text.
 func (d *Doc) Text() string { return d.text }
@@ -32,7 +62,13 @@ func (d *Doc) Lines() int { return len(d.lineStarts) }
 func lineStarts(text string) []int {
 	starts := make([]int, 1, 1+strings.Count(text, "\n"))
 	for i := 0; i < len(text); i++ {
-		if text[i] == '\n' {
+		switch text[i] {
+		case '\n':
+			starts = append(starts, i+1)
+		case '\r': // LSP: a line ends at "\n", "\r\n" or a lone "\r"
+			if i+1 < len(text) && text[i+1] == '\n' {
+				continue
+			}
 			starts = append(starts, i+1)
 		}
 	}
@@ -43,26 +79,35 @@ func lineStarts(text string) []int {
 func (d *Doc) lineEnd(line int) int {
 	end := len(d.text)
 	if line+1 < len(d.lineStarts) {
-		end = d.lineStarts[line+1] - 1
-		if end > d.lineStarts[line] && d.text[end-1] == '\r' {
+		end = d.lineStarts[line+1] - 1 // the "\n" or lone "\r"
+		if end > d.lineStarts[line] && d.text[end] == '\n' && d.text[end-1] == '\r' {
 			end--
 		}
 	}
 	return end
 }
 
-// Offset converts a position (line, UTF-16 column) to a byte offset. As the
-// LSP specification says, a column past the end of its line means the end
-// of the line; a line past the end of the document means the end of the
-// document.
-func (d *Doc) Offset(line, utf16Col int) (int, error) {
-	if line < 0 || utf16Col < 0 {
-		return 0, fmt.Errorf("position %d:%d is negative", line, utf16Col)
+// Offset converts a position (line, column in the document's encoding) to
+// a byte offset. As the LSP specification says, a column past the end of
+// its line means the end of the line; a line past the end of the document
+// means the end of the document. A column inside a character (a surrogate
+// pair, or a multi-byte UTF-8 sequence) snaps to the character's start.
+func (d *Doc) Offset(line, col int) (int, error) {
+	if line < 0 || col < 0 {
+		return 0, fmt.Errorf("position %d:%d is negative", line, col)
 	}
 	if line >= len(d.lineStarts) {
 		return len(d.text), nil
 	}
 	start, end := d.lineStarts[line], d.lineEnd(line)
+	if d.enc == UTF8 {
+		off := min(start+col, end)
+		for off > start && !utf8.RuneStart(d.text[off]) && off < end {
+			off--
+		}
+		return off, nil
+	}
+	utf16Col := col
 	units := 0
 	for off := start; off < end; {
 		if units >= utf16Col {
@@ -83,9 +128,9 @@ func (d *Doc) Offset(line, utf16Col int) (int, error) {
 	return end, nil
 }
 
-// Position converts a byte offset to (line, UTF-16 column). Offsets are
-// clamped to the text.
-func (d *Doc) Position(offset int) (line, utf16Col int) {
+// Position converts a byte offset to (line, column in the document's
+// encoding). Offsets are clamped to the text.
+func (d *Doc) Position(offset int) (line, col int) {
 	if offset < 0 {
 		offset = 0
 	}
@@ -102,6 +147,9 @@ func (d *Doc) Position(offset int) (line, utf16Col int) {
 		}
 	}
 	line = lo
+	if d.enc == UTF8 {
+		return line, offset - d.lineStarts[line]
+	}
 	return line, UTF16Len(d.text[d.lineStarts[line]:offset])
 }
 
@@ -136,7 +184,7 @@ func (d *Doc) Apply(edits []Edit) (*Doc, error) {
 	cur := d
 	for i, e := range edits {
 		if e.Whole {
-			cur = New(e.Text)
+			cur = NewEncoded(e.Text, d.enc)
 			continue
 		}
 		start, err := cur.Offset(e.StartLine, e.StartChar)
@@ -155,7 +203,7 @@ func (d *Doc) Apply(edits []Edit) (*Doc, error) {
 		b.WriteString(cur.text[:start])
 		b.WriteString(e.Text)
 		b.WriteString(cur.text[end:])
-		cur = New(b.String())
+		cur = NewEncoded(b.String(), d.enc)
 	}
 	return cur, nil
 }

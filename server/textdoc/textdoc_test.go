@@ -93,3 +93,51 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+// TestUTF8Encoding: with the utf-8 position encoding columns are bytes;
+// a column inside a multi-byte character snaps to its start.
+func TestUTF8Encoding(t *testing.T) {
+	// "c😀d" is c (1 byte), the emoji (4 bytes), d (1 byte).
+	d := NewEncoded("ab\r\nc😀d\néx\nlast", UTF8)
+	if d.Encoding() != UTF8 || d.Encoding().String() != "utf-8" || UTF16.String() != "utf-16" {
+		t.Fatalf("encoding = %v", d.Encoding())
+	}
+	for _, tc := range []struct {
+		name      string
+		line, col int
+		off       int
+	}{
+		{"start", 0, 0, 0},
+		{"line end", 0, 2, 2},
+		{"past the line end, before \\r\\n", 0, 9, 2},
+		{"before the emoji", 1, 1, 5},
+		{"inside the emoji snaps back", 1, 3, 5},
+		{"after the emoji", 1, 5, 9},
+		{"end of line 1", 1, 6, 10},
+		{"inside é snaps back", 2, 1, 11},
+		{"after é", 2, 2, 13},
+		{"past the document", 9, 0, 19},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := d.Offset(tc.line, tc.col)
+			if err != nil || got != tc.off {
+				t.Errorf("Offset(%d,%d) = %d, %v; want %d", tc.line, tc.col, got, err, tc.off)
+			}
+		})
+	}
+	for _, tc := range []struct{ off, line, col int }{{0, 0, 0}, {5, 1, 1}, {9, 1, 5}, {13, 2, 2}, {99, 3, 4}} {
+		l, c := d.Position(tc.off)
+		if l != tc.line || c != tc.col {
+			t.Errorf("Position(%d) = %d:%d, want %d:%d", tc.off, l, c, tc.line, tc.col)
+		}
+	}
+	// Edits keep the encoding: byte columns 5..9 are the emoji.
+	next, err := d.Apply([]Edit{{StartLine: 1, StartChar: 1, EndLine: 1, EndChar: 5, Text: "-"}})
+	if err != nil || next.Text() != "ab\r\nc-d\néx\nlast" || next.Encoding() != UTF8 {
+		t.Fatalf("Apply = %q, %v, %v", next.Text(), err, next.Encoding())
+	}
+	whole, _ := d.Apply([]Edit{{Whole: true, Text: "é"}})
+	if l, c := whole.Position(2); whole.Encoding() != UTF8 || l != 0 || c != 2 {
+		t.Errorf("after a whole replacement: %v, %d:%d", whole.Encoding(), l, c)
+	}
+}

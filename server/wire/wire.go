@@ -8,9 +8,14 @@
 // "jsonrpc" member, a "method" next to a "result"). An editor that sends one
 // bad message should get an error answer and a server that keeps working,
 // so this Stream:
-//   - skips header lines it cannot parse and resynchronises on the next
-//     header block;
-//   - refuses bodies above a size limit (skipping their bytes);
+//   - after a header it cannot parse, a declared length above DefaultMaxBody,
+//     or a body that is not JSON (a Content-Length that was wrong, e.g.
+//     counted in characters instead of bytes), resynchronises: it scans the
+//     input for the next "Content-Length:" — wherever it starts, also in the
+//     middle of a line or inside the bytes of the body that failed — and
+//     reads on from there;
+//   - never allocates a declared length up front: a body is read
+//     incrementally, so a frame that claims 2^63 bytes costs nothing;
 //   - answers a body that is not JSON with a ParseError, and JSON that is not
 //     a JSON-RPC 2.0 message with an InvalidRequest (carrying the message's
 //     id when it has one), then reads on.
@@ -33,14 +38,20 @@ import (
 	"go.lsp.dev/jsonrpc2"
 )
 
-// DefaultMaxBody is the largest message body accepted (64 MiB).
+// DefaultMaxBody is the largest message body accepted (64 MiB). A frame
+// declaring more is refused without reading its body: the reader
+// resynchronises on the next "Content-Length:" header.
 const DefaultMaxBody = 64 << 20
 
 // maxHeaderLine bounds one header line; longer lines are garbage.
 const maxHeaderLine = 4096
 
+// headerName is what resynchronisation looks for, compared
+// case-insensitively (the lower-case form).
+const headerName = "content-length:"
+
 // FrameError is a malformed header block or a refused body. The reader has
-// already skipped it: the next call reads the next frame.
+// already moved past it: the next call resynchronises on the next header.
 type FrameError struct{ msg string }
 
 func (e *FrameError) Error() string { return "bad message frame: " + e.msg }
@@ -49,6 +60,14 @@ func (e *FrameError) Error() string { return "bad message frame: " + e.msg }
 type FrameReader struct {
 	in      *bufio.Reader
 	maxBody int
+	// pending holds bytes given back by Resync; they are read before in.
+	pending []byte
+	// resync: the next Next first scans for headerName.
+	resync bool
+	// found: a scan consumed headerName, so the first header line starts
+	// with it.
+	found bool
+	line  []byte
 }
 
 // NewFrameReader reads frames from r.
@@ -59,10 +78,103 @@ func NewFrameReader(r io.Reader) *FrameReader {
 // SetMaxBody changes the body size limit.
 func (f *FrameReader) SetMaxBody(n int) { f.maxBody = n }
 
+// Resync tells the reader that body, the last body Next returned, was not a
+// message: its Content-Length was probably wrong. The next Next scans for
+// the next "Content-Length:" header, starting inside body (a declared length
+// that was too long swallowed the start of the next frame) and going on in
+// the input (one that was too short left the end of the body there).
+func (f *FrameReader) Resync(body []byte) {
+	f.resync = true
+	lower := lowerASCII(body)
+	var tail []byte
+	if i := bytes.Index(lower, []byte(headerName)); i >= 0 {
+		tail = body[i:]
+	} else {
+		// The longest end of body that is a beginning of the header name.
+		for k := min(len(headerName)-1, len(body)); k > 0; k-- {
+			if bytes.HasPrefix([]byte(headerName), lower[len(lower)-k:]) {
+				tail = body[len(body)-k:]
+				break
+			}
+		}
+	}
+	if len(tail) > 0 {
+		f.pending = append(append(make([]byte, 0, len(tail)+len(f.pending)), tail...), f.pending...)
+	}
+}
+
+// lowerASCII is b with ASCII letters in lower case and every other byte as
+// it is, so indexes into it are indexes into b (bytes.ToLower may change
+// the length of non-ASCII text).
+func lowerASCII(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return out
+}
+
+func (f *FrameReader) readByte() (byte, error) {
+	if len(f.pending) > 0 {
+		b := f.pending[0]
+		f.pending = f.pending[1:]
+		return b, nil
+	}
+	return f.in.ReadByte()
+}
+
+// scan consumes the input up to and including the next "Content-Length:"
+// (any case). It holds nothing but a counter, whatever it skips.
+func (f *FrameReader) scan() (int64, error) {
+	var skipped int64
+	matched := 0
+	for matched < len(headerName) {
+		b, err := f.readByte()
+		if err != nil {
+			return skipped, err
+		}
+		skipped++
+		if b >= 'A' && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		switch {
+		case b == headerName[matched]:
+			matched++
+		case b == headerName[0]: // 'c' occurs once in the name
+			matched = 1
+		default:
+			matched = 0
+		}
+	}
+	f.found = true
+	return skipped, nil
+}
+
 // Next reads one header block and its body, returning the body and the
 // number of bytes consumed. A *FrameError reports a frame that was skipped;
 // any other error comes from the underlying reader and is final.
 func (f *FrameReader) Next() ([]byte, int64, error) {
+	var consumed int64
+	if f.resync {
+		n, err := f.scan()
+		consumed += n
+		if err != nil {
+			return nil, 0, err
+		}
+		f.resync = false
+	}
+	body, n, err := f.next()
+	var bad *FrameError
+	if errors.As(err, &bad) {
+		f.resync = true
+	}
+	return body, consumed + n, err
+}
+
+func (f *FrameReader) next() ([]byte, int64, error) {
 	length := -1
 	var consumed int64
 	lines := 0
@@ -80,11 +192,17 @@ func (f *FrameReader) Next() ([]byte, int64, error) {
 		if len(trimmed) == 0 {
 			if length < 0 {
 				if lines == 1 {
+					lines = 0
 					continue // a stray blank line between messages
 				}
 				return nil, 0, &FrameError{"no Content-Length"}
 			}
 			break
+		}
+		if i := bytes.Index(lowerASCII(trimmed), []byte(headerName)); i > 0 {
+			// Garbage before a header on the same line (the end of a body
+			// whose length was declared too short): the header counts.
+			trimmed = trimmed[i:]
 		}
 		name, value, ok := bytes.Cut(trimmed, []byte(":"))
 		if !ok {
@@ -93,52 +211,79 @@ func (f *FrameReader) Next() ([]byte, int64, error) {
 		if !bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Length")) {
 			continue // Content-Type and unknown fields are ignored
 		}
-		v := bytes.TrimSpace(value)
-		n, perr := strconv.Atoi(string(v))
-		if perr != nil || n <= 0 || len(v) > 12 {
-			return nil, 0, &FrameError{fmt.Sprintf("Content-Length %q", clip(v))}
+		n, ferr := parseLength(bytes.TrimSpace(value), f.maxBody)
+		if ferr != nil {
+			return nil, 0, ferr
 		}
 		length = n
 	}
-	if length > f.maxBody {
-		if _, err := io.CopyN(io.Discard, f.in, int64(length)); err != nil {
-			return nil, 0, fmt.Errorf("skipping an oversized body: %w", err)
-		}
-		return nil, 0, &FrameError{fmt.Sprintf("body of %d bytes exceeds the limit of %d", length, f.maxBody)}
+	// Read incrementally: the buffer grows with what arrives, not with
+	// what was declared.
+	var body bytes.Buffer
+	body.Grow(min(length, 64<<10))
+	if k := min(len(f.pending), length); k > 0 {
+		body.Write(f.pending[:k])
+		f.pending = f.pending[k:]
 	}
-	body := make([]byte, length)
-	if _, err := io.ReadFull(f.in, body); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	if rest := int64(length - body.Len()); rest > 0 {
+		if _, err := io.CopyN(&body, f.in, rest); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, 0, fmt.Errorf("reading a %d-byte body: %w", length, err)
 		}
-		return nil, 0, fmt.Errorf("reading a %d-byte body: %w", length, err)
 	}
-	return body, consumed + int64(length), nil
+	return body.Bytes(), consumed + int64(length), nil
 }
 
-// readLine reads one line including its "\n". A line longer than
-// maxHeaderLine is consumed to its end and reported as a FrameError.
+// parseLength checks a Content-Length value: a positive decimal number of
+// at most maxBody.
+func parseLength(v []byte, maxBody int) (int, *FrameError) {
+	if len(v) == 0 || len(v) > 20 {
+		return 0, &FrameError{fmt.Sprintf("Content-Length %q is not a length", clip(v))}
+	}
+	n, err := strconv.ParseUint(string(v), 10, 64)
+	if err != nil {
+		var num *strconv.NumError
+		if errors.As(err, &num) && errors.Is(num.Err, strconv.ErrRange) {
+			return 0, &FrameError{fmt.Sprintf("declared length %s exceeds the limit of %d bytes; body not read, resynchronising on the next header", v, maxBody)}
+		}
+		return 0, &FrameError{fmt.Sprintf("Content-Length %q is not a length", clip(v))}
+	}
+	if n == 0 {
+		return 0, &FrameError{"Content-Length 0: an empty body is no message"}
+	}
+	if n > uint64(maxBody) {
+		return 0, &FrameError{fmt.Sprintf("declared length %d exceeds the limit of %d bytes; body not read, resynchronising on the next header", n, maxBody)}
+	}
+	return int(n), nil
+}
+
+// readLine reads one header line including its "\n". A line longer than
+// maxHeaderLine is a FrameError; the rest of it is left to the scan that
+// follows (which finds a header even at its end).
 func (f *FrameReader) readLine() ([]byte, error) {
-	line, err := f.in.ReadSlice('\n')
-	if err == nil {
-		if len(line) > maxHeaderLine {
-			return line, &FrameError{"header line too long"}
-		}
-		return line, nil
+	f.line = f.line[:0]
+	if f.found {
+		f.found = false
+		f.line = append(f.line, "Content-Length:"...)
 	}
-	if errors.Is(err, bufio.ErrBufferFull) || len(line) > maxHeaderLine {
-		for errors.Is(err, bufio.ErrBufferFull) {
-			_, err = f.in.ReadSlice('\n')
-		}
+	for {
+		b, err := f.readByte()
 		if err != nil {
-			return nil, err
+			if errors.Is(err, io.EOF) && len(f.line) > 0 {
+				return f.line, io.ErrUnexpectedEOF
+			}
+			return f.line, err
 		}
-		return nil, &FrameError{"header line too long"}
+		f.line = append(f.line, b)
+		if b == '\n' {
+			return f.line, nil
+		}
+		if len(f.line) > maxHeaderLine {
+			return f.line, &FrameError{"header line too long"}
+		}
 	}
-	if errors.Is(err, io.EOF) && len(line) > 0 {
-		return line, io.ErrUnexpectedEOF
-	}
-	return line, err
 }
 
 func clip(b []byte) []byte {
@@ -197,6 +342,11 @@ func (s *Stream) Read(ctx context.Context) (jsonrpc2.Message, int64, error) {
 			return msg, n, nil
 		}
 		s.report(fmt.Errorf("refused message of %d bytes: %w", len(body), bad))
+		if bad.Code == jsonrpc2.ParseError {
+			// Not JSON: most likely a wrong Content-Length, so the next
+			// frame does not start where this one said it ends.
+			s.frames.Resync(body)
+		}
 		if bad.answer {
 			if werr := s.writeBody(bad.response()); werr != nil {
 				return nil, 0, werr

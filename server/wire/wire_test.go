@@ -118,6 +118,10 @@ func FuzzStream(f *testing.F) {
 	f.Add([]byte(frame(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`)))
 	f.Add([]byte("Content-Length: 5\r\n\r\n{}{}{Content-Length: 2\r\n\r\n[]"))
 	f.Add([]byte("\n\n\nContent-Length:999999999999\r\n\r\n"))
+	f.Add([]byte("Content-Length: 9223372036854775808\r\n\r\n{}" + frame(`{"jsonrpc":"2.0","method":"a"}`)))
+	f.Add([]byte("Content-Length: 30\r\n\r\n{\"jsonrpc\":\"2.0\",\"method\":\"é\"}" + frame(`{"jsonrpc":"2.0","method":"a"}`)))
+	f.Add([]byte("Content-Length: 40\r\n\r\n{\"jsonrpc\":\"2.0\",\"method\":\"a\"}" + frame(`{"jsonrpc":"2.0","method":"a"}`)))
+	f.Add([]byte("xcontent-length: 2\r\n\r\n{}CONTENT-LENGTH:2\n\n[]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := New(rwc{bytes.NewReader(data), &bytes.Buffer{}})
 		for i := 0; ; i++ {

@@ -13,17 +13,22 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
-// probeTimeout bounds how long one session may take to answer /info.
-const probeTimeout = 2 * time.Second
+// probeTimeout bounds how long one session may take to answer /info. A
+// live intproxy answers in milliseconds; listing probes every socket at
+// once, so a directory of silent sockets costs about this much in all.
+const probeTimeout = time.Second
+
+// maxParallelProbes bounds the sessions probed at the same time.
+const maxParallelProbes = 32
 
 func clientFor(path string) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
+			return dialSession(ctx, path)
 		},
 		DisableKeepAlives: true,
 	}}
@@ -57,8 +62,17 @@ func fetchInfo(ctx context.Context, path string) (Info, error) {
 }
 
 // List returns the live sessions in dir, oldest first, and removes stale
-// sockets (nobody listening). A missing directory means no sessions.
+// sockets (nobody listening). A missing directory means no sessions; a
+// directory others could write to is an error (CheckDir). Sockets are
+// probed in parallel, each for at most probeTimeout; sockets of other
+// users and sockets that do not answer in time are left out.
 func List(ctx context.Context, dir string) ([]Info, error) {
+	if err := CheckDir(dir); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -66,26 +80,48 @@ func List(ctx context.Context, dir string) ([]Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading session directory: %w", err)
 	}
-	var out []Info
+	var paths []string
 	for _, e := range entries {
 		id, ok := strings.CutSuffix(e.Name(), ".sock")
 		if !ok || CheckID(id) != nil {
 			continue
 		}
-		path := filepath.Join(dir, e.Name())
-		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		info, err := fetchInfo(pctx, path)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+		paths = append(paths, filepath.Join(dir, e.Name()))
+	}
+	infos := make([]*Info, len(paths))
+	sem := make(chan struct{}, maxParallelProbes)
+	var wg sync.WaitGroup
+	for i, path := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				return
 			}
-			if isStale(err) {
-				_ = os.Remove(path)
+			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+			defer cancel()
+			info, err := fetchInfo(pctx, path)
+			if err != nil {
+				if ctx.Err() == nil && isStale(err) {
+					_ = os.Remove(path)
+				}
+				return
 			}
-			continue
+			infos[i] = &info
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, in := range infos {
+		if in != nil {
+			out = append(out, *in)
 		}
-		out = append(out, info)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.Before(out[j].StartedAt) })
 	return out, nil
@@ -106,6 +142,9 @@ func Get(ctx context.Context, dir, id string) (Info, error) {
 	if err := CheckID(id); err != nil {
 		return Info{}, err
 	}
+	if err := CheckDir(dir); err != nil {
+		return Info{}, err
+	}
 	info, err := fetchInfo(ctx, SocketPath(dir, id))
 	if err != nil {
 		if isStale(err) {
@@ -119,6 +158,9 @@ func Get(ctx context.Context, dir, id string) (Info, error) {
 // Kill asks session id to end.
 func Kill(ctx context.Context, dir, id string) error {
 	if err := CheckID(id); err != nil {
+		return err
+	}
+	if err := CheckDir(dir); err != nil {
 		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://session/kill", nil)
@@ -143,6 +185,9 @@ func Kill(ctx context.Context, dir, id string) error {
 // fn returns false, or ctx is done.
 func Watch(ctx context.Context, dir, id string, fn func(Event) bool) error {
 	if err := CheckID(id); err != nil {
+		return err
+	}
+	if err := CheckDir(dir); err != nil {
 		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://session/events", nil)

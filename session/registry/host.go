@@ -36,6 +36,9 @@ func Listen(ctx context.Context, dir string, info Info) (*Host, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating session directory: %w", err)
 	}
+	if err := CheckDir(dir); err != nil {
+		return nil, err
+	}
 	path := SocketPath(dir, info.ID)
 	if _, err := os.Stat(path); err == nil {
 		// A socket with this id exists: refuse if it is alive, replace if stale.
@@ -53,6 +56,9 @@ func Listen(ctx context.Context, dir string, info Info) (*Host, error) {
 		l.Close()
 		return nil, fmt.Errorf("securing %s: %w", path, err)
 	}
+	// The mode keeps other users out where the kernel honours it; the
+	// peer check keeps them out everywhere.
+	l = &peerListener{Listener: l}
 	h := &Host{path: path, listener: l, killed: make(chan struct{}), info: info, subs: map[chan Event]struct{}{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /info", h.serveInfo)
