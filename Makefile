@@ -64,5 +64,5 @@ fuzz:
 clean:
 	rm -rf $(BIN)
 
-demo: build
+demo: build cluster-build images
 	bash scripts/demo.sh

@@ -2,27 +2,25 @@
 # `make demo`: the mirrord developer loop on this machine, end to end.
 #   1. a config with mistakes, checked by `mirrord verify-config`;
 #   2. the same file in a real editor: headless neovim + mirrord-ls;
-#   3. a "pod" in a network namespace with a real mirrord-agent, and
-#      `mirrord exec` running curl/python3 inside the pod's context (root);
-#   4. target listing from a real kube-apiserver (the loopback control plane;
-#      built by `make cluster-build`, ~10 min the first time).
-# Everything it starts is stopped on exit. DEMO_CLUSTER=0 skips part 4.
+#   3. the main job on the local cluster's real node (root): `mirrord exec`
+#      runs a shell with a Deployment's environment, files, DNS and network,
+#      then steals its incoming traffic to a local python3 server;
+#   4. the targets an editor's picker shows (`mirrord ls`).
+# The cluster is built by `make cluster-build` (~15 min the first time).
+# Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 demo_bin=$PWD/bin
 work=$(mktemp -d /tmp/mirrord-demo.XXXXXX)
-ns=mdemo$$
 pids=()
 
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  ip netns del "$ns" 2>/dev/null || true
-  ip link del "${ns}h" 2>/dev/null || true
   if [ "${started_cluster:-0}" = 1 ]; then
     bash scripts/cluster-down.sh >/dev/null 2>&1 || true
   elif [ "${created_ns:-0}" = 1 ]; then
-    api -X DELETE "$server/api/v1/namespaces/shop" >/dev/null 2>&1 || true
+    "$kubectl" delete namespace shop --grace-period=0 --force >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
 }
@@ -78,82 +76,80 @@ else
   echo "neovim is not installed (make deps installs it); skipping"
 fi
 
-step "3. A pod in a network namespace, a real agent, and mirrord exec"
-if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || [ ! -x "$demo_bin/mirrord-agent" ] || [ ! -f "$demo_bin/libmirrord_layer.so" ]; then
-  echo "needs root, iproute2, bin/mirrord-agent and bin/libmirrord_layer.so; skipping"
+step "3. The main job: a local process in the context of a real pod"
+if [ "$(id -u)" != 0 ]; then
+  echo "the real node needs root; skipping"
 else
-  root=$work/podroot
-  mkdir -p "$root/etc" "$root/app" "$work/www"
-  printf '127.0.0.1 localhost\n10.213.9.2 orders.internal\n' >"$root/etc/hosts"
-  printf 'nameserver 127.0.0.1\n' >"$root/etc/resolv.conf"
-  printf 'database: postgres://orders-db:5432/orders\n' >"$root/app/config.yaml"
-  printf '{"orders": [{"id": 1, "item": "coffee"}]}\n' >"$work/www/index.html"
-  ip netns add "$ns"
-  ip link add "${ns}h" type veth peer name "${ns}p"
-  ip link set "${ns}p" netns "$ns"
-  ip addr add 10.213.9.1/30 dev "${ns}h" && ip link set "${ns}h" up
-  ip netns exec "$ns" ip addr add 10.213.9.2/30 dev "${ns}p"
-  ip netns exec "$ns" ip link set "${ns}p" up
-  ip netns exec "$ns" ip link set lo up
-  # The "app" of the pod: an HTTP server that only listens inside the pod.
-  ip netns exec "$ns" env -i PATH="$PATH" REMOTE_ONLY="hello from the pod" DATABASE_URL="postgres://orders-db/orders" \
-    python3 -m http.server 80 --bind 10.213.9.2 --directory "$work/www" >"$work/app.log" 2>&1 &
-  app=$!; pids+=("$app")
-  wait_for <(ip netns exec "$ns" ss -ltn 2>/dev/null) ":80" 10 2>/dev/null || true
-  "$demo_bin/mirrord-agent" --listen 127.0.0.1:0 --token demo-token --pid "$app" --root "$root" >"$work/agent.log" 2>&1 &
-  pids+=($!)
-  wait_for "$work/agent.log" "agent ready" 20
-  addr=$(sed -n 's/^listening on //p' "$work/agent.log" | head -1)
-  echo "agent: $(grep 'agent ready' "$work/agent.log")  at $addr"
-  export MIRRORD_AGENT_ADDRESS=$addr MIRRORD_AGENT_TOKEN=demo-token
-  echo; echo "\$ mirrord exec -- curl -s http://orders.internal/     (a name and address only the pod knows)"
-  "$demo_bin/mirrord" exec -- curl -s --max-time 10 http://orders.internal/ || true
-  echo; echo "\$ mirrord exec -- python3 -c 'print(os.environ[\"REMOTE_ONLY\"])'"
-  "$demo_bin/mirrord" exec -- python3 -c 'import os; print(os.environ["REMOTE_ONLY"])' || true
-  echo; echo "\$ mirrord exec -- cat /app/config.yaml     (a file only in the pod's root)"
-  "$demo_bin/mirrord" exec -- cat /app/config.yaml || true
-  unset MIRRORD_AGENT_ADDRESS MIRRORD_AGENT_TOKEN
-fi
-
-step "4. Targets from a real kube-apiserver"
-if [ "${DEMO_CLUSTER:-1}" = 0 ]; then
-  echo "DEMO_CLUSTER=0; skipping"
-else
-  make --no-print-directory cluster-build
   source scripts/cluster-env.sh
   # Stop the cluster at the end only if the demo started it.
   [ -n "$(pid_of kube-apiserver)" ] || started_cluster=1
+  echo "starting the local cluster with its real node (the first build takes ~15 min)..."
   if ! bash scripts/cluster-up.sh >"$work/cluster.log" 2>&1; then
     cat "$work/cluster.log"; exit 1
   fi
+  grep -E "image loaded|node .* ready|ready in" "$work/cluster.log" || true
   export KUBECONFIG=$state/admin.kubeconfig
-  server=$(grep -o 'server: *[^ ,}]*' "$KUBECONFIG" | head -1 | sed 's/server: *//')
-  token=$(grep -o 'token: *[A-Za-z0-9._-]*' "$KUBECONFIG" | head -1 | sed 's/token: *//')
-  api() { curl -sS --fail -k -A mirrord-demo -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
-  # A fake node (kwok makes it Ready and runs its pods' lifecycle).
-  api -X POST "$server/api/v1/nodes" -d '{"metadata": {"name": "kwok-node-0",
-      "annotations": {"kwok.x-k8s.io/node": "fake"}, "labels": {"type": "kwok", "kubernetes.io/hostname": "kwok-node-0"}},
-    "status": {"allocatable": {"cpu": "32", "memory": "64Gi", "pods": "110"}, "capacity": {"cpu": "32", "memory": "64Gi", "pods": "110"}}}' >/dev/null 2>&1 || true
-  api -X POST "$server/api/v1/namespaces" -d '{"metadata":{"name":"shop"}}' >/dev/null 2>&1 && created_ns=1
-  deadline=$((SECONDS + 30))
-  until api "$server/api/v1/namespaces/shop/serviceaccounts/default" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { echo "namespace shop has no default service account" >&2; exit 1; }
-    sleep 0.2
+  kubectl=$bin/kubectl
+  busybox=$(cat .cache/images/busybox.ref)
+  agent_image=$(cat .cache/images/mirrord-agent.ref)
+  "$kubectl" create namespace shop >/dev/null && created_ns=1
+  until "$kubectl" -n shop get serviceaccount default >/dev/null 2>&1; do sleep 0.2; done
+  # Two workloads on the real node: orders (only reachable inside the
+  # cluster) and api, the one we debug; a file and variables only the pod has.
+  for app in api orders; do
+    cat <<YAML | "$kubectl" -n shop apply -f - >/dev/null
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $app}
+spec:
+  selector: {matchLabels: {app: $app}}
+  template:
+    metadata: {labels: {app: $app}}
+    spec:
+      nodeSelector: {kubernetes.io/hostname: $node_name}
+      tolerations: [{key: $node_taint_key, operator: Exists}]
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: $busybox
+        imagePullPolicy: Never
+        env: [{name: DATABASE_URL, value: "postgres://orders-db.shop:5432/$app"}]
+        command: [sh, -c, 'mkdir -p /www /app && echo "{\"service\": \"$app\", \"pod\": \"\$HOSTNAME\"}" > /www/index.html && echo "api_key: only-in-the-pod" > /app/secrets.yaml && exec httpd -f -p 8080 -h /www']
+---
+apiVersion: v1
+kind: Service
+metadata: {name: $app}
+spec: {selector: {app: $app}, ports: [{port: 80, targetPort: 8080}]}
+YAML
   done
-  api -X POST "$server/apis/apps/v1/namespaces/shop/deployments" -d '{
-    "metadata": {"name": "orders"},
-    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "orders"}},
-      "template": {"metadata": {"labels": {"app": "orders"}},
-        "spec": {"nodeSelector": {"type": "kwok"},
-                 "containers": [{"name": "app", "image": "orders:1"}, {"name": "istio-proxy", "image": "proxy:1"}]}}}}' >/dev/null 2>&1 || true
+  "$kubectl" -n shop rollout status deploy/api deploy/orders --timeout=90s >/dev/null
+  "$kubectl" -n shop get pods -o wide
+  printf '{"target": {"namespace": "shop"}, "agent": {"image": "%s"}}\n' "$agent_image" >"$work/mirrord.json"
+  echo; echo "\$ mirrord exec -f mirrord.json --target deployment/api -- sh -c 'echo \$DATABASE_URL; cat /app/secrets.yaml; curl -s http://orders/'"
+  "$demo_bin/mirrord" exec -f "$work/mirrord.json" --target deployment/api -- \
+    sh -c 'echo "$DATABASE_URL"; cat /app/secrets.yaml; curl -s --max-time 10 http://orders/' || true
+  echo; echo "\$ mirrord exec -f mirrord.json --target deployment/api --steal -- python3 -m http.server 8080   (in the background)"
+  mkdir -p "$work/local"
+  echo '{"service": "api", "pod": "YOUR LAPTOP (stolen by mirrord)"}' >"$work/local/index.html"
+  "$demo_bin/mirrord" exec -f "$work/mirrord.json" --target deployment/api --steal -- \
+    python3 -m http.server 8080 --directory "$work/local" >"$work/steal.log" 2>&1 &
+  pids+=($!)
+  wait_for "$work/steal.log" "ready" 60
+  echo "\$ kubectl -n shop exec deploy/orders -- wget -qO- http://api/     (traffic inside the cluster)"
+  # The redirect is in place once the local server's listen reached the agent.
   deadline=$((SECONDS + 30))
-  until "$demo_bin/mirrord" ls -n shop 2>/dev/null | grep -q deployment/orders; do
+  until out=$("$kubectl" -n shop exec deploy/orders -- wget -qO- http://api/ 2>&1) && [[ $out == *LAPTOP* ]]; do
     ((SECONDS < deadline)) || break
     sleep 0.2
   done
-  echo "\$ MIRRORD_LS_RICH_OUTPUT=true mirrord ls -n shop"
-  MIRRORD_LS_RICH_OUTPUT=true "$demo_bin/mirrord" ls -n shop || true
-  echo; echo "\$ mirrord ls -n shop -o table"
+  echo "$out"
+  kill -TERM "${pids[-1]}" 2>/dev/null || true
+  wait "${pids[-1]}" 2>/dev/null || true
+  echo "\$ kubectl -n shop exec deploy/orders -- wget -qO- http://api/     (after the session: the pod answers again)"
+  "$kubectl" -n shop exec deploy/orders -- wget -qO- http://api/ || true
+
+  step "4. Targets, as an editor's picker lists them"
+  echo "\$ mirrord ls -n shop -o table"
   "$demo_bin/mirrord" ls -n shop -o table || true
 fi
 

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -84,9 +85,9 @@ type Reporter struct {
 // NewReporter checks the settings and builds a reporter. client nil means a
 // client with a 10 s timeout.
 func NewReporter(s Settings, creds Credentials, client *http.Client) (*Reporter, error) {
-	u, err := url.Parse(strings.TrimRight(s.URL, "/"))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("jira: url %q must be an absolute http(s) URL such as https://example.atlassian.net", s.URL)
+	u, err := SiteURL(s.URL)
+	if err != nil {
+		return nil, err
 	}
 	pattern := s.IssueKeyPattern
 	if pattern == "" {
@@ -99,7 +100,42 @@ func NewReporter(s Settings, creds Credentials, client *http.Client) (*Reporter,
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Reporter{site: u, keyRe: re, creds: creds, http: client}, nil
+	// The worklog request carries the credentials: never follow a
+	// redirect (to plain http, or to another host) with them. The 3xx
+	// answer is reported as a failure.
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Reporter{site: u, keyRe: re, creds: creds, http: &c}, nil
+}
+
+// ErrInsecureURL: a Jira site over plain http. The worklog carries the
+// user's Jira credentials, so it is sent only over https (plain http only
+// to a loopback address: a local test server).
+var ErrInsecureURL = errors.New("jira: refusing a plain http site: the worklog would send your Jira credentials unencrypted; use https://")
+
+// SiteURL checks the Jira site URL: absolute, https (http only to a
+// loopback address such as 127.0.0.1, ::1 or localhost), no user info.
+func SiteURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("jira: url %q must be an absolute https URL such as https://example.atlassian.net", raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("jira: url %q must not contain credentials; they come from %s and %s, or %s", u.Redacted(), EnvEmail, EnvAPIToken, EnvBearerToken)
+	}
+	if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
+		return nil, fmt.Errorf("%w (url %q)", ErrInsecureURL, raw)
+	}
+	return u, nil
+}
+
+// IsLoopbackHost reports whether host is localhost or a loopback IP.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // IssueKey finds the first issue key in a branch name.

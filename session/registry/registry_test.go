@@ -13,6 +13,9 @@ import (
 
 // TestMain lets the test binary act as a session process (for the crash test).
 func TestMain(m *testing.M) {
+	if runAsHelper() {
+		return
+	}
 	if dir := os.Getenv("REGISTRY_TEST_HOST_DIR"); dir != "" {
 		h, err := Listen(context.Background(), dir, Info{ID: os.Getenv("REGISTRY_TEST_HOST_ID"), PID: os.Getpid(), StartedAt: time.Now()})
 		if err != nil {
