@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -470,6 +471,21 @@ func checkJiraURL(s string) error {
 		return fmt.Errorf("the URL must not contain credentials; set MIRRORD_JIRA_EMAIL and MIRRORD_JIRA_API_TOKEN, or MIRRORD_JIRA_BEARER_TOKEN")
 	}
 	return nil
+}
+
+// insecureJiraURL: a plain http site that is not a loopback address (the
+// Jira reporter, session/jira.SiteURL, refuses to send credentials there).
+func insecureJiraURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || !strings.EqualFold(u.Scheme, "http") {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err != nil || !ip.Unmap().IsLoopback()
 }
 
 // checkRE2 compiles a pattern with Go's regexp (RE2 syntax), as the Jira

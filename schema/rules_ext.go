@@ -129,6 +129,13 @@ func (r *rules) jira() {
 			}
 		}
 	}
+	if j := r.cfg.Jira; j.Enabled && j.URL != nil && checkJiraURL(*j.URL) == nil && insecureJiraURL(*j.URL) {
+		var at spanned
+		if fj != nil && fj.URL.Set() {
+			at = fj.URL
+		}
+		r.warnf("V-JIRA-HTTP", at, "`jira.url`: `%s` is plain http: the session's worklog would carry your Jira credentials unencrypted, so nothing will be reported to it; use https:// (http is used only for a loopback address)", *j.URL)
+	}
 	if j := r.cfg.Jira; j.Enabled && j.URL == nil {
 		var at spanned
 		if fj != nil {

@@ -2,11 +2,13 @@ package realnode
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -260,4 +262,54 @@ func BenchmarkForward(b *testing.B) {
 		defer fw.stop()
 		run(b, fw)
 	})
+}
+
+// BenchmarkClusterMemory reports the resident memory of the local cluster's
+// processes (control plane, kwok, containerd, kubelet, kube-proxy, CoreDNS)
+// and of the pods' shims, as they stand when it runs (after the fixture's
+// workloads are up: run it after the other benchmarks or tests).
+func BenchmarkClusterMemory(b *testing.B) {
+	f := setup(b)
+	total := 0.0
+	for i := 0; i < b.N; i++ {
+		total = 0
+		pids, _ := filepath.Glob(filepath.Join(f.c.StateDir, "run", "*.pid"))
+		for _, p := range pids {
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			mb := rssMB(strings.TrimSpace(string(raw)))
+			name := strings.TrimSuffix(filepath.Base(p), ".pid")
+			b.ReportMetric(mb, name+"-MB")
+			total += mb
+		}
+		shims := 0.0
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if bytes.HasPrefix(cmd, []byte("/usr/bin/containerd-shim")) && bytes.Contains(cmd, []byte(f.node.ContainerdSock)) {
+				shims += rssMB(e.Name())
+			}
+		}
+		b.ReportMetric(shims, "shims-MB")
+		total += shims
+	}
+	b.ReportMetric(total, "total-MB")
+}
+
+// rssMB is the resident set of a process in MB (0 when gone).
+func rssMB(pid string) float64 {
+	status, err := os.ReadFile(filepath.Join("/proc", pid, "status"))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			var kb float64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb / 1024
+		}
+	}
+	return 0
 }

@@ -366,3 +366,26 @@ func TestExecIncoming(t *testing.T) {
 		f.iptablesClean(t, "app="+apiName)
 	})
 }
+
+// TestWrongAgentImage: an agent.image that is not a mirrord-ls agent (here
+// the busybox image, which has no mirrord-agent) fails within the startup
+// timeout with an error that names agent.image and the image, and leaves
+// no agent behind.
+func TestWrongAgentImage(t *testing.T) {
+	f := setup(t)
+	cfg := f.config(t, map[string]any{"agent": map[string]any{"image": f.images.Busybox, "startup_timeout": 30}})
+	start := time.Now()
+	out, err := run(t, 2*time.Minute, f.env(), mirrordBin(t), "exec", "-f", cfg, "--target", "deployment/"+apiName, "--", "true")
+	if err == nil {
+		t.Fatalf("mirrord exec with a busybox agent image succeeded:\n%s", out)
+	}
+	if took := time.Since(start); took > 45*time.Second {
+		t.Errorf("the failure took %s; want it within the 30 s startup timeout", took)
+	}
+	for _, want := range []string{"agent.image", f.images.Busybox} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the error does not name %q:\n%s", want, out)
+		}
+	}
+	f.agentsGone(t, f.ns)
+}
