@@ -1,6 +1,6 @@
 # mirrord-ls, the language server (server/, cmd/mirrord-ls). Its editor
-# tests run headless neovim (server/) and Emacs with eglot against
-# extensions/emacs (installed by scripts/deps.sh); the
+# tests run headless neovim and Vim + ALE (server/) and Emacs with eglot
+# against extensions/emacs (installed by scripts/deps.sh); the
 # benchmarks build cmd/mirrord-ls themselves. server/kubetargets tests the
 # cluster features against the local control plane (TEST_DEPS has
 # cluster-build, from mk/cluster.mk) through the cluster helper

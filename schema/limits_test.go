@@ -168,8 +168,9 @@ func bigDocs(n int) map[string][2]string {
 // TestLargeCollectionsVerifyFast: 40,000-entry arrays and objects verify
 // in well under the time a quadratic step took (an object of 40,000 keys:
 // 2 s in JSON, 3.4 s in YAML before duplicate keys were found with a set).
-// TOML objects are left out: go-toml's own duplicate-key tracker is
-// quadratic in the keys of one table (2.4 s for 40,000).
+// TOML objects are refused beyond maxTOMLTableKeys (TestTOMLTableKeys):
+// go-toml's own duplicate-key tracker is quadratic in the keys of one
+// table (2.4 s for 40,000).
 func TestLargeCollectionsVerifyFast(t *testing.T) {
 	for name, doc := range bigDocs(40_000) {
 		if name == "toml map" {
@@ -192,12 +193,15 @@ func TestLargeCollectionsVerifyFast(t *testing.T) {
 
 // BenchmarkVerifyLarge: 1 MB configs of one large array or object
 // (~70,000 entries; YAML maps 45,000, under the alias-expansion bound of
-// 100,000 values).
+// 100,000 values; TOML tables 10,000 keys, their bound).
 func BenchmarkVerifyLarge(b *testing.B) {
 	for _, name := range []string{"json array", "json map", "yaml array", "yaml map", "toml array", "toml map"} {
 		n := 70_000
-		if strings.HasPrefix(name, "yaml map") {
+		switch name {
+		case "yaml map":
 			n = 45_000
+		case "toml map":
+			n = maxTOMLTableKeys
 		}
 		doc := bigDocs(n)[name]
 		b.Run(strings.ReplaceAll(name, " ", "-"), func(b *testing.B) {
@@ -207,6 +211,53 @@ func BenchmarkVerifyLarge(b *testing.B) {
 				if res := verifyAs(doc[0], doc[1]); res.HasErrors() {
 					b.Fatal(res.Errors()[0])
 				}
+			}
+		})
+	}
+}
+
+// TestTOMLTableKeys: a TOML table (or inline table) of more than
+// maxTOMLTableKeys keys is one syntax error on the first key past the
+// limit, found before go-toml's quadratic check; the limit itself passes.
+func TestTOMLTableKeys(t *testing.T) {
+	table := func(n int) string {
+		var b strings.Builder
+		b.WriteString("[feature.env.override]\n")
+		for i := range n {
+			fmt.Fprintf(&b, "K%07d = \"v\"\n", i)
+		}
+		return b.String()
+	}
+	inline := func(n int) string {
+		var b strings.Builder
+		b.WriteString("[feature.env]\noverride = {")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "K%07d = \"v\"", i)
+		}
+		b.WriteString("}\n")
+		return b.String()
+	}
+	for name, make := range map[string]func(int) string{"table": table, "inline": inline} {
+		t.Run(name, func(t *testing.T) {
+			if res := verifyAs("m.toml", make(maxTOMLTableKeys)); res.HasErrors() {
+				t.Fatalf("at the limit: %+v", res.Errors()[0])
+			}
+			text := make(50_000)
+			t0 := time.Now()
+			res := verifyAs("m.toml", text)
+			if took := time.Since(t0); took > 3*time.Second {
+				t.Errorf("took %v", took)
+			}
+			if len(res.Diagnostics) != 1 || res.Diagnostics[0].Code != "SYNTAX" {
+				t.Fatalf("diagnostics %+v", res.Diagnostics)
+			}
+			d := res.Diagnostics[0]
+			key := fmt.Sprintf("K%07d", maxTOMLTableKeys)
+			if got := text[d.Range.Start.Offset:d.Range.End.Offset]; got != key || !strings.Contains(d.Message, "10000 keys") {
+				t.Errorf("error on %q: %s; want on %s", got, d.Message, key)
 			}
 		})
 	}

@@ -29,6 +29,9 @@ func parseTOML(text string) (*Node, error) {
 		// ignores) keep every offset where it was.
 		text = "   " + text[len(bom):]
 	}
+	if err := tomlTableSizes(text); err != nil {
+		return nil, err
+	}
 	var doc map[string]any
 	if err := toml.Unmarshal([]byte(text), &doc); err != nil {
 		var de *toml.DecodeError
@@ -110,6 +113,101 @@ func tomlNode(v any, ptr string, spans map[string]tomlSpan, depth int) (*Node, e
 		n.Kind, n.Str = KindString, fmt.Sprint(x)
 	}
 	return n, nil
+}
+
+// maxTOMLTableKeys bounds the keys of one TOML table. go-toml finds
+// duplicate keys by a linear search among a table's keys, so checking a
+// table takes time that grows with the square of its keys (40,000 keys:
+// 2.4 s; a 10 MiB file of them: minutes). No config comes near the bound.
+const maxTOMLTableKeys = 10_000
+
+// tomlTableSizes refuses a table (or inline table) with more than
+// maxTOMLTableKeys keys, at the first key past the limit, before go-toml
+// is asked. A text that does not parse is left to go-toml to report.
+func tomlTableSizes(text string) error {
+	var p unstable.Parser
+	p.Reset([]byte(text))
+	table := ""
+	arrayCount := map[string]int{}
+	counts := map[string]int{}
+	count := func(parent string, k *unstable.Node) error {
+		counts[parent]++
+		if counts[parent] > maxTOMLTableKeys {
+			start := int(k.Raw.Offset)
+			return &syntaxError{Start: start, End: start + int(k.Raw.Length),
+				Msg: sprintf("more than %d keys in one table: such a TOML file is not checked (go-toml's check of its keys would take minutes)", maxTOMLTableKeys)}
+		}
+		return nil
+	}
+	var inline func(v *unstable.Node, ptr string) error
+	inline = func(v *unstable.Node, ptr string) error {
+		it := v.Children()
+		for i := 0; it.Next(); i++ {
+			c := it.Node()
+			switch c.Kind {
+			case unstable.KeyValue:
+				parts := tomlKeyParts(c.Key(), ptr, nil)
+				last := parts[len(parts)-1]
+				if err := count(tomlParent(parts, ptr), lastKey(c)); err != nil {
+					return err
+				}
+				if err := inline(c.Value(), last.ptr); err != nil {
+					return err
+				}
+			case unstable.InlineTable, unstable.Array:
+				if err := inline(c, PointerIndex(ptr, i)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			parts := tomlKeyParts(e.Key(), "", arrayCount)
+			ptr := parts[len(parts)-1].ptr
+			if e.Kind == unstable.ArrayTable {
+				i := arrayCount[ptr]
+				arrayCount[ptr] = i + 1
+				ptr = PointerIndex(ptr, i)
+			}
+			table = ptr
+		case unstable.KeyValue:
+			parts := tomlKeyParts(e.Key(), table, arrayCount)
+			if err := count(tomlParent(parts, table), lastKey(e)); err != nil {
+				return err
+			}
+			if v := e.Value(); v.Kind == unstable.InlineTable || v.Kind == unstable.Array {
+				if err := inline(v, parts[len(parts)-1].ptr); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// tomlParent is the pointer of the table a (dotted) key is set in.
+func tomlParent(parts []tomlPart, base string) string {
+	if len(parts) >= 2 {
+		return parts[len(parts)-2].ptr
+	}
+	return base
+}
+
+// lastKey is the last part of a key-value's (dotted) key.
+func lastKey(kv *unstable.Node) *unstable.Node {
+	var last *unstable.Node
+	it := kv.Key()
+	for it.Next() {
+		last = it.Node()
+	}
+	if last == nil {
+		return kv
+	}
+	return last
 }
 
 // tomlSpans maps JSON pointers to key and value spans.

@@ -19,6 +19,9 @@ want node     nodejs
 want npm      npm          # the VS Code extension
 want nvim     neovim       # the real-editor test of mirrord-ls
 want emacs    emacs-nox    # the Emacs test of extensions/emacs (eglot)
+want vim      vim          # the Vim + ALE test of docs/editors.md
+want script   bsdutils     # a pseudo-terminal for that Vim
+[ -e /usr/share/vim-ale/plugin/ale.vim ] || need+=(vim-ale)
 # eglot is built into Emacs 29 and later; Debian 12's Emacs 28 gets it from
 # elpa-eglot.
 if ! command -v emacs >/dev/null 2>&1 ||

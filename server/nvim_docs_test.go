@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,11 @@ type nvimDocsResult struct {
 			EndCol  int    `json:"end_col"`
 			Message string `json:"message"`
 		} `json:"diagnostics"`
+		Completion []string `json:"completion"`
+		Hover      struct {
+			Kind  string `json:"kind"`
+			Value string `json:"value"`
+		} `json:"hover"`
 	} `json:"configs"`
 	PackageJSON struct {
 		Clients     int `json:"clients"`
@@ -114,12 +120,22 @@ func TestNeovimDocs(t *testing.T) {
 	for _, name := range []string{"0.7", "0.8+"} {
 		t.Run(name, func(t *testing.T) {
 			if name == "0.8+" && minor < 8 {
-				t.Skipf("neovim 0.%d has no vim.lsp.start", minor)
+				// At least the Lua must compile.
+				file := filepath.Join(t.TempDir(), "init.lua")
+				if err := os.WriteFile(file, []byte(configs[name]), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				compile := exec.Command(nvim, "--headless", "--clean", "-n", "-i", "NONE",
+					"-c", "lua local _, err = loadfile('"+file+"'); if err then io.stderr:write(err) vim.cmd('cquit 1') end", "-c", "qa!")
+				if out, err := compile.CombinedOutput(); err != nil {
+					t.Fatalf("the 0.8+ configuration does not compile: %v\n%s", err, out)
+				}
+				t.Skipf("neovim 0.%d has no vim.lsp.start; the configuration compiles but was not run", minor)
 			}
 			dir := t.TempDir()
 			ws := filepath.Join(dir, "ws")
 			for file, text := range map[string]string{
-				".mirrord/mirrord.json": "{\n  \"feture\": {}\n}\n",
+				".mirrord/mirrord.json": "{\n  \"feture\": {},\n  \"feature\": {\"fs\": {\"mode\": \"read\"}}\n}\n",
 				"staging.mirrord.yaml":  "feature:\n  fs:\n    mode: rad\n",
 				".mirrord/dev.toml":     "[feature.fs]\nmode = \"rad\"\n",
 				"package.json":          "{\"name\": \"app\", \"feture\": 1}\n",
@@ -179,6 +195,13 @@ func TestNeovimDocs(t *testing.T) {
 				}
 				if !found {
 					t.Errorf("%s: diagnostics %+v, want one at %d:%d-%d", c.File, c.Diagnostics, w[0], w[1], w[2])
+				}
+				if !slices.Contains(c.Completion, "mode") || slices.Contains(c.Completion, "feature") {
+					t.Errorf("%s: completion in feature.fs = %v, want its keys (mode, ...)", c.File, c.Completion)
+				}
+				// neovim renders Markdown and says so.
+				if c.Hover.Kind != "markdown" || !strings.HasPrefix(c.Hover.Value, "**mode**") {
+					t.Errorf("%s: hover = %+v, want Markdown on mode", c.File, c.Hover)
 				}
 				t.Logf("%s: diagnostics %d ms after opening", c.File, c.MS)
 				delete(want, c.File)

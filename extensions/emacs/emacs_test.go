@@ -35,15 +35,12 @@ type result struct {
 		Mode        string       `json:"mode"`
 		MS          int          `json:"ms"`
 		Diagnostics []diagnostic `json:"diagnostics"`
+		Completion  []string     `json:"completion"`
+		Hover       hover        `json:"hover"`
 	} `json:"configs"`
-	Servers    int      `json:"servers"`
-	ServerName string   `json:"server_name"`
-	Completion []string `json:"completion"`
-	Hover      struct {
-		Kind  string `json:"kind"`
-		Value string `json:"value"`
-	} `json:"hover"`
-	Other struct {
+	Servers    int    `json:"servers"`
+	ServerName string `json:"server_name"`
+	Other      struct {
 		Mode        string `json:"mode"`
 		Managed     bool   `json:"managed"`
 		Server      bool   `json:"server"`
@@ -51,6 +48,12 @@ type result struct {
 	} `json:"other"`
 	EventsMentionPackageJSON bool     `json:"events_mention_package_json"`
 	LanguageIDs              []string `json:"language_ids"`
+}
+
+// hover is the contents of a textDocument/hover answer.
+type hover struct {
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
 }
 
 // diagnostic is a flymake diagnostic: line 1-based, column 0-based (as
@@ -172,16 +175,18 @@ func TestEmacsEglot(t *testing.T) {
 		if !found {
 			t.Errorf("%s: flymake shows %+v; want an error %q at %d:%d-%d", w.file, c.Diagnostics, w.contains, w.line, w.col, w.end)
 		}
+		// Completion and hover after the "mo" of the mode key of
+		// feature.fs.
+		if !slices.Contains(c.Completion, "mode") || slices.Contains(c.Completion, "feature") {
+			t.Errorf("%s: completion in feature.fs = %v, want its keys (mode, ...)", w.file, c.Completion)
+		}
+		// eglot 1.9 without markdown-mode asks for plain text.
+		if c.Hover.Kind != "plaintext" || !strings.HasPrefix(c.Hover.Value, "mode: ") || strings.ContainsAny(c.Hover.Value, "*`") {
+			t.Errorf("%s: hover = %+v, want plain text starting with \"mode: \"", w.file, c.Hover)
+		}
 	}
 	if res.Servers != 1 || res.ServerName != "mirrord-ls" {
 		t.Errorf("%d servers named %q for the project, want one mirrord-ls for every config", res.Servers, res.ServerName)
-	}
-	if !slices.Contains(res.Completion, "mode") || slices.Contains(res.Completion, "feature") {
-		t.Errorf("completion after \"mo in feature.fs = %v, want the keys of feature.fs", res.Completion)
-	}
-	// eglot 1.9 without markdown-mode asks for plain text.
-	if res.Hover.Kind != "plaintext" || !strings.HasPrefix(res.Hover.Value, "mode: ") || strings.ContainsAny(res.Hover.Value, "*`") {
-		t.Errorf("hover = %+v, want plain text starting with \"mode: \"", res.Hover)
 	}
 	// package.json keeps its own mode, and no mirrord-ls.
 	if res.Other.Mode == "" || strings.HasPrefix(res.Other.Mode, "mirrord-config") || res.Other.Managed || res.Other.Server || res.Other.Diagnostics != 0 {
@@ -237,20 +242,20 @@ func checkGolden(t *testing.T, res result) {
 	type config struct {
 		File, Mode  string
 		Diagnostics []diagnostic
+		Hover       hover
 	}
 	view := struct {
 		Configs     []config
-		Hover       any
 		Other       any
 		LanguageIDs []string
-	}{Hover: res.Hover, LanguageIDs: res.LanguageIDs}
+	}{LanguageIDs: res.LanguageIDs}
 	// package.json's own mode depends on the Emacs version (js-mode in
 	// 28, js-json-mode in 29): the assertions above check it.
 	other := res.Other
 	other.Mode = ""
 	view.Other = other
 	for _, c := range res.Configs {
-		view.Configs = append(view.Configs, config{c.File, c.Mode, c.Diagnostics})
+		view.Configs = append(view.Configs, config{c.File, c.Mode, c.Diagnostics, c.Hover})
 	}
 	got, err := json.MarshalIndent(view, "", "  ")
 	if err != nil {

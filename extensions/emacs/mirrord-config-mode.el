@@ -131,8 +131,12 @@ The format comes from the file's extension: .json, .yaml/.yml or .toml."
 ;;;###autoload
 (add-to-list 'auto-mode-alist '("/\\.mirrord/[^/]+\\.\\(?:json\\|ya?ml\\|toml\\)\\'" . mirrord-config-mode))
 
-(defun mirrord-config--eglot-setup ()
-  "Make eglot start mirrord-ls for the mirrord config modes."
+(defun mirrord-config-eglot-setup ()
+  "Make eglot start mirrord-ls for the mirrord config modes.
+The entry goes first in `eglot-server-programs', so it wins over entries
+for the parent modes (`js-mode', `conf-toml-mode', ...). Call it again
+after adding such entries."
+  (interactive)
   (when (boundp 'eglot-server-programs)
     (setq eglot-server-programs
           (cons (cons mirrord-config-modes
@@ -140,7 +144,7 @@ The format comes from the file's extension: .json, .yaml/.yml or .toml."
                 (seq-remove (lambda (entry) (equal (car-safe entry) mirrord-config-modes))
                             eglot-server-programs)))))
 
-(with-eval-after-load 'eglot (mirrord-config--eglot-setup))
+(with-eval-after-load 'eglot (mirrord-config-eglot-setup))
 
 (provide 'mirrord-config-mode)
 ;;; mirrord-config-mode.el ends here

@@ -89,7 +89,10 @@ func startServer(t testing.TB, kubeconfig string, opts Options) *client {
 	})
 	dir := t.TempDir()
 	c.call(protocol.MethodInitialize, map[string]any{
-		"processId": os.Getpid(), "rootUri": lsp.URIFromPath(dir), "capabilities": map[string]any{},
+		"processId": os.Getpid(), "rootUri": lsp.URIFromPath(dir), "capabilities": map[string]any{"textDocument": map[string]any{
+			"hover":      map[string]any{"contentFormat": []string{"markdown", "plaintext"}},
+			"completion": map[string]any{"completionItem": map[string]any{"documentationFormat": []string{"markdown", "plaintext"}}},
+		}},
 	}, nil)
 	c.notify(protocol.MethodInitialized, map[string]any{})
 	return c

@@ -218,9 +218,9 @@ func (f *FrameReader) next() ([]byte, int64, error) {
 		length = n
 	}
 	// Read incrementally: the buffer grows with what arrives, not with
-	// what was declared.
+	// what was declared (at most 1 MiB is reserved before bytes come).
 	var body bytes.Buffer
-	body.Grow(min(length, 64<<10))
+	body.Grow(min(length, 1<<20))
 	if k := min(len(f.pending), length); k > 0 {
 		body.Write(f.pending[:k])
 		f.pending = f.pending[k:]

@@ -55,16 +55,30 @@ flymake starts checking a buffer once it is displayed."
   (run-hooks 'window-configuration-change-hook))
 
 (defun drv-open-config (file)
-  "Open FILE, wait for its diagnostics and describe them."
+  "Open FILE, wait for its diagnostics and describe them.
+Then complete and hover after the \"mo\" of its `mode' key."
   (let ((start (float-time)))
     (with-current-buffer (find-file file)
       (drv-command-loop)
       (drv-wait (format "eglot to manage %s" file) (lambda () (bound-and-true-p eglot--managed-mode)))
       (drv-wait (format "diagnostics of %s" file) (lambda () (drv-command-loop) (flymake-diagnostics)))
-      `((file . ,(file-relative-name file (getenv "MIRRORD_WS")))
-        (mode . ,(symbol-name major-mode))
-        (ms . ,(round (* 1000 (- (float-time) start))))
-        (diagnostics . ,(vconcat (drv-diagnostics)))))))
+      (let ((ms (round (* 1000 (- (float-time) start))))
+            (diagnostics (vconcat (drv-diagnostics))))
+        (goto-char (point-min))
+        (search-forward "mode")
+        (backward-char 2)
+        ;; What completion-at-point offers there.
+        (let* ((capf (eglot-completion-at-point))
+               (completion (vconcat (all-completions "" (nth 2 capf))))
+               (hover (jsonrpc-request (eglot-current-server) :textDocument/hover
+                                       (eglot--TextDocumentPositionParams))))
+          `((file . ,(file-relative-name file (getenv "MIRRORD_WS")))
+            (mode . ,(symbol-name major-mode))
+            (ms . ,ms)
+            (diagnostics . ,diagnostics)
+            (completion . ,completion)
+            (hover . ((kind . ,(plist-get (plist-get hover :contents) :kind))
+                      (value . ,(plist-get (plist-get hover :contents) :value))))))))))
 
 (defun drv-run ()
   "The test."
@@ -83,18 +97,7 @@ flymake starts checking a buffer once it is displayed."
       (let ((server (eglot-current-server)))
         (drv-put 'servers (length (seq-filter (lambda (s) (equal (eglot--project s) (eglot--project server)))
                                               (gethash (eglot--project server) eglot--servers-by-project))))
-        (drv-put 'server_name (plist-get (eglot--server-info server) :name))
-        ;; Completion after `"mo' of `"mode"' (line 3): what
-        ;; completion-at-point offers.
-        (goto-char (point-min))
-        (search-forward "\"mo")
-        (let* ((capf (eglot-completion-at-point))
-               (table (nth 2 capf)))
-          (drv-put 'completion (vconcat (all-completions "" table))))
-        ;; Hover on `mode'.
-        (let ((hover (jsonrpc-request server :textDocument/hover (eglot--TextDocumentPositionParams))))
-          (drv-put 'hover `((kind . ,(plist-get (plist-get hover :contents) :kind))
-                            (value . ,(plist-get (plist-get hover :contents) :value)))))))
+        (drv-put 'server_name (plist-get (eglot--server-info server) :name))))
     ;; A file of the same project that is not a mirrord config.
     (let ((buf (find-file (expand-file-name "package.json" ws))))
       (with-current-buffer buf

@@ -14,9 +14,24 @@ local function run()
       result.error = 'no diagnostics for ' .. f
       return
     end
-    local entry = { file = f, ms = math.floor((vim.loop.hrtime() - t0) / 1e6), diagnostics = {} }
+    local entry = { file = f, ms = math.floor((vim.loop.hrtime() - t0) / 1e6), diagnostics = {}, completion = {} }
     for _, d in ipairs(vim.diagnostic.get(buf)) do
       table.insert(entry.diagnostics, { lnum = d.lnum, col = d.col, end_col = d.end_col, message = d.message })
+    end
+    -- Completion and hover after the "mo" of the mode key.
+    for lnum, line in ipairs(vim.api.nvim_buf_get_lines(buf, 0, -1, false)) do
+      local col = line:find('mode', 1, true)
+      if col then
+        local params = { textDocument = { uri = vim.uri_from_bufnr(buf) }, position = { line = lnum - 1, character = col + 1 } }
+        for _, r in pairs(vim.lsp.buf_request_sync(buf, 'textDocument/completion', params, 5000) or {}) do
+          local items = r.result and (r.result.items or r.result) or {}
+          for _, it in ipairs(items) do table.insert(entry.completion, it.label) end
+        end
+        for _, r in pairs(vim.lsp.buf_request_sync(buf, 'textDocument/hover', params, 5000) or {}) do
+          if r.result then entry.hover = r.result.contents end
+        end
+        break
+      end
     end
     table.insert(result.configs, entry)
   end
