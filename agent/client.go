@@ -1,10 +1,10 @@
 package agent
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mirrord-ls/mirrord-ls/internal/relay"
 	"io"
 	"log/slog"
 	"net"
@@ -16,11 +16,15 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/agent/envfilter"
 	"github.com/mirrord-ls/mirrord-ls/agent/incoming"
 	"github.com/mirrord-ls/mirrord-ls/agent/netns"
+	"github.com/mirrord-ls/mirrord-ls/internal/relay"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 )
 
 // requestTimeout bounds reading a stream's first message.
 const requestTimeout = 10 * time.Second
+
+// errEvicted ends the handshake of a connection that addPending closed.
+var errEvicted = errors.New("closed as the oldest connection in the handshake (too many pending)")
 
 // clientConn is one authenticated client.
 type clientConn struct {
@@ -33,33 +37,50 @@ type clientConn struct {
 	subs map[uint64]bool
 }
 
-func (a *Agent) serveClient(ctx context.Context, conn net.Conn) {
+func (a *Agent) serveClient(ctx context.Context, conn net.Conn, pending *list.Element) {
 	defer conn.Close()
 	log := a.cfg.Log.With("client", conn.RemoteAddr().String())
-	hello, err := protocol.ServerHandshake(ctx, conn, a.cfg.Token, protocol.Welcome{
+	hctx, hcancel := context.WithTimeout(ctx, a.cfg.HandshakeTimeout)
+	admitted := false
+	hello, err := protocol.ServerHandshakeAdmit(hctx, conn, a.cfg.Token, protocol.Welcome{
 		AgentVersion: a.cfg.Version,
 		Capabilities: a.Capabilities(),
+	}, func() error {
+		// Counted as a client before the Welcome goes out, so that no
+		// newer connection can evict it once it was welcomed.
+		if !a.donePending(pending, true) {
+			return errEvicted
+		}
+		admitted = true
+		return nil
 	})
+	hcancel()
 	if err != nil {
-		a.updateClients(0, -1)
-		if errors.Is(err, protocol.ErrBadToken) {
-			log.Warn("rejected client: wrong or missing token")
+		if admitted {
+			// The Welcome could not be sent.
+			a.clientLeft()
 		} else {
+			a.donePending(pending, false)
+		}
+		switch {
+		case errors.Is(err, protocol.ErrBadToken):
+			a.rejects.note(log, "rejected client: wrong or missing token")
+		case errors.Is(err, protocol.ErrIncompatible):
 			log.Warn("rejected client", "err", err)
+		default:
+			a.rejects.note(log, "rejected connection", "err", err)
 		}
 		return
 	}
+	defer a.clientLeft()
 	sess, err := protocol.NewSession(conn, true)
 	if err != nil {
-		a.updateClients(0, -1)
 		log.Warn("start session", "err", err)
 		return
 	}
 	defer sess.Close()
 	log = log.With("name", hello.Client.Name, "pid", hello.Client.PID)
 	log.Info("client connected", "client_version", hello.Client.Version, "protocol", hello.Protocol)
-	a.updateClients(1, -1)
-	defer a.updateClients(-1, 0)
 
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()

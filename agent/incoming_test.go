@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/agent"
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
 	"github.com/mirrord-ls/mirrord-ls/agent/netns"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
@@ -389,4 +390,109 @@ func TestContainerID(t *testing.T) {
 	if out, err := pod.Curl(ctx, podURL+"/c"); err != nil || out != "stolen: /c" {
 		t.Fatalf("steal through --container-id: %q, %v", out, err)
 	}
+}
+
+// TestChainsOfKilledAgentRemovedByNext kills a whole agent (guard and
+// worker in one SIGKILL, as Kubernetes kills a container) in the middle of
+// a steal and of a mirror. Nobody removes its chains then, and the port
+// refuses connections until the next agent starts: that agent finds the
+// chains' recorded owner gone, removes them without
+// --clean-iptables-on-start, and the port serves the app again.
+func TestChainsOfKilledAgentRemovedByNext(t *testing.T) {
+	tests := []struct {
+		name   string
+		mode   protocol.Mode
+		filter *protocol.HTTPFilter
+	}{
+		{"steal", protocol.ModeSteal, nil},
+		{"mirror", protocol.ModeMirror, nil},
+		{"filtered steal", protocol.ModeSteal, &protocol.HTTPFilter{Path: "^/before"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := agenttest.NewPod(t, agenttest.PodOptions{})
+			ctx := testCtx(t)
+			a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{OwnGroup: true})
+			c := a.Client(t)
+			sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: tt.mode, Filter: tt.filter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "app: GET /before"
+			if tt.mode == protocol.ModeSteal {
+				serveStolen(ctx, t, sub)
+				want = "stolen: /before"
+			}
+			if out, err := pod.Curl(ctx, podURL+"/before"); err != nil || out != want {
+				t.Fatalf("before the kill: %q, %v; want %q", out, err, want)
+			}
+			workers := a.Workers()
+			if len(workers) != 1 {
+				t.Fatalf("agent workers = %v, want one", workers)
+			}
+			if err := syscall.Kill(-a.PID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			agenttest.WaitGone(t, a.PID)
+			agenttest.WaitGone(t, workers[0])
+			a.Wait(15 * time.Second)
+
+			// The gap that remains: the chains outlive the agent and the
+			// port refuses connections until the next agent starts.
+			if chains, err := pod.Chains(); err != nil || len(chains) == 0 {
+				t.Fatalf("chains after SIGKILL of the whole agent = %v, %v; want them left (nobody could remove them)", chains, err)
+			}
+			out, err := pod.Curl(ctx, podURL+"/gap")
+			t.Logf("between the kill and the next agent the port answers %q, %v", out, err)
+
+			// The next agent starts without flags and removes them.
+			t0 := time.Now()
+			b := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+			t.Logf("the next agent was ready %v after its start", time.Since(t0).Round(time.Millisecond))
+			if !strings.Contains(b.Log(), "no longer run") {
+				t.Errorf("the next agent did not say why it removed the chains:\n%s", b.Log())
+			}
+			waitChains(t, pod, false)
+			if out, err := pod.Curl(ctx, podURL+"/after"); err != nil || out != "app: GET /after" {
+				t.Fatalf("after the next agent started: %q, %v", out, err)
+			}
+			// And it serves incoming traffic itself.
+			c2 := b.Client(t)
+			sub2, err := c2.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal})
+			if err != nil {
+				t.Fatal(err)
+			}
+			serveStolen(ctx, t, sub2)
+			if out, err := pod.Curl(ctx, podURL+"/next"); err != nil || out != "stolen: /next" {
+				t.Fatalf("steal through the next agent: %q, %v", out, err)
+			}
+		})
+	}
+}
+
+// TestChainsOfLiveAgentKept checks that a second agent on a target whose
+// agent runs neither touches its chains nor starts.
+func TestChainsOfLiveAgentKept(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	ctx := testCtx(t)
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+	c := a.Client(t)
+	sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveStolen(ctx, t, sub)
+	b := agenttest.StartAgent(t, pod, agenttest.AgentOptions{NoWait: true})
+	if code := b.Wait(30 * time.Second); code != agent.ExitDirty {
+		t.Fatalf("second agent on a target with a live agent: exit code %d, want %d\n%s", code, agent.ExitDirty, b.Log())
+	}
+	if !strings.Contains(b.Log(), "still runs") {
+		t.Errorf("the refusal does not say the owner runs:\n%s", b.Log())
+	}
+	if out, err := pod.Curl(ctx, podURL+"/still"); err != nil || out != "stolen: /still" {
+		t.Fatalf("the first agent's steal after the second agent's refusal: %q, %v", out, err)
+	}
+	// Stopped here, before the second agent's cleanup checks that no
+	// chains are left.
+	a.Stop()
 }

@@ -20,7 +20,7 @@ $(VSCODE_STAMP): $(VSCODE_DIR)/package-lock.json
 
 # The integration tests list targets from the local control plane: it is
 # started here (or reused) and stopped afterwards only if tests started it.
-vscode-test: $(VSCODE_STAMP) build cluster-build
+vscode-test: $(VSCODE_STAMP) build cluster-build images
 	$(VSCODE_NPM) run --silent bundle
 	MIRRORD_CLUSTER_MANAGED_BY=test bash scripts/cluster-up.sh
 	MIRRORD_LS_BIN=$(CURDIR)/$(BIN)/mirrord-ls MIRRORD_TEST_KUBECONFIG=$(CURDIR)/.cache/cluster/state/admin.kubeconfig \

@@ -23,8 +23,15 @@ const Version = "1.0"
 const Magic = "mirrord-ls-agent"
 
 // HandshakeTimeout bounds how long either side waits for the other's
-// handshake message.
+// handshake message (the agent may choose a shorter bound through the
+// context it passes to ServerHandshake).
 const HandshakeTimeout = 10 * time.Second
+
+// MaxHelloSize bounds the JSON header of a Hello. A Hello is a few hundred
+// bytes; the agent reads one from connections that have not authenticated
+// yet, so it is far below MaxHeaderSize and its buffer grows only as bytes
+// arrive.
+const MaxHelloSize = 4 << 10
 
 // Capabilities an agent may announce.
 const (
@@ -167,14 +174,25 @@ func ClientHandshake(ctx context.Context, conn io.ReadWriteCloser, hello Hello) 
 
 // ServerHandshake reads the client's Hello. A wrong or missing token returns
 // ErrBadToken and the caller must close the connection without answering.
+// The Hello may be at most MaxHelloSize bytes of header and carry no data;
+// the wait for it ends at the earlier of ctx's deadline and HandshakeTimeout.
 // An incompatible version is answered with a Welcome carrying the error and
 // returned as an error wrapping ErrIncompatible. On success the Welcome built
 // from info is sent.
 func ServerHandshake(ctx context.Context, conn net.Conn, token string, info Welcome) (*Hello, error) {
+	return ServerHandshakeAdmit(ctx, conn, token, info, nil)
+}
+
+// ServerHandshakeAdmit is ServerHandshake that calls admit, when not nil,
+// after the token was found right and before the Welcome is sent. An error
+// from admit (the agent has no room for the client) is returned and nothing
+// is sent, so the client is never welcomed into a session that ends at
+// once.
+func ServerHandshakeAdmit(ctx context.Context, conn net.Conn, token string, info Welcome, admit func() error) (*Hello, error) {
 	stop := deadlineFromContext(ctx, conn, HandshakeTimeout)
 	defer stop()
 	var h Hello
-	if _, err := ReadMessage(conn, &h, 1); err != nil {
+	if _, err := readMessage(conn, &h, MaxHelloSize, 1); err != nil {
 		return nil, fmt.Errorf("read client hello: %w", err)
 	}
 	if h.Magic != Magic {
@@ -189,6 +207,11 @@ func ServerHandshake(ctx context.Context, conn net.Conn, token string, info Welc
 		refusal := Welcome{Magic: Magic, Protocol: Version, AgentVersion: info.AgentVersion, Error: err.Error()}
 		_ = WriteMessage(conn, refusal, nil)
 		return &h, err
+	}
+	if admit != nil {
+		if err := admit(); err != nil {
+			return &h, err
+		}
 	}
 	if err := WriteMessage(conn, info, nil); err != nil {
 		return &h, fmt.Errorf("send welcome: %w", err)

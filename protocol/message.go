@@ -54,21 +54,31 @@ func WriteMessage(w io.Writer, header any, data []byte) error {
 // ReadMessage reads one message, decodes its header into header and returns
 // its data. maxData bounds the data part (at most MaxDataSize). An empty
 // stream gives io.EOF; a stream cut inside a message gives
-// io.ErrUnexpectedEOF.
+// io.ErrUnexpectedEOF. Buffers grow as bytes arrive: a peer that declares a
+// large message and sends little costs little.
 func ReadMessage(r io.Reader, header any, maxData int) ([]byte, error) {
+	return readMessage(r, header, MaxHeaderSize, maxData)
+}
+
+// readMessage is ReadMessage with a header limit of its own (at most
+// MaxHeaderSize).
+func readMessage(r io.Reader, header any, maxHeader, maxData int) ([]byte, error) {
 	if maxData <= 0 || maxData > MaxDataSize {
 		maxData = MaxDataSize
+	}
+	if maxHeader <= 0 || maxHeader > MaxHeaderSize {
+		maxHeader = MaxHeaderSize
 	}
 	var lenBuf [4]byte
 	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
 		return nil, err
 	}
 	hlen := binary.BigEndian.Uint32(lenBuf[:])
-	if hlen > MaxHeaderSize {
-		return nil, fmt.Errorf("message header length %d at offset 0: %w", hlen, ErrTooLarge)
+	if uint64(hlen) > uint64(maxHeader) {
+		return nil, fmt.Errorf("message header length %d at offset 0 (limit %d): %w", hlen, maxHeader, ErrTooLarge)
 	}
-	h := make([]byte, hlen)
-	if _, err := io.ReadFull(r, h); err != nil {
+	h, err := readGrowing(r, int(hlen))
+	if err != nil {
 		return nil, unexpected(err)
 	}
 	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
@@ -84,11 +94,45 @@ func ReadMessage(r io.Reader, header any, maxData int) ([]byte, error) {
 	if dlen == 0 {
 		return nil, nil
 	}
-	data := make([]byte, dlen)
-	if _, err := io.ReadFull(r, data); err != nil {
+	data, err := readGrowing(r, int(dlen))
+	if err != nil {
 		return nil, unexpected(err)
 	}
 	return data, nil
+}
+
+// readChunk is the most readGrowing allocates before any byte arrived.
+const readChunk = 4 << 10
+
+// readGrowing reads exactly n bytes from r into a buffer that grows (by
+// doubling, from readChunk) as the bytes arrive, so that a declared length
+// never costs memory the peer has not paid for with bytes. At any moment the
+// buffer is at most twice the bytes read, or readChunk.
+func readGrowing(r io.Reader, n int) ([]byte, error) {
+	if n <= readChunk {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	buf := make([]byte, readChunk)
+	got := 0
+	for {
+		if _, err := io.ReadFull(r, buf[got:]); err != nil {
+			if got > 0 && errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		got = len(buf)
+		if got == n {
+			return buf, nil
+		}
+		next := make([]byte, min(n, 2*got))
+		copy(next, buf)
+		buf = next
+	}
 }
 
 // WriteDatagram writes one length-prefixed datagram (u16 big-endian length).

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/session/jira"
 )
 
 // The resolved forms of the agent's pod settings and of the sections
@@ -371,20 +373,26 @@ func (r *resolver) sections(fc *FileConfig, c *Config) {
 	r.jira(fc.Jira, &c.Jira)
 }
 
-// jira resolves the jira section: environment > file > default. The
-// section is enabled by default when the file has it or MIRRORD_JIRA_URL
-// is set.
+// jira resolves the jira section: environment > file > default, except
+// the site: MIRRORD_JIRA_URL, which the file's url may only narrow. The
+// section is enabled by default when MIRRORD_JIRA_URL is set; without it,
+// only MIRRORD_JIRA_ENABLED can enable it (and then lacks a site).
 func (r *resolver) jira(fj *FileJira, j *JiraConfig) {
 	present := fj != nil
 	fj = or(fj)
-	if v, ok := r.opts.env("MIRRORD_JIRA_URL"); ok {
-		if err := checkJiraURL(v); err != nil {
-			r.envErr("MIRRORD_JIRA_URL", v, err.Error())
+	// The site comes only from the user (the environment): the file,
+	// which a repository may carry, can only narrow it (jira.Within); a
+	// file url is never used alone (rules warn V-JIRA-SITE).
+	site, hasSite := r.opts.env(jira.EnvURL)
+	if hasSite {
+		if err := checkJiraURL(site); err != nil {
+			r.envErr(jira.EnvURL, site, err.Error())
 		}
-		j.URL = &v
+		j.URL = &site
+		if fj.URL.Set() && jira.Within(site, fj.URL.Value) {
+			j.URL = new(fj.URL.Value)
+		}
 		present = true
-	} else {
-		j.URL = optPtr(fj.URL)
 	}
 	j.IssueKeyPattern = fj.IssueKeyPattern.Get(DefaultJiraIssueKeyRegexp)
 	if v, ok := r.opts.env("MIRRORD_JIRA_ISSUE_KEY_PATTERN"); ok {
@@ -394,6 +402,10 @@ func (r *resolver) jira(fj *FileJira, j *JiraConfig) {
 		j.IssueKeyPattern = v
 	}
 	j.Enabled = r.boolean("MIRRORD_JIRA_ENABLED", fj.Enabled, present)
+	if _, forced := r.opts.env("MIRRORD_JIRA_ENABLED"); !hasSite && !forced {
+		// Without the user's site the file cannot turn reporting on.
+		j.Enabled = false
+	}
 }
 
 // logDestination applies the log_destination rule of both proxies: unset

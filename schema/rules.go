@@ -77,6 +77,7 @@ func checkRules(root *Node, fc *FileConfig, cfg *Config, opts *Options) []findin
 	r.generation()
 	r.verify()
 	r.operatorOnly()
+	r.unhonoured()
 	r.preview()
 	r.agentPod()
 	r.agentConnection()
@@ -914,47 +915,17 @@ func (r *rules) operatorOnly() {
 	if r.cfg.Operator != nil {
 		return // true: the operator is required; false: the rules above decide
 	}
+	// The operator-only settings the runtime cannot carry out are
+	// errors (unhonoured, UnhonouredSettings); these are warnings.
 	const tail = "is available only with the mirrord operator (mirrord for Teams); without it"
 	ff := or(r.fc.Feature)
-	if r.fc.MultiCluster.Set() && r.fc.MultiCluster.Value {
-		r.warnf("W-OPERATOR-ONLY", r.fc.MultiCluster, "`multi_cluster` %s the session runs against one cluster", tail)
-	}
-	if r.fc.Profile.Set() {
-		r.warnf("W-OPERATOR-ONLY", r.fc.Profile, "`profile` %s the profile cannot be fetched and the run fails", tail)
-	}
-	for _, f := range []struct {
-		o    Opt[string]
-		name string
-	}{{r.fc.Traceparent, "traceparent"}, {r.fc.Baggage, "baggage"}} {
-		if f.o.Set() {
-			r.warnf("W-OPERATOR-ONLY", f.o, "`%s` %s it is ignored", f.name, tail)
-		}
-	}
-	if p := r.cfg.Target.Path; p != nil && p.Kind.NeedsOperator() {
-		r.warnf("W-OPERATOR-ONLY", nodeAt{r.fc.Target.Node, "/target"}, "%s targets are available only with the mirrord operator (mirrord for Teams); without it the run fails", p.Kind)
-	}
-	if r.cfg.Feature.CopyTarget.Enabled {
-		r.warnf("W-OPERATOR-ONLY", ff.CopyTarget, "`feature.copy_target` %s the run fails", tail)
-	}
 	if in := or(ff.Network.Obj).Incoming.Obj; in != nil {
-		if in.TLSDelivery != nil {
-			r.warnf("W-OPERATOR-ONLY", in.TLSDelivery, "`incoming.tls_delivery` %s stolen TLS traffic is delivered as is", tail)
-		}
-		if in.HTTPSDelivery != nil {
-			r.warnf("W-OPERATOR-ONLY", in.HTTPSDelivery, "`incoming.https_delivery` %s stolen TLS traffic is delivered as is", tail)
-		}
 		if in.OnConcurrentSteal.Set() {
 			r.warnf("W-OPERATOR-ONLY", in.OnConcurrentSteal, "`incoming.on_concurrent_steal` %s concurrent steals are not detected", tail)
 		}
 	}
 	if ff.Preview != nil {
 		r.warnf("W-OPERATOR-ONLY", nodeAt{r.nodeAtPtr("/feature/preview"), "/feature/preview"}, "`feature.preview` %s no preview environment is created", tail)
-	}
-	if len(ff.SplitQueues.Entries) > 0 {
-		r.warnf("W-OPERATOR-ONLY", nodeAt{ff.SplitQueues.Node, ff.SplitQueues.Ptr}, "`feature.split_queues` %s queues are not split", tail)
-	}
-	if ff.DBBranches.Set() && len(ff.DBBranches.Value) > 0 {
-		r.warnf("W-OPERATOR-ONLY", ff.DBBranches, "`feature.db_branches` %s no database branches are created", tail)
 	}
 }
 

@@ -3,6 +3,8 @@ package schema
 import (
 	"regexp"
 	"strings"
+
+	"github.com/mirrord-ls/mirrord-ls/session/jira"
 )
 
 // Checks of the agent's pod settings (which mirrord leaves to the
@@ -141,7 +143,27 @@ func (r *rules) jira() {
 		if fj != nil {
 			at = nodeAt{r.nodeAtPtr("/jira"), "/jira"}
 		}
-		r.errf("V-JIRA-URL", at, "`jira` is enabled but has no `url`: set `jira.url` (or MIRRORD_JIRA_URL) to the Jira site, e.g. https://example.atlassian.net, or set `jira.enabled` to false")
+		r.errf("V-JIRA-URL", at, "`jira` is enabled but no Jira site is set: set MIRRORD_JIRA_URL in your environment to your Jira site, e.g. https://example.atlassian.net, or set `jira.enabled` to false")
+	}
+	r.jiraSite(fj)
+}
+
+// jiraSite warns when the file names a Jira site that is not used: the
+// site receives the user's credentials, so it comes only from the user
+// (MIRRORD_JIRA_URL); a config file may only narrow it.
+func (r *rules) jiraSite(fj *FileJira) {
+	if fj == nil || (fj.Enabled.Set() && !fj.Enabled.Value) {
+		return
+	}
+	site, hasSite := r.opts.env(jira.EnvURL)
+	var at spanned = nodeAt{r.nodeAtPtr("/jira"), "/jira"}
+	switch {
+	case fj.URL.Set() && !hasSite:
+		r.warnf("V-JIRA-SITE", fj.URL, "`jira.url`: `%s` is not used and nothing is reported to Jira: the site that receives your Jira credentials comes only from you (MIRRORD_JIRA_URL); a config file may only narrow it", fj.URL.Value)
+	case fj.URL.Set() && !jira.Within(site, fj.URL.Value):
+		r.warnf("V-JIRA-SITE", fj.URL, "`jira.url`: `%s` is outside your Jira site %s (MIRRORD_JIRA_URL) and is not used; a config file may only narrow the site", fj.URL.Value, site)
+	case !hasSite && !r.cfg.Jira.Enabled:
+		r.warnf("V-JIRA-SITE", at, "`jira`: nothing is reported to Jira: set MIRRORD_JIRA_URL in your environment to your Jira site (a config file may not choose it)")
 	}
 }
 

@@ -28,6 +28,9 @@ if ! command -v emacs >/dev/null 2>&1 ||
   ! emacs --batch --eval '(kill-emacs (if (locate-library "eglot") 0 1))' >/dev/null 2>&1; then
   need+=(elpa-eglot)
 fi
+want javac    openjdk-17-jdk-headless  # the IntelliJ plugin core (make intellij-test)
+[ -e /usr/share/java/gson.jar ] || need+=(libgoogle-gson-java)
+[ -e /usr/share/java/junit-platform-console-standalone.jar ] || need+=(junit5)
 want gcc      gcc          # the LD_PRELOAD layer
 want make     make
 want git      git

@@ -337,7 +337,7 @@ func (c *testClient) shutdownAndExit() int {
 // falling back to the copy in server/testdata.
 func completeConfig(t testing.TB) string {
 	t.Helper()
-	for _, p := range []string{"../testdata/configs/valid/complete.json", "testdata/configs/complete.json"} {
+	for _, p := range []string{"../testdata/configs/invalid/complete.json", "testdata/configs/complete.json"} {
 		if b, err := os.ReadFile(p); err == nil {
 			return string(b)
 		}

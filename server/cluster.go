@@ -48,6 +48,9 @@ func (s *Server) listTargets(ctx context.Context, p ListTargetsParams) (TargetLi
 	if err != nil {
 		return TargetList{}, err
 	}
+	if err := s.allowKubeconfig(ref.Kubeconfig); err != nil {
+		return TargetList{}, err
+	}
 	if p.Namespace != "" {
 		ref.Namespace = p.Namespace
 	}
@@ -140,9 +143,13 @@ func (s *Server) targetHover(ctx context.Context, d *document, off int) string {
 	if t, err := targetpath.Parse(r.Target); err != nil || t.Kind == targetpath.Targetless {
 		return ""
 	}
+	ref := s.clusterRefOf(r, d.path)
+	if err := s.allowKubeconfig(ref.Kubeconfig); err != nil {
+		return "*Cluster: " + err.Error() + "*"
+	}
 	ctx, cancel := context.WithTimeout(ctx, hoverClusterTimeout)
 	defer cancel()
-	md, err := s.opts.Targets.DescribeTarget(ctx, s.clusterRefOf(r, d.path), r.Target)
+	md, err := s.opts.Targets.DescribeTarget(ctx, ref, r.Target)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			return "*Cluster: no answer within " + hoverClusterTimeout.String() + "; hover again later.*"
@@ -262,6 +269,15 @@ func (d *diagnoser) targetDiagnostics(uri protocol.DocumentURI, doc *document, r
 		return nil
 	}
 	k := checkKey{ref: d.s.clusterRefOf(r, doc.path), path: t.String()}
+	if err := d.s.allowKubeconfig(k.ref.Kubeconfig); err != nil {
+		// Not checked: the cluster is not contacted through this
+		// kubeconfig (docs/security.md).
+		eng := schema.Diagnostic{Severity: schema.SeverityWarning, Message: err.Error() + "; target not checked", Pointer: "/target", Stage: "cluster"}
+		ld := toLSPDiagnostics([]schema.Diagnostic{eng}, doc.doc.Encoding())[0]
+		ld.Range = targetRange(doc, res, r)
+		ld.Code = CodeWorkspaceNotTrusted
+		return []publishedDiagnostic{{lsp: ld, engine: eng}}
+	}
 	out, ok := d.checker.lookup(d.base, k, uri, d.schedule)
 	if !ok {
 		return nil

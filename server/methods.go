@@ -28,7 +28,10 @@ type method struct {
 	async bool
 	// anyState runs the method before initialize and after shutdown.
 	anyState bool
-	run      func(ctx context.Context, params json.RawMessage) (any, error)
+	// long requests (a session start, which reports progress) have no
+	// per-request deadline; other async requests do (requestDeadline).
+	long bool
+	run  func(ctx context.Context, params json.RawMessage) (any, error)
 }
 
 // request wraps a typed request handler.
@@ -117,7 +120,7 @@ func (s *Server) methodTable() map[string]method {
 		protocol.MethodTextDocumentDidSave:   notification(s.didSave),
 
 		protocol.MethodWorkspaceDidChangeWatchedFiles:     notification(s.didChangeWatchedFiles),
-		protocol.MethodWorkspaceDidChangeConfiguration:    notification(func(context.Context, struct{}) error { return nil }),
+		protocol.MethodWorkspaceDidChangeConfiguration:    notification(s.didChangeConfiguration),
 		protocol.MethodWorkspaceDidChangeWorkspaceFolders: notification(s.didChangeWorkspaceFolders),
 
 		protocol.MethodTextDocumentCompletion:  request(true, s.completion),
@@ -125,14 +128,17 @@ func (s *Server) methodTable() map[string]method {
 		protocol.MethodTextDocumentCodeAction:  request(true, s.codeAction),
 		protocol.MethodWorkspaceExecuteCommand: request(true, s.executeCommand),
 
-		"mirrord/verifyConfig":   request(true, s.verifyConfig),
-		"mirrord/discoverConfig": request(true, s.discoverConfig),
+		"mirrord/verifyConfig":        request(true, s.verifyConfig),
+		"mirrord/discoverConfig":      request(true, s.discoverConfig),
+		MethodDidChangeWorkspaceTrust: notification(s.didChangeWorkspaceTrust),
 	}
 	if s.opts.Targets != nil {
 		m["mirrord/listTargets"] = request(true, s.listTargets)
 	}
 	if s.opts.Sessions != nil {
-		m["mirrord/startSession"] = request(true, s.startSession)
+		start := request(true, s.startSession)
+		start.long = true
+		m["mirrord/startSession"] = start
 		m["mirrord/listSessions"] = request(true, func(ctx context.Context, _ struct{}) ([]SessionInfo, error) {
 			return s.opts.Sessions.ListSessions(ctx)
 		})
@@ -207,7 +213,15 @@ func (s *Server) handle(ctx context.Context, reply jsonrpc2.Replier, req jsonrpc
 	run := func() {
 		defer cancel()
 		defer s.inflight.remove(id)
-		result, err := s.run(hctx, true, name, m, req.Params())
+		var (
+			result any
+			err    error
+		)
+		if d := s.requestDeadline(); m.async && !m.long && d > 0 {
+			result, err = s.runWithDeadline(hctx, cancel, d, name, m, req.Params())
+		} else {
+			result, err = s.run(hctx, true, name, m, req.Params())
+		}
 		s.reply(ctx, reply, name, result, err)
 	}
 	if m.async {
@@ -222,6 +236,54 @@ func (s *Server) handle(ctx context.Context, reply jsonrpc2.Replier, req jsonrpc
 	}
 	run()
 	return nil
+}
+
+// CodeRequestFailed is LSP's RequestFailed: a request that was valid but
+// did not complete (here: it ran past its deadline).
+const CodeRequestFailed jsonrpc2.Code = -32803
+
+// DefaultRequestTimeout is the per-request deadline of the async requests
+// (completion, hover, code actions, the mirrord/* queries) when
+// Options.RequestTimeout is 0. A session start has none.
+const DefaultRequestTimeout = 30 * time.Second
+
+// requestDeadline is the per-request deadline (0: none).
+func (s *Server) requestDeadline() time.Duration {
+	switch d := s.opts.RequestTimeout; {
+	case d < 0:
+		return 0
+	case d == 0:
+		return DefaultRequestTimeout
+	default:
+		return d
+	}
+}
+
+// runWithDeadline runs a request with a deadline: when it passes, the
+// request's context is cancelled and the client is answered RequestFailed
+// at once, even if the handler does not return (it finishes in the
+// background and its result is dropped). Other requests never wait for it:
+// async requests each run on their own goroutine.
+func (s *Server) runWithDeadline(ctx context.Context, cancel context.CancelFunc, d time.Duration, name string, m method, params json.RawMessage) (any, error) {
+	type outcome struct {
+		result any
+		err    error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		r, err := s.run(ctx, true, name, m, params)
+		done <- outcome{r, err}
+	}()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case o := <-done:
+		return o.result, o.err
+	case <-timer.C:
+		cancel()
+		s.log.Warn("request ran past its deadline", "method", name, "deadline", d)
+		return nil, jsonrpc2.NewError(CodeRequestFailed, fmt.Sprintf("%s did not finish within %s", name, d))
+	}
 }
 
 // checkState applies the lifecycle rules to a method about to run.
@@ -368,6 +430,9 @@ func (s *Server) initialize(_ context.Context, p protocol.InitializeParams, enc 
 	var initOpts struct {
 		// DiagnosticsDelayMs is a quiet period after edits before validation.
 		DiagnosticsDelayMs *int `json:"diagnosticsDelayMs"`
+		// WorkspaceTrusted is the editor's workspace trust (absent: not
+		// trusted).
+		WorkspaceTrusted bool `json:"workspaceTrusted"`
 	}
 	if raw := reencode(p.InitializationOptions); raw != nil {
 		if err := json.Unmarshal(raw, &initOpts); err != nil {
@@ -382,6 +447,7 @@ func (s *Server) initialize(_ context.Context, p protocol.InitializeParams, enc 
 		s.delay = time.Duration(*ms) * time.Millisecond
 	}
 	s.mu.Unlock()
+	s.trust.trusted.Store(initOpts.WorkspaceTrusted)
 	if p.ProcessID > 0 {
 		s.watchParent(int(p.ProcessID))
 	}

@@ -54,6 +54,11 @@ type Options struct {
 	Targets TargetCatalog
 	// Sessions implements mirrord/startSession, listSessions, stopSession.
 	Sessions SessionManager
+	// RequestTimeout is the deadline of each async request (completion,
+	// hover, code actions, the mirrord/* queries; not a session start):
+	// past it the request is cancelled and answered RequestFailed.
+	// 0: DefaultRequestTimeout; negative: none.
+	RequestTimeout time.Duration
 }
 
 type lifecycle int32
@@ -81,6 +86,9 @@ type Server struct {
 
 	docs  *documents
 	diags *diagnoser
+	// trust is the workspace's trust (initializationOptions,
+	// mirrord/didChangeWorkspaceTrust, workspace/didChangeConfiguration).
+	trust trust
 
 	mu      sync.Mutex
 	folders []string
@@ -109,7 +117,6 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("loading the config schema: %w", err)
 	}
 	engine.Functions, engine.Filters, engine.Variables = templateDocs()
-	engine.Cluster = opts.Cluster
 	lookup := opts.LookupEnv
 	engine.KubeContexts = func(ctx context.Context, kubeconfig string) ([]assist.KubeContext, error) {
 		paths := assist.KubeconfigPaths(lookup)
@@ -125,6 +132,10 @@ func New(opts Options) (*Server, error) {
 		engine: engine,
 		exit:   make(chan struct{}),
 		docs:   newDocuments(),
+	}
+	if opts.Cluster != nil {
+		// Cluster completion goes through the workspace-trust gate.
+		engine.Cluster = trustGate{s: s, next: opts.Cluster}
 	}
 	s.delay = opts.DiagnosticsDelay
 	s.parentPoll = 3 * time.Second

@@ -39,7 +39,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("commands = %v", caps.ExecuteCommandProvider.Commands)
 	}
 	exp, _ := json.Marshal(caps.Experimental)
-	if string(exp) != `{"mirrord":{"methods":["mirrord/discoverConfig","mirrord/verifyConfig"]}}` {
+	if string(exp) != `{"mirrord":{"methods":["mirrord/didChangeWorkspaceTrust","mirrord/discoverConfig","mirrord/verifyConfig"]}}` {
 		t.Errorf("experimental = %s: only implemented methods may be advertised", exp)
 	}
 	if res.ServerInfo.Name != "mirrord-ls" || res.ServerInfo.Version != "test" {

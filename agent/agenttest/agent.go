@@ -42,6 +42,10 @@ type AgentOptions struct {
 	Extra []string
 	// NoWait returns before the ready line (for agents expected to fail).
 	NoWait bool
+	// OwnGroup starts the agent in a process group of its own (its pid),
+	// which its worker inherits, so that a test can kill all of it at
+	// once as Kubernetes does: syscall.Kill(-a.PID, syscall.SIGKILL).
+	OwnGroup bool
 }
 
 // StartAgent starts mirrord-agent on 127.0.0.1 (random port) against pod
@@ -59,7 +63,7 @@ func StartAgent(t testing.TB, pod *Pod, opts AgentOptions) *Agent {
 	a := &Agent{Token: token, t: t, pod: pod, waited: make(chan struct{})}
 	a.cmd = exec.Command(bin, args...)
 	a.cmd.Env = append(os.Environ(), "MIRRORD_AGENT_TOKEN=")
-	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: opts.OwnGroup}
 	stdout, err := a.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ type IPTables struct {
 	in, out  string // chain names
 	ownerGID int
 	bin      string
+	owner    string // comment recording the owner (SetOwner), or ""
 }
 
 // NewIPTables names the chains after id (see target.ShortID). ownerGID is
@@ -29,6 +30,10 @@ type IPTables struct {
 func NewIPTables(ns netns.Namespace, id string, ownerGID int) *IPTables {
 	return &IPTables{ns: ns, in: ChainPrefix + "IN_" + id, out: ChainPrefix + "OUT_" + id, ownerGID: ownerGID, bin: "iptables"}
 }
+
+// SetOwner records o in a comment on the chains Create makes, so that a
+// later agent can remove them once o is provably gone (see Owners).
+func (t *IPTables) SetOwner(o Owner) { t.owner = o.Comment() }
 
 // Chains returns the names of the two chains.
 func (t *IPTables) Chains() (in, out string) { return t.in, t.out }
@@ -66,12 +71,16 @@ func (t *IPTables) List(ctx context.Context) ([]string, error) {
 
 // Create creates both chains and hooks them into PREROUTING and OUTPUT.
 func (t *IPTables) Create(ctx context.Context) error {
+	var comment []string
+	if t.owner != "" {
+		comment = []string{"-m", "comment", "--comment", t.owner}
+	}
 	steps := [][]string{
 		{"-N", t.in},
-		{"-A", t.in, "-j", "RETURN"},
+		append(append([]string{"-A", t.in}, comment...), "-j", "RETURN"),
 		{"-N", t.out},
 		{"-A", t.out, "-m", "owner", "--gid-owner", strconv.Itoa(t.ownerGID), "-j", "RETURN"},
-		{"-A", t.out, "-j", "RETURN"},
+		append(append([]string{"-A", t.out}, comment...), "-j", "RETURN"),
 		{"-I", "PREROUTING", "1", "-j", t.in},
 		{"-I", "OUTPUT", "1", "-j", t.out},
 	}
@@ -120,6 +129,36 @@ func (t *IPTables) RemoveRedirect(ctx context.Context, port, to uint16) error {
 // an error.
 func (t *IPTables) Remove(ctx context.Context) error {
 	return t.removeChains(ctx, []string{t.in, t.out})
+}
+
+// Owners returns the recorded owner of every chain with ChainPrefix that
+// has one (SetOwner).
+func (t *IPTables) Owners(ctx context.Context) (map[string]Owner, error) {
+	out, err := t.run(ctx, "-S")
+	if err != nil {
+		return nil, err
+	}
+	owners := map[string]Owner{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "-A" || !strings.HasPrefix(f[1], ChainPrefix) {
+			continue
+		}
+		for i := 2; i+1 < len(f); i++ {
+			if f[i] != "--comment" {
+				continue
+			}
+			if o, ok := ParseOwner(strings.Trim(f[i+1], `"`)); ok {
+				owners[f[1]] = o
+			}
+		}
+	}
+	return owners, nil
+}
+
+// RemoveChains removes the named chains like Remove.
+func (t *IPTables) RemoveChains(ctx context.Context, chains []string) error {
+	return t.removeChains(ctx, chains)
 }
 
 // RemoveAll removes every chain with ChainPrefix (a previous agent's).

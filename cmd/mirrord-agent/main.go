@@ -37,6 +37,8 @@ type options struct {
 	root         string
 	commTimeout  time.Duration
 	linger       time.Duration
+	handshake    time.Duration
+	maxPending   int
 	cleanOnStart bool
 	ownerGID     int
 	noGuard      bool
@@ -59,6 +61,8 @@ func run() int {
 	fs.StringVar(&o.root, "root", "", "target filesystem root (overrides /proc/PID/root)")
 	fs.DurationVar(&o.commTimeout, "communication-timeout", 30*time.Second, "exit when no client connects within this time")
 	fs.DurationVar(&o.linger, "linger", 0, "stay this long after the last client left")
+	fs.DurationVar(&o.handshake, "handshake-timeout", agent.DefaultHandshakeTimeout, "close a connection that has not sent its hello within this time")
+	fs.IntVar(&o.maxPending, "max-pending-handshakes", agent.DefaultMaxPending, "connections allowed in the handshake at once; beyond it the oldest is closed")
 	fs.BoolVar(&o.cleanOnStart, "clean-iptables-on-start", false, "remove iptables chains of a previous agent instead of refusing to start")
 	fs.IntVar(&o.ownerGID, "owner-gid", 0, "group the worker runs as, exempted from redirection (default: random)")
 	fs.BoolVar(&o.noGuard, "no-guard", false, "do not start a guard process (iptables chains may outlive a killed agent)")
@@ -121,6 +125,8 @@ func run() int {
 		Targetless:           o.targetless,
 		CommunicationTimeout: o.commTimeout,
 		Linger:               o.linger,
+		HandshakeTimeout:     o.handshake,
+		MaxPending:           o.maxPending,
 		OwnerGID:             gid,
 		CleanIPTablesOnStart: o.cleanOnStart,
 		Version:              version.Version,
@@ -143,6 +149,12 @@ func run() int {
 func (o *options) check() error {
 	if o.token == "" {
 		return errors.New("no session token: pass --token or set MIRRORD_AGENT_TOKEN")
+	}
+	if o.handshake <= 0 {
+		return fmt.Errorf("--handshake-timeout %s: want a positive duration", o.handshake)
+	}
+	if o.maxPending <= 0 {
+		return fmt.Errorf("--max-pending-handshakes %d: want a positive number", o.maxPending)
 	}
 	n := 0
 	for _, set := range []bool{o.pid != 0, o.containerID != "", o.netnsPath != ""} {

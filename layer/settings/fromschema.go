@@ -2,6 +2,7 @@ package settings
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/mirrord-ls/mirrord-ls/schema"
 )
@@ -12,6 +13,15 @@ import (
 func FromConfig(c *schema.Config) (Settings, error) {
 	if c == nil {
 		return Settings{}, fmt.Errorf("no resolved config")
+	}
+	// What the runtime cannot carry out is refused, never ignored: the
+	// same list verify reports as V-UNSUPPORTED errors.
+	if un := schema.UnhonouredSettings(c); len(un) > 0 {
+		msgs := make([]string, len(un))
+		for i, u := range un {
+			msgs[i] = u.Pointer + ": " + u.Message
+		}
+		return Settings{}, fmt.Errorf("settings this mirrord does not honour:\n  %s", strings.Join(msgs, "\n  "))
 	}
 	s := Default()
 	if c.Target.Path != nil {
@@ -61,9 +71,6 @@ func FromConfig(c *schema.Config) (Settings, error) {
 	}
 	if len(hf) > 0 {
 		s.Incoming.HTTPFilter = d.httpFilter(hf, "feature.network.incoming.http_filter")
-	}
-	if in.HTTPFilter.HeaderFilterJq != nil || in.HTTPFilter.BodyFilter != nil {
-		return Settings{}, fmt.Errorf("feature.network.incoming.http_filter: header_filter_jq and body_filter are not supported by this agent")
 	}
 
 	o := n.Outgoing

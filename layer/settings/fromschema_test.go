@@ -63,25 +63,41 @@ func TestFromConfig(t *testing.T) {
 }
 
 func TestFromConfigErrors(t *testing.T) {
-	tests := []struct{ text, want string }{
-		{`{"feature": {"network": {"incoming": {"http_filter": {"header_filter_jq": ".x"}}}}}`, "header_filter_jq and body_filter are not supported"},
-		{`{"feature": {"network": {"incoming": {"http_filter": {"all_of": [{"header": "a"}, {"path": "/b"}]}}}}}`, ""},
+	yes := true
+	jq := ".x"
+	tests := []struct {
+		name string
+		cfg  func(c *schema.Config)
+		want string // "" : accepted
+	}{
+		{"header_filter_jq", func(c *schema.Config) { c.Feature.Network.Incoming.HTTPFilter.HeaderFilterJq = &jq }, "/feature/network/incoming/http_filter/header_filter_jq: `header_filter_jq`"},
+		{"body_filter", func(c *schema.Config) {
+			c.Feature.Network.Incoming.HTTPFilter.BodyFilter = map[string]any{"body": "json"}
+		}, "/feature/network/incoming/http_filter/body_filter"},
+		{"operator", func(c *schema.Config) { c.Operator = &yes }, "/operator: `operator: true`"},
+		{"copy_target", func(c *schema.Config) { c.Feature.CopyTarget.Enabled = true }, "/feature/copy_target"},
+		{"all_of", func(c *schema.Config) {
+			c.Feature.Network.Incoming.HTTPFilter.AllOf = []any{map[string]any{"header": "a"}, map[string]any{"path": "/b"}}
+		}, ""},
 	}
 	for _, tt := range tests {
-		res := schema.Verify(context.Background(), []byte(tt.text), schema.Options{Path: "m.json", Env: func(string) (string, bool) { return "", false }})
-		if res.Config == nil {
-			t.Fatalf("%s: %+v", tt.text, res.Diagnostics)
-		}
-		s, err := FromConfig(res.Config)
-		if tt.want == "" {
-			if err != nil || s.Incoming.HTTPFilter == nil || len(s.Incoming.HTTPFilter.AllOf) != 2 {
-				t.Fatalf("%s: %+v, %v", tt.text, s.Incoming.HTTPFilter, err)
+		t.Run(tt.name, func(t *testing.T) {
+			res := schema.Verify(context.Background(), []byte(`{}`), schema.Options{Path: "m.json", Env: func(string) (string, bool) { return "", false }})
+			if res.Config == nil {
+				t.Fatalf("%+v", res.Diagnostics)
 			}
-			continue
-		}
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Fatalf("%s: err = %v, want %q", tt.text, err, tt.want)
-		}
+			tt.cfg(res.Config)
+			s, err := FromConfig(res.Config)
+			if tt.want == "" {
+				if err != nil || s.Incoming.HTTPFilter == nil || len(s.Incoming.HTTPFilter.AllOf) != 2 {
+					t.Fatalf("%+v, %v", s.Incoming.HTTPFilter, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
 	}
 	if _, err := FromConfig(nil); err == nil {
 		t.Fatal("nil config accepted")

@@ -55,6 +55,12 @@ const waitTimeout = 60 * time.Second
 // kubeconfig (as KUBECONFIG).
 func startServer(t testing.TB, kubeconfig string, opts Options) *client {
 	t.Helper()
+	return startServerInit(t, kubeconfig, opts, nil)
+}
+
+// startServerInit is startServer with initializationOptions (nil: none).
+func startServerInit(t testing.TB, kubeconfig string, opts Options, initOpts map[string]any) *client {
+	t.Helper()
 	env := func(name string) (string, bool) {
 		if name == "KUBECONFIG" {
 			return kubeconfig, true
@@ -88,12 +94,16 @@ func startServer(t testing.TB, kubeconfig string, opts Options) *client {
 		}
 	})
 	dir := t.TempDir()
-	c.call(protocol.MethodInitialize, map[string]any{
+	params := map[string]any{
 		"processId": os.Getpid(), "rootUri": lsp.URIFromPath(dir), "capabilities": map[string]any{"textDocument": map[string]any{
 			"hover":      map[string]any{"contentFormat": []string{"markdown", "plaintext"}},
 			"completion": map[string]any{"completionItem": map[string]any{"documentationFormat": []string{"markdown", "plaintext"}}},
 		}},
-	}, nil)
+	}
+	if initOpts != nil {
+		params["initializationOptions"] = initOpts
+	}
+	c.call(protocol.MethodInitialize, params, nil)
 	c.notify(protocol.MethodInitialized, map[string]any{})
 	return c
 }

@@ -248,6 +248,11 @@ func (h *Handoff) ReportJira(ctx context.Context, ended time.Time, lookup func(s
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
+	// The credentials go only to a site the user chose (also checked
+	// when the config is resolved; this holds for any handoff file).
+	if err := jira.CheckSite(h.Jira.URL, lookup); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoJira, err)
+	}
 	creds, err := jira.CredentialsFromEnv(lookup)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNoJira, err)

@@ -62,8 +62,16 @@ func TestReportJira(t *testing.T) {
 	srv := jiraServer(t, http.StatusCreated, got)
 	h := &Handoff{SessionID: "s-1", Target: "deployment/api", Branch: "feature/PROJ-7-login", StartedAt: started,
 		Jira: &jira.Settings{URL: srv.URL}}
+	// withSite is creds with the user's Jira site.
+	withSite := func(site string) map[string]string {
+		m := map[string]string{jira.EnvURL: site}
+		for k, v := range creds {
+			m[k] = v
+		}
+		return m
+	}
 
-	if err := h.ReportJira(context.Background(), ended, env(creds), nil); err != nil {
+	if err := h.ReportJira(context.Background(), ended, env(withSite(srv.URL)), nil); err != nil {
 		t.Fatal(err)
 	}
 	body := <-got
@@ -84,8 +92,8 @@ func TestReportJira(t *testing.T) {
 	}{
 		"nil handoff":    {nil, creds, "not configured"},
 		"no jira":        {&Handoff{Branch: "PROJ-7"}, creds, "not configured"},
-		"no credentials": {h, nil, "no credentials"},
-		"no issue key":   {&Handoff{Branch: "main", Jira: h.Jira}, creds, `branch "main" names no issue`},
+		"no credentials": {h, map[string]string{jira.EnvURL: srv.URL}, "no credentials"},
+		"no issue key":   {&Handoff{Branch: "main", Jira: h.Jira}, withSite(srv.URL), `branch "main" names no issue`},
 	} {
 		err := tc.h.ReportJira(context.Background(), ended, env(tc.env), nil)
 		if !errors.Is(err, ErrNoJira) || !strings.Contains(err.Error(), tc.want) {
@@ -97,15 +105,59 @@ func TestReportJira(t *testing.T) {
 	failing := jiraServer(t, http.StatusForbidden, got)
 	h2 := *h
 	h2.Jira = &jira.Settings{URL: failing.URL}
-	err := h2.ReportJira(context.Background(), ended, env(creds), nil)
+	err := h2.ReportJira(context.Background(), ended, env(withSite(failing.URL)), nil)
 	var je *jira.Error
 	if !errors.As(err, &je) || je.Status != http.StatusForbidden || errors.Is(err, ErrNoJira) {
 		t.Errorf("forbidden: %v", err)
 	}
 	<-got
 	// Finish swallows it.
-	h2.Finish(context.Background(), ended, nil, env(creds))
+	h2.Finish(context.Background(), ended, nil, env(withSite(failing.URL)))
 	<-got
+}
+
+// TestReportJiraSiteNotChosen: a session whose Jira site (from a config
+// file) is not within the user's own (MIRRORD_JIRA_URL) sends nothing,
+// with the credentials in the environment.
+func TestReportJiraSiteNotChosen(t *testing.T) {
+	creds := map[string]string{jira.EnvEmail: "dev@example.com", jira.EnvAPIToken: "api-token"}
+	arrived := make(chan string, 10)
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- r.Method + " " + r.URL.Path
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(attacker.Close)
+	started := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	h := &Handoff{SessionID: "s-1", Branch: "feature/PROJ-7-login", StartedAt: started, Jira: &jira.Settings{URL: attacker.URL, IssueKeyPattern: ".+"}}
+	tests := []struct {
+		name string
+		site string // MIRRORD_JIRA_URL ("": unset)
+	}{
+		{"no site of the user's", ""},
+		{"another host", "https://jira.example.com"},
+		{"same host, another port", "http://127.0.0.1:1"},
+		{"a path the config leaves", attacker.URL + "/jira"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := map[string]string{}
+			for k, v := range creds {
+				e[k] = v
+			}
+			if tc.site != "" {
+				e[jira.EnvURL] = tc.site
+			}
+			err := h.ReportJira(context.Background(), started.Add(time.Hour), env(e), nil)
+			if !errors.Is(err, ErrNoJira) || !errors.Is(err, jira.ErrSiteNotChosen) {
+				t.Errorf("ReportJira = %v, want a refusal of the site", err)
+			}
+		})
+	}
+	select {
+	case req := <-arrived:
+		t.Errorf("a request reached the config's site: %s", req)
+	case <-time.After(100 * time.Millisecond):
+	}
 }
 
 func TestEncodeDescribe(t *testing.T) {

@@ -18,6 +18,7 @@ import { Method } from "./protocol";
 import { RestartPolicy } from "./restartPolicy";
 import type { RpcChannel } from "./serverApi";
 import { resolveServerCommand, type ServerCommand } from "./serverPath";
+import { grantTrust, initializationOptions } from "./trust";
 
 export interface ServerHandle {
   readonly client: LanguageClient;
@@ -59,7 +60,8 @@ export function startServer(context: vscode.ExtensionContext, output: vscode.Log
     ]),
     outputChannel: output,
     // The server registers its own file watchers (client/registerCapability).
-    initializationOptions: { client: "vscode" },
+    // Read at every (re)start: the trust may have been granted meanwhile.
+    initializationOptions: () => initializationOptions(vscode.workspace.isTrusted),
     errorHandler: {
       error: () => ({ action: ErrorAction.Continue }),
       closed: () => {
@@ -82,6 +84,13 @@ export function startServer(context: vscode.ExtensionContext, output: vscode.Log
     output.info(`${info?.name ?? "mirrord-ls"} ${info?.version ?? ""} is running; methods: ${advertised().join(", ") || "none"}`);
     events.running();
   });
+  const trustListener = vscode.workspace.onDidGrantWorkspaceTrust(() => {
+    if (client.state !== State.Running) return; // the next start reads isTrusted
+    grantTrust(client).catch((err: unknown) => {
+      output.warn(`could not tell mirrord-ls that the workspace is trusted: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  });
+  context.subscriptions.push(trustListener);
   void client.start().catch((err: unknown) => {
     output.error(`could not start ${command.command}: ${err instanceof Error ? err.message : String(err)}`);
   });

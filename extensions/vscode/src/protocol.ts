@@ -12,6 +12,7 @@ export const Method = {
   stopSession: "mirrord/stopSession",
   gitBranch: "mirrord/gitBranch",
   sessionsChanged: "mirrord/sessionsChanged",
+  didChangeWorkspaceTrust: "mirrord/didChangeWorkspaceTrust",
 } as const;
 
 /** JSON-RPC error codes the extension reacts to. */
