@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 )
 
@@ -151,5 +154,43 @@ func TestMirrordLs(t *testing.T) {
 	}
 	if strings.Contains(out, "mirrord-agent") {
 		t.Errorf("mirrord ls lists an agent:\n%s", out)
+	}
+}
+
+// TestPullsNeverLeave: an image the node does not have is never fetched
+// from outside: containerd's pull goes to the dead proxy on loopback and
+// fails at once (no DNS look-up of the registry either).
+func TestPullsNeverLeave(t *testing.T) {
+	f := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pull-check"},
+		Spec: f.node.PodSpec(corev1.Container{Name: "c", Image: "registry.mirrord-test.invalid/nothing:1",
+			ImagePullPolicy: corev1.PullIfNotPresent})}
+	if _, err := f.c.Client.CoreV1().Pods(f.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		zero := int64(0)
+		_ = f.c.Client.CoreV1().Pods(f.ns).Delete(context.Background(), pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	}()
+	var last string
+	for {
+		p, err := f.c.Client.CoreV1().Pods(f.ns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err == nil && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].State.Waiting != nil {
+			w := p.Status.ContainerStatuses[0].State.Waiting
+			last = w.Reason + ": " + w.Message
+			if w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff" {
+				if !strings.Contains(w.Message, "127.0.0.1:9") {
+					t.Fatalf("the pull failed, but not at the loopback proxy: %s", last)
+				}
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no pull failure within 90 s; last state: %s", last)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
