@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.mirrordls.intellij.core.launch.EnvMerge;
+import com.github.mirrordls.intellij.core.launch.LaunchFlow;
 import com.github.mirrordls.intellij.core.launch.RunKind;
 import com.github.mirrordls.intellij.core.ls.Model.Progress;
 import com.github.mirrordls.intellij.core.ls.Model.SessionInfo;
 import com.github.mirrordls.intellij.core.ls.Model.StartResult;
 import com.github.mirrordls.intellij.core.ls.Model.StartSessionParams;
+import com.github.mirrordls.intellij.core.picker.TargetPicker;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -26,6 +28,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -239,22 +242,22 @@ class SessionTest {
 
   @Test
   void theLaunchFlowRunsAJavaLaunchWithMirrord() {
-    com.github.mirrordls.intellij.core.launch.LaunchFlow.Request r =
-        new com.github.mirrordls.intellij.core.launch.LaunchFlow.Request();
+    LaunchFlow.Request r =
+        new LaunchFlow.Request();
     r.enabled = true;
     r.kind = RunKind.JAVA;
     r.runEnv = Map.of("LOCAL_ONLY", "yes");
     r.projectDir = dir.resolve("project");
     List<String> warnings = new CopyOnWriteArrayList<>();
-    com.github.mirrordls.intellij.core.launch.LaunchFlow.Outcome o =
-        com.github.mirrordls.intellij.core.launch.LaunchFlow.run(
+    LaunchFlow.Outcome o =
+        LaunchFlow.run(
             client,
             r,
-            new com.github.mirrordls.intellij.core.launch.LaunchFlow.Ui() {
+            new LaunchFlow.Ui() {
               @Override
-              public com.github.mirrordls.intellij.core.picker.TargetPicker.Choice pickTarget(
-                  com.github.mirrordls.intellij.core.picker.TargetPicker picker,
-                  java.util.function.Function<String, Model.TargetList> relist) {
+              public TargetPicker.Choice pickTarget(
+                  TargetPicker picker,
+                  Function<String, Model.TargetList> relist) {
                 throw new AssertionError("the config names a target: no picker");
               }
 
@@ -267,7 +270,7 @@ class SessionTest {
               public void info(String message) {}
             });
     assertEquals(
-        com.github.mirrordls.intellij.core.launch.LaunchFlow.Kind.WITH_MIRRORD, o.kind, o.message);
+        LaunchFlow.Kind.WITH_MIRRORD, o.kind, o.message);
     assertNotNull(o.sessionId);
     assertEquals("javaagent", o.env.set.get("MIRRORD_DETECT_DEBUGGER_PORT"));
     assertEquals("yes", o.env.set.get("LOCAL_ONLY"));
