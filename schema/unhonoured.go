@@ -43,9 +43,9 @@ func UnhonouredSettings(c *Config) []Unhonoured {
 	if c.Baggage != nil {
 		add("/baggage", "`baggage` is an operator feature", noOperator)
 	}
-	if p := c.Target.Path; p != nil && p.Kind.NeedsOperator() {
-		add("/target", "a "+string(p.Kind)+" target requires the mirrord operator", noOperator+" or target a pod or deployment")
-	}
+	// Target kinds the official CLI leaves to the operator (statefulset,
+	// job, cronjob, replicaset, service) are resolved by this mirrord itself
+	// (kube/resolve) and proven on the real node (e2e/realnode): honoured.
 	f := c.Feature
 	if f.CopyTarget.Enabled {
 		add("/feature/copy_target", "`feature.copy_target` requires the mirrord operator", noOperator+"; without it the session would run against the live target")

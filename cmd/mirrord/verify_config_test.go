@@ -94,7 +94,7 @@ func TestVerifyConfigContract(t *testing.T) {
 			want: `"path": null`},
 		// Operator settings are refused: this mirrord cannot honour them.
 		{name: "label target", file: "c.yaml", text: "operator: true\ntarget: label/app=api\n",
-			want: "a label target requires the mirrord operator"},
+			want: "`operator: true` requires the mirrord operator"},
 		{name: "copy target refused", file: "d.toml", text: "operator = true\ntarget = \"deploy/a\"\n[feature]\ncopy_target = { scale_down = true }\n[feature.network]\nincoming = \"steal\"\n",
 			want: "`feature.copy_target` requires the mirrord operator"},
 		{name: "fail", file: "e.json", text: `{"feature": {"fs": "reed"}}`,
