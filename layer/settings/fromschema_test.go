@@ -2,8 +2,6 @@ package settings
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -104,30 +102,3 @@ func TestFromConfigErrors(t *testing.T) {
 	}
 }
 
-func TestLoad(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "mirrord.yaml")
-	if err := os.WriteFile(good, []byte("target: pod/orders\nfeature:\n  network:\n    incoming: steal\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	noEnv := func(string) (string, bool) { return "", false }
-	s, _, err := Load(context.Background(), good, noEnv)
-	if err != nil || s.Incoming.Mode != IncomingSteal {
-		t.Fatalf("Load: %+v, %v", s.Incoming, err)
-	}
-	bad := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(bad, []byte("{\n  \"feature\": {\"fs\": {\"mode\": \"sometimes\"}}\n}"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := Load(context.Background(), bad, noEnv); err == nil || !strings.Contains(err.Error(), "bad.json:2:") {
-		t.Fatalf("err = %v, want a positioned error", err)
-	}
-	if s, _, err := Load(context.Background(), "", func(k string) (string, bool) {
-		return map[string]string{"MIRRORD_FILE_MODE": "local"}[k], k == "MIRRORD_FILE_MODE"
-	}); err != nil || s.FS.Mode != FSLocal {
-		t.Fatalf("defaults with env: %+v, %v", s.FS, err)
-	}
-	if _, err := LoadFile(filepath.Join(dir, "missing.json")); err == nil {
-		t.Fatal("missing file accepted")
-	}
-}
