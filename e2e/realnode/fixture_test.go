@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/mirrord-ls/mirrord-ls/agent/target"
 	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
@@ -389,34 +390,11 @@ func (f *fixture) iptablesClean(t testing.TB, selector string) {
 	}
 }
 
-// containerPID finds the host pid of a pod's first container by its id in
-// /proc/*/cgroup (the node is this machine).
+// containerPID finds the host pid of a pod's first container (the node is
+// this machine), as the agent does.
 func containerPID(p *corev1.Pod) (int, error) {
 	if len(p.Status.ContainerStatuses) == 0 {
 		return 0, fmt.Errorf("pod %s has no container status", p.Name)
 	}
-	id := p.Status.ContainerStatuses[0].ContainerID
-	_, id, _ = strings.Cut(id, "://")
-	if id == "" {
-		return 0, fmt.Errorf("pod %s: no container id", p.Name)
-	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	best := 0
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
-		if err == nil && bytes.Contains(b, []byte(id)) && (best == 0 || pid < best) {
-			best = pid
-		}
-	}
-	if best == 0 {
-		return 0, fmt.Errorf("no process of container %s", id)
-	}
-	return best, nil
+	return target.FindContainerPID("/proc", p.Status.ContainerStatuses[0].ContainerID)
 }

@@ -18,25 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "scripts", "cluster-up.sh")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("scripts/cluster-up.sh not found")
-		}
-		dir = parent
-	}
-}
+	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
+)
 
 func script(t *testing.T, root, name string, args ...string) string {
 	t.Helper()
@@ -137,7 +121,10 @@ func TestClusterDownLeavesNothing(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root (the real node)")
 	}
-	root := repoRoot(t)
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
 	state := filepath.Join(root, ".cache", "cluster", "state")
 	if v := os.Getenv("MIRRORD_CLUSTER_STATE"); v != "" {
 		state = v

@@ -120,9 +120,9 @@ func Start(t testing.TB) *Cluster {
 	return shared
 }
 
-// repoRoot walks up from the working directory to the directory holding
+// RepoRoot walks up from the working directory to the directory holding
 // scripts/cluster-up.sh.
-func repoRoot() (string, error) {
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -147,7 +147,7 @@ func envOr(name, def string) string {
 }
 
 func start() (*Cluster, error) {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
 	}
