@@ -217,7 +217,7 @@ node_import_images() {
   for tar in "$images_dir"/*.tar; do
     [ -f "$tar" ] || continue
     sum=$(stat -c '%s-%Y' "$tar")
-    stamp=$node_dir/images/$(basename "$tar").sha256
+    stamp=$node_dir/images/$(basename "$tar").loaded
     [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && continue
     ctr -a "$node_sock" -n k8s.io images import --all-platforms "$tar" >/dev/null
     echo "$sum" >"$stamp"
