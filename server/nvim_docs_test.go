@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/internal/editortest"
 )
 
 // docBlocks returns the fenced blocks of lang in the section of
@@ -134,21 +135,13 @@ func TestNeovimDocs(t *testing.T) {
 			}
 			dir := t.TempDir()
 			ws := filepath.Join(dir, "ws")
-			for file, text := range map[string]string{
+			editortest.WriteTree(t, ws, map[string]string{
 				".mirrord/mirrord.json": "{\n  \"feture\": {},\n  \"feature\": {\"fs\": {\"mode\": \"read\"}}\n}\n",
 				"staging.mirrord.yaml":  "feature:\n  fs:\n    mode: rad\n",
 				".mirrord/dev.toml":     "[feature.fs]\nmode = \"rad\"\n",
 				"package.json":          "{\"name\": \"app\", \"feture\": 1}\n",
 				".git/HEAD":             "ref: refs/heads/main\n",
-			} {
-				path := filepath.Join(ws, file)
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			})
 			initLua := filepath.Join(dir, "init.lua")
 			if err := os.WriteFile(initLua, []byte(configs[name]), 0o644); err != nil {
 				t.Fatal(err)
@@ -163,19 +156,8 @@ func TestNeovimDocs(t *testing.T) {
 				"MIRRORD_LS_OUT="+out,
 				"XDG_STATE_HOME="+filepath.Join(dir, "state"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
 				"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
-			cmd.WaitDelay = 5 * time.Second
-			combined, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("neovim: %v\n%s", err, combined)
-			}
-			data, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatalf("no result: %v\n%s", err, combined)
-			}
 			var res nvimDocsResult
-			if err := json.Unmarshal(data, &res); err != nil {
-				t.Fatalf("result %s: %v", data, err)
-			}
+			combined := editortest.RunJSON(t, "neovim", cmd, out, &res)
 			if res.Error != "" {
 				t.Fatalf("neovim: %s\n%s", res.Error, combined)
 			}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/internal/editortest"
 )
 
 // buildServer compiles cmd/mirrord-ls into dir.
@@ -82,23 +83,12 @@ func TestNeovim(t *testing.T) {
 		"MIRRORD_LS_BIN="+bin, "MIRRORD_LS_CONFIG="+cfg, "MIRRORD_LS_OUT="+out, "MIRRORD_LS_LOG="+logFile,
 		"XDG_STATE_HOME="+filepath.Join(dir, "state"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
-	cmd.WaitDelay = 5 * time.Second
-	combined, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("neovim: %v\n%s", err, combined)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatalf("no result from the neovim script: %v\n%s", err, combined)
-	}
 	var res nvimResult
-	if err := json.Unmarshal(data, &res); err != nil {
-		t.Fatalf("result %s: %v", data, err)
-	}
+	editortest.RunJSON(t, "neovim", cmd, out, &res)
 	t.Cleanup(func() {
 		if t.Failed() {
 			logData, _ := os.ReadFile(logFile)
-			t.Logf("result: %s\nserver log:\n%s", data, logData)
+			t.Logf("result: %+v\nserver log:\n%s", res, logData)
 		}
 	})
 	if res.Error != "" {

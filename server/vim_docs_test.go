@@ -2,13 +2,14 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/internal/editortest"
 )
 
 type vimDocsResult struct {
@@ -67,21 +68,13 @@ func TestVimDocs(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ws := filepath.Join(dir, "ws")
-	for file, text := range map[string]string{
+	editortest.WriteTree(t, ws, map[string]string{
 		".mirrord/mirrord.json": "{\n  \"feture\": {}\n}\n",
 		"staging.mirrord.yaml":  "feature:\n  fs:\n    mode: rad\n",
 		".mirrord/dev.toml":     "[feature.fs]\nmode = \"rad\"\n",
 		"package.json":          "{\"name\": \"app\", \"feture\": 1}\n",
 		".git/HEAD":             "ref: refs/heads/main\n",
-	} {
-		path := filepath.Join(ws, file)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	vimrc := filepath.Join(dir, "vimrc")
 	if err := os.WriteFile(vimrc, []byte("set nocompatible\nfiletype plugin on\n"+blocks[0]), 0o644); err != nil {
 		t.Fatal(err)
@@ -95,18 +88,8 @@ func TestVimDocs(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"MIRRORD_LS_OUT="+out, "HOME="+dir, "TERM=xterm")
-	cmd.WaitDelay = 5 * time.Second
-	if combined, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("vim: %v\n%q", err, combined)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatalf("no result from vim: %v", err)
-	}
 	var res vimDocsResult
-	if err := json.Unmarshal(data, &res); err != nil {
-		t.Fatalf("result %s: %v", data, err)
-	}
+	editortest.RunJSON(t, "vim", cmd, out, &res)
 	if res.Error != "" {
 		t.Fatalf("vim: %s", res.Error)
 	}

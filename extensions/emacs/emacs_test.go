@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/editortest"
 	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 )
 
@@ -79,15 +80,7 @@ func project(t *testing.T) string {
 		".mirrord/dev.toml":     "[feature.fs]\nmode = \"rad\"\n",
 		"package.json":          "{\"name\": \"app\", \"feture\": 1}\n",
 	}
-	for name, text := range files {
-		path := filepath.Join(ws, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	editortest.WriteTree(t, ws, files)
 	if out, err := exec.Command("git", "init", "-q", ws).CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v\n%s", err, out)
 	}
@@ -128,19 +121,8 @@ func TestEmacsEglot(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"PATH="+filepath.Dir(ls)+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"HOME="+home, "MIRRORD_INIT="+initFile, "MIRRORD_WS="+ws, "MIRRORD_OUT="+out, "MIRRORD_DEADLINE=30")
-	cmd.WaitDelay = 5 * time.Second
-	combined, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("emacs: %v\n%s", err, combined)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatalf("no result from the driver: %v\n%s", err, combined)
-	}
 	var res result
-	if err := json.Unmarshal(data, &res); err != nil {
-		t.Fatalf("result %s: %v", data, err)
-	}
+	combined := editortest.RunJSON(t, "emacs", cmd, out, &res)
 	if res.Error != "" {
 		t.Fatalf("emacs driver: %s\nemacs output:\n%s\neglot events:\n%s", res.Error, combined, res.Events)
 	}
