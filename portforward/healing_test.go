@@ -9,7 +9,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,38 +22,25 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/portforward"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
+
+	"github.com/mirrord-ls/mirrord-ls/internal/servetest"
 )
 
 // serveBanner answers each line with "NAME: line" in the peer namespace,
 // so a test knows which "pod" a connection went through.
 func serveBanner(t testing.TB, ln net.Listener, name string) {
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	servetest.Serve(t, ln, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := br.ReadString('\n')
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if _, err := fmt.Fprintf(c, "%s: %s", name, line); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := fmt.Fprintf(c, "%s: %s", name, line); err != nil {
+				return
+			}
 		}
-	}()
+	})
 }
 
 // ask sends one line over a new connection and returns the answer line.

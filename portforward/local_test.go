@@ -61,7 +61,7 @@ func TestLocalTargeted(t *testing.T) {
 			t.Fatalf("got %q %v", body, resp.Header)
 		}
 	})
-	if n := peer.count(); n != 3 {
+	if n := peer.Accepted(); n != 3 {
 		t.Fatalf("peer accepted %d connections, want 3", n)
 	}
 	for i := range routes {
@@ -86,12 +86,12 @@ func TestLocalLazy(t *testing.T) {
 	if got, err := echoOnce(addr, []byte("x")); err != nil || string(got) != "x" {
 		t.Fatalf("echo = %q, %v", got, err)
 	}
-	if n := peer.count(); n != 1 {
+	if n := peer.Accepted(); n != 1 {
 		t.Fatalf("peer accepted %d connections while one local connection was silent; want 1 (lazy)", n)
 	}
 	silent.Close()
 	r.report.waitFor(t, "closed before sending data", 10*time.Second)
-	if n := peer.count(); n != 1 {
+	if n := peer.Accepted(); n != 1 {
 		t.Fatalf("peer accepted %d connections; the silent one reached it", n)
 	}
 	// Nothing forwarded: an unknown name fails only when data is sent, and

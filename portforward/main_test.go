@@ -20,6 +20,8 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
 	"github.com/mirrord-ls/mirrord-ls/portforward"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
+
+	"github.com/mirrord-ls/mirrord-ls/internal/servetest"
 )
 
 func TestMain(m *testing.M) {
@@ -117,43 +119,9 @@ func (r *running) stop(t testing.TB) {
 	}
 }
 
-// echoServer serves echo on ln until the test ends and counts connections.
-type echoServer struct {
-	ln       net.Listener
-	mu       sync.Mutex
-	accepted int
-}
-
-func serveEcho(t testing.TB, ln net.Listener) *echoServer {
-	s := &echoServer{ln: ln}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.accepted++
-			s.mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return s
-}
-
-func (s *echoServer) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.accepted
+// serveEcho serves echo on ln until the test ends and counts connections.
+func serveEcho(t testing.TB, ln net.Listener) *servetest.Server {
+	return servetest.Serve(t, ln, func(c net.Conn) { io.Copy(c, c) })
 }
 
 // listenIn listens inside a named network namespace (ip netns).

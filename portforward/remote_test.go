@@ -209,7 +209,7 @@ func TestManyRoutes(t *testing.T) {
 	if err != nil || string(out) != "raw-bytes" {
 		t.Fatalf("-R 9999 (raw steal to a local echo): %q, %v", out, err)
 	}
-	if n := peer.count(); n != 2 {
+	if n := peer.Accepted(); n != 2 {
 		t.Fatalf("peer accepted %d, want 2", n)
 	}
 	if n := strings.Count(r.report.String(), "ready"); n != 6 {

@@ -8,19 +8,18 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/servetest"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 )
 
 // fakeAgent serves every connection on a loopback port with handle, until
 // the test ends; it counts connections.
 type fakeAgent struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns int
+	ln  net.Listener
+	srv *servetest.Server
 }
 
 func newFakeAgent(t *testing.T, handle func(net.Conn)) *fakeAgent {
@@ -29,29 +28,7 @@ func newFakeAgent(t *testing.T, handle func(net.Conn)) *fakeAgent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeAgent{ln: ln}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f.mu.Lock()
-			f.conns++
-			f.mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	return f
+	return &fakeAgent{ln: ln, srv: servetest.Serve(t, ln, handle)}
 }
 
 // open dials the fake agent the way connectAgent opens port-forward
@@ -61,11 +38,7 @@ func (f *fakeAgent) open(ctx context.Context) (io.ReadWriteCloser, error) {
 	return d.DialContext(ctx, "tcp", f.ln.Addr().String())
 }
 
-func (f *fakeAgent) connections() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.conns
-}
+func (f *fakeAgent) connections() int { return f.srv.Accepted() }
 
 // TestConnectAgentNotOurProtocol: agents that do not speak the protocol
 // fail within the connect timeout, with an error that names agent.image
