@@ -173,10 +173,7 @@ EOF
 
 # node_image_ref NAME: the reference of a locally built image (the tarball's
 # .ref file written by `make images`).
-node_image_ref() {
-  local f=$images_dir/$1.ref
-  if [ -f "$f" ]; then cat "$f"; else echo "mirrord.local/$1:latest"; fi
-}
+node_image_ref() { cat "$images_dir/$1.ref"; }
 
 # node_network_up: the bridge, forwarding toward it only, and the rule
 # chain that rejects everything pods send beyond the bridge and the host.
@@ -221,7 +218,7 @@ node_import_images() {
     [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && continue
     ctr -a "$node_sock" -n k8s.io images import --all-platforms "$tar" >/dev/null
     echo "$sum" >"$stamp"
-    node_log "image loaded: $(node_image_ref "$(basename "$tar" .tar)")"
+    node_log "image loaded: $(cat "${tar%.tar}.ref" 2>/dev/null || basename "$tar")"
   done
 }
 
@@ -238,8 +235,8 @@ node_up() {
       exit 2
     }
   done
-  [ -f "$images_dir/pause.tar" ] || {
-    echo "cluster-up: $images_dir/pause.tar is missing; run 'make images'" >&2
+  [ -f "$images_dir/pause.tar" ] && [ -f "$images_dir/pause.ref" ] || {
+    echo "cluster-up: $images_dir/pause.{tar,ref} is missing; run 'make images'" >&2
     exit 2
   }
   node_write_config

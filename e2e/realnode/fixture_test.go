@@ -85,10 +85,7 @@ func newFixture(c *kubetest.Cluster, node kubetest.RealNode, images kubetest.Ima
 	var suffix [3]byte
 	_, _ = rand.Read(suffix[:])
 	f := &fixture{c: c, node: node, images: images, ns: "realnode-" + hex.EncodeToString(suffix[:]),
-		kubectl: filepath.Join(c.StateDir, "..", "bin", "kubectl")}
-	if d := os.Getenv("MIRRORD_CLUSTER_BIN"); d != "" {
-		f.kubectl = filepath.Join(d, "kubectl")
-	}
+		kubectl: filepath.Join(c.Bin, "kubectl")}
 	dir, err := os.MkdirTemp("", "mirrord-realnode-")
 	if err != nil {
 		return nil, err

@@ -51,6 +51,8 @@ const startTimeout = 3 * time.Minute
 type Cluster struct {
 	// Root is the repository root.
 	Root string
+	// Bin holds the cluster's binaries (kubectl among them).
+	Bin string
 	// StateDir holds kubeconfigs, certificates, logs and pids.
 	StateDir string
 	// Kubeconfig has two contexts: "mirrord-local" (admin, the current one)
@@ -192,6 +194,7 @@ func start() (*Cluster, error) {
 	}
 	c := &Cluster{
 		Root:              root,
+		Bin:               bin,
 		StateDir:          state,
 		Kubeconfig:        filepath.Join(state, "kubeconfig"),
 		AdminKubeconfig:   filepath.Join(state, "admin.kubeconfig"),
