@@ -107,31 +107,3 @@ func builtinExcluded(name string) bool {
 	}
 	return false
 }
-
-// Apply lays r over a local environment (KEY=VALUE entries) and returns the
-// new environment, sorted by name.
-func Apply(local []string, r Result) []string {
-	env := map[string]string{}
-	for _, kv := range local {
-		k, v, ok := strings.Cut(kv, "=")
-		if ok {
-			env[k] = v
-		}
-	}
-	for k, v := range r.Set {
-		env[k] = v
-	}
-	for _, u := range r.Unset {
-		for k := range env {
-			if strings.EqualFold(k, u) {
-				delete(env, k)
-			}
-		}
-	}
-	out := make([]string, 0, len(env))
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -67,15 +67,6 @@ func TestMerge(t *testing.T) {
 	}
 }
 
-func TestApply(t *testing.T) {
-	local := []string{"PATH=/usr/bin", "DB_URL=local", "Keep=1", "drop_me=1"}
-	got := Apply(local, Result{Set: map[string]string{"DB_URL": "remote", "NEW": "n"}, Unset: []string{"DROP_ME"}})
-	want := []string{"DB_URL=remote", "Keep=1", "NEW=n", "PATH=/usr/bin"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-}
-
 func TestParseDotenv(t *testing.T) {
 	src := "# comment\n\nA=1\nexport B = two words # trailing\nC='single # kept'\nD=\"line\\nnext \\\"q\\\"\"\nE=\"multi\nline\"\nF=\n"
 	got, err := ParseDotenv(src)

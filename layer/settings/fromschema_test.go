@@ -101,4 +101,3 @@ func TestFromConfigErrors(t *testing.T) {
 		t.Fatal("nil config accepted")
 	}
 }
-
