@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/mirrord-ls/mirrord-ls/agent/envfilter"
+	"github.com/mirrord-ls/mirrord-ls/internal/envfilter"
 	"github.com/mirrord-ls/mirrord-ls/agent/incoming"
 	"github.com/mirrord-ls/mirrord-ls/agent/netns"
 	"github.com/mirrord-ls/mirrord-ls/internal/relay"

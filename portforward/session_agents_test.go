@@ -22,7 +22,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod"
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod/kubelettest"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/portforward"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 	"github.com/mirrord-ls/mirrord-ls/session"

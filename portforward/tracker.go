@@ -15,7 +15,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/kube/podselect"
 	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 // Tracker finds the pod of a target and notices when that pod goes away.

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/mirrord-ls/mirrord-ls/internal/version"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 // Config is the resolved mirrord configuration: every field has its final

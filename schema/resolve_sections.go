@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mirrord-ls/mirrord-ls/session/jira"
+	"github.com/mirrord-ls/mirrord-ls/internal/jirasite"
 )
 
 // The resolved forms of the agent's pod settings and of the sections
@@ -381,15 +381,15 @@ func (r *resolver) jira(fj *FileJira, j *JiraConfig) {
 	present := fj != nil
 	fj = or(fj)
 	// The site comes only from the user (the environment): the file,
-	// which a repository may carry, can only narrow it (jira.Within); a
+	// which a repository may carry, can only narrow it (jirasite.Within); a
 	// file url is never used alone (rules warn V-JIRA-SITE).
-	site, hasSite := r.opts.env(jira.EnvURL)
+	site, hasSite := r.opts.env(jirasite.EnvURL)
 	if hasSite {
 		if err := checkJiraURL(site); err != nil {
-			r.envErr(jira.EnvURL, site, err.Error())
+			r.envErr(jirasite.EnvURL, site, err.Error())
 		}
 		j.URL = &site
-		if fj.URL.Set() && jira.Within(site, fj.URL.Value) {
+		if fj.URL.Set() && jirasite.Within(site, fj.URL.Value) {
 			j.URL = new(fj.URL.Value)
 		}
 		present = true
@@ -486,7 +486,7 @@ func checkJiraURL(s string) error {
 }
 
 // insecureJiraURL: a plain http site that is not a loopback address (the
-// Jira reporter, session/jira.SiteURL, refuses to send credentials there).
+// Jira reporter, session/jirasite.SiteURL, refuses to send credentials there).
 func insecureJiraURL(s string) bool {
 	u, err := url.Parse(s)
 	if err != nil || !strings.EqualFold(u.Scheme, "http") {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/internal/version"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 func verifyText(t *testing.T, path, text string, env map[string]string, ide bool) *Result {

@@ -16,7 +16,7 @@ import (
 	"github.com/dlclark/regexp2"
 	regexp2syntax "github.com/dlclark/regexp2/syntax"
 
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 // rules runs the semantic checks of reference §4 (generation-time and

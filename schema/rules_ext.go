@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/mirrord-ls/mirrord-ls/session/jira"
+	"github.com/mirrord-ls/mirrord-ls/internal/jirasite"
 )
 
 // Checks of the agent's pod settings (which mirrord leaves to the
@@ -155,12 +155,12 @@ func (r *rules) jiraSite(fj *FileJira) {
 	if fj == nil || (fj.Enabled.Set() && !fj.Enabled.Value) {
 		return
 	}
-	site, hasSite := r.opts.env(jira.EnvURL)
+	site, hasSite := r.opts.env(jirasite.EnvURL)
 	var at spanned = nodeAt{r.nodeAtPtr("/jira"), "/jira"}
 	switch {
 	case fj.URL.Set() && !hasSite:
 		r.warnf("V-JIRA-SITE", fj.URL, "`jira.url`: `%s` is not used and nothing is reported to Jira: the site that receives your Jira credentials comes only from you (MIRRORD_JIRA_URL); a config file may only narrow it", fj.URL.Value)
-	case fj.URL.Set() && !jira.Within(site, fj.URL.Value):
+	case fj.URL.Set() && !jirasite.Within(site, fj.URL.Value):
 		r.warnf("V-JIRA-SITE", fj.URL, "`jira.url`: `%s` is outside your Jira site %s (MIRRORD_JIRA_URL) and is not used; a config file may only narrow the site", fj.URL.Value, site)
 	case !hasSite && !r.cfg.Jira.Enabled:
 		r.warnf("V-JIRA-SITE", at, "`jira`: nothing is reported to Jira: set MIRRORD_JIRA_URL in your environment to your Jira site (a config file may not choose it)")

@@ -3,7 +3,7 @@ package schema
 import (
 	"encoding/json"
 
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 // VerifiedTarget renders a target the way `mirrord verify-config` prints

@@ -14,7 +14,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 	"github.com/mirrord-ls/mirrord-ls/session/handoff"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // The contract of `mirrord intproxy` (cmd/mirrord/intproxy.go): settings in

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // Env is the debuggee's environment built from local (os.Environ() form)

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mirrord-ls/mirrord-ls/session/branch"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // Manager is the session side of mirrord-ls: start, list, stop, watch,

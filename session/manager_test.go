@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mirrord-ls/mirrord-ls/session/branch"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 func shortDir(t *testing.T) string {

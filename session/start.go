@@ -28,7 +28,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/session/handoff"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // Environment variables of the launch environment.

@@ -61,6 +61,20 @@ func (n Namespace) Close() error {
 	return n.f.Close()
 }
 
+// Fd opens a file descriptor of the namespace (for APIs that take one, such
+// as attaching an eBPF program to it); the caller closes it. For the own
+// namespace it is /proc/self/ns/net.
+func (n Namespace) Fd() (*os.File, error) {
+	if n.f == nil {
+		return os.Open("/proc/self/ns/net")
+	}
+	fd, err := unix.FcntlInt(n.f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("duplicate network namespace %s: %w", n.path, err)
+	}
+	return os.NewFile(uintptr(fd), n.path), nil
+}
+
 // Path is the path the namespace was opened from ("" for the own one).
 func (n Namespace) Path() string { return n.path }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 	"github.com/mirrord-ls/mirrord-ls/session/handoff"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // Environment of `mirrord intproxy` (set by `mirrord exec`).

@@ -15,7 +15,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/kube/listing"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")

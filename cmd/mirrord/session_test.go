@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 func runCLI(t *testing.T, ctx context.Context, args ...string) (string, string, error) {

@@ -20,7 +20,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/schema"
 )
 

@@ -17,7 +17,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/kube/listing"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 // The scale benchmarks run against the real local control plane with

@@ -33,7 +33,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/kube/kubeconfig"
 	"github.com/mirrord-ls/mirrord-ls/kube/listing"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 // Query selects what to list.

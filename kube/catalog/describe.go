@@ -17,7 +17,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/kube/podselect"
 	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
 	"github.com/mirrord-ls/mirrord-ls/kube/suggest"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 // Description is what the cache knows about one target, for hovers and

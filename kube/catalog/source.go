@@ -25,7 +25,7 @@ import (
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/mirrord-ls/mirrord-ls/kube/listing"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 // resourceKind describes one watched resource: how to list and watch it and

@@ -28,7 +28,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/kube/listing"
 	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
 	"github.com/mirrord-ls/mirrord-ls/kube/suggest"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server"
 	"github.com/mirrord-ls/mirrord-ls/server/assist"

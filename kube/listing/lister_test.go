@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 func TestMain(m *testing.M) { os.Exit(kubetest.Run(m)) }

@@ -28,7 +28,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/kube/listing"
 	"github.com/mirrord-ls/mirrord-ls/kube/podselect"
 	"github.com/mirrord-ls/mirrord-ls/kube/suggest"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 // Resolver resolves targets with API calls (GET the workload, LIST its pods).

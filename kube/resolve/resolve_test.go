@@ -15,7 +15,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/kube/podselect"
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 func TestMain(m *testing.M) { os.Exit(kubetest.Run(m)) }

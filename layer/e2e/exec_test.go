@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // ordersHosts names a service only the target's /etc/hosts knows, at the

@@ -15,7 +15,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
 	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 func TestMain(m *testing.M) { os.Exit(testbin.Run(m, m.Run)) }

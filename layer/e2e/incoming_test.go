@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // httpServer starts python's http.server on 8080 under mirrord, serving a

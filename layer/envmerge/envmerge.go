@@ -15,7 +15,7 @@ import (
 
 	"github.com/dlclark/regexp2"
 
-	"github.com/mirrord-ls/mirrord-ls/agent/envfilter"
+	"github.com/mirrord-ls/mirrord-ls/internal/envfilter"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 )
 

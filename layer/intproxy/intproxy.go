@@ -27,7 +27,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 	"github.com/mirrord-ls/mirrord-ls/layer/wire"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // Config configures a Proxy.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/layer/fspolicy"
 	"github.com/mirrord-ls/mirrord-ls/layer/wire"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // process is one local process of the session (all its control

@@ -7,7 +7,7 @@ import (
 
 	"go.lsp.dev/protocol"
 
-	"github.com/mirrord-ls/mirrord-ls/server/cursor"
+	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
 	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 )
 

@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
-	"github.com/mirrord-ls/mirrord-ls/server/cursor"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
 	"github.com/mirrord-ls/mirrord-ls/server/schemadoc"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/mirrord-ls/mirrord-ls/schema"
-	"github.com/mirrord-ls/mirrord-ls/server/cursor"
+	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
 	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 )
 

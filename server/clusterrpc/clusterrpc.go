@@ -13,7 +13,7 @@ package clusterrpc
 import (
 	"github.com/mirrord-ls/mirrord-ls/server"
 	"github.com/mirrord-ls/mirrord-ls/server/assist"
-	"github.com/mirrord-ls/mirrord-ls/server/cursor"
+	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
 )
 
 // Methods of the cluster helper.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/server"
 	"github.com/mirrord-ls/mirrord-ls/server/assist"
-	"github.com/mirrord-ls/mirrord-ls/server/cursor"
+	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
 )
 
 // roundTrip sends v through JSON as the helper protocol does.

@@ -10,9 +10,9 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/mirrord-ls/mirrord-ls/kube/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/schema"
-	"github.com/mirrord-ls/mirrord-ls/server/cursor"
+	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
 )
 
 // Ref is the cluster side of a config.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // BenchmarkExtPrestartedAgent measures `mirrord ext` with a pre-started

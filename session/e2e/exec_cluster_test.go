@@ -18,7 +18,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod"
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod/kubelettest"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // execCluster is a target pod on a fake kubelet's node of the local control

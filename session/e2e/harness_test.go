@@ -16,7 +16,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
 	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 func TestMain(m *testing.M) {

@@ -25,7 +25,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/server"
 	"github.com/mirrord-ls/mirrord-ls/server/wire"
 	"github.com/mirrord-ls/mirrord-ls/session/extclient"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 func TestMain(m *testing.M) { os.Exit(testbin.Run(m, m.Run)) }

@@ -31,11 +31,12 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/jirasite"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubeconfig"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 	"github.com/mirrord-ls/mirrord-ls/session/jira"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
 )
 
 // EnvVar carries the handoff to the intproxy.
@@ -250,7 +251,7 @@ func (h *Handoff) ReportJira(ctx context.Context, ended time.Time, lookup func(s
 	}
 	// The credentials go only to a site the user chose (also checked
 	// when the config is resolved; this holds for any handoff file).
-	if err := jira.CheckSite(h.Jira.URL, lookup); err != nil {
+	if err := jirasite.CheckSite(h.Jira.URL, lookup); err != nil {
 		return fmt.Errorf("%w: %w", ErrNoJira, err)
 	}
 	creds, err := jira.CredentialsFromEnv(lookup)

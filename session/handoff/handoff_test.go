@@ -17,11 +17,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/jirasite"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 	"github.com/mirrord-ls/mirrord-ls/session/jira"
-	"github.com/mirrord-ls/mirrord-ls/session/registry"
 )
 
 func TestMain(m *testing.M) { os.Exit(kubetest.Run(m)) }
@@ -55,7 +56,7 @@ func jiraServer(t *testing.T, status int, got chan<- map[string]any) *httptest.S
 }
 
 func TestReportJira(t *testing.T) {
-	creds := map[string]string{jira.EnvEmail: "dev@example.com", jira.EnvAPIToken: "api-token"}
+	creds := map[string]string{jirasite.EnvEmail: "dev@example.com", jirasite.EnvAPIToken: "api-token"}
 	started := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 	ended := started.Add(25 * time.Minute)
 	got := make(chan map[string]any, 1)
@@ -64,7 +65,7 @@ func TestReportJira(t *testing.T) {
 		Jira: &jira.Settings{URL: srv.URL}}
 	// withSite is creds with the user's Jira site.
 	withSite := func(site string) map[string]string {
-		m := map[string]string{jira.EnvURL: site}
+		m := map[string]string{jirasite.EnvURL: site}
 		for k, v := range creds {
 			m[k] = v
 		}
@@ -92,7 +93,7 @@ func TestReportJira(t *testing.T) {
 	}{
 		"nil handoff":    {nil, creds, "not configured"},
 		"no jira":        {&Handoff{Branch: "PROJ-7"}, creds, "not configured"},
-		"no credentials": {h, map[string]string{jira.EnvURL: srv.URL}, "no credentials"},
+		"no credentials": {h, map[string]string{jirasite.EnvURL: srv.URL}, "no credentials"},
 		"no issue key":   {&Handoff{Branch: "main", Jira: h.Jira}, withSite(srv.URL), `branch "main" names no issue`},
 	} {
 		err := tc.h.ReportJira(context.Background(), ended, env(tc.env), nil)
@@ -120,7 +121,7 @@ func TestReportJira(t *testing.T) {
 // file) is not within the user's own (MIRRORD_JIRA_URL) sends nothing,
 // with the credentials in the environment.
 func TestReportJiraSiteNotChosen(t *testing.T) {
-	creds := map[string]string{jira.EnvEmail: "dev@example.com", jira.EnvAPIToken: "api-token"}
+	creds := map[string]string{jirasite.EnvEmail: "dev@example.com", jirasite.EnvAPIToken: "api-token"}
 	arrived := make(chan string, 10)
 	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived <- r.Method + " " + r.URL.Path
@@ -145,10 +146,10 @@ func TestReportJiraSiteNotChosen(t *testing.T) {
 				e[k] = v
 			}
 			if tc.site != "" {
-				e[jira.EnvURL] = tc.site
+				e[jirasite.EnvURL] = tc.site
 			}
 			err := h.ReportJira(context.Background(), started.Add(time.Hour), env(e), nil)
-			if !errors.Is(err, ErrNoJira) || !errors.Is(err, jira.ErrSiteNotChosen) {
+			if !errors.Is(err, ErrNoJira) || !errors.Is(err, jirasite.ErrSiteNotChosen) {
 				t.Errorf("ReportJira = %v, want a refusal of the site", err)
 			}
 		})

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/internal/jirasite"
 )
 
 // TestSiteURL: only https sites get the credentials; plain http only on a
@@ -34,19 +36,19 @@ func TestSiteURL(t *testing.T) {
 		{"ftp://x", false, false},
 		{"", false, false},
 	} {
-		_, err := SiteURL(tc.url)
+		_, err := jirasite.SiteURL(tc.url)
 		if (err == nil) != tc.ok {
-			t.Errorf("SiteURL(%q): %v, want ok=%v", tc.url, err, tc.ok)
+			t.Errorf("jirasite.SiteURL(%q): %v, want ok=%v", tc.url, err, tc.ok)
 		}
-		if errors.Is(err, ErrInsecureURL) != tc.insecure {
-			t.Errorf("SiteURL(%q): %v, want insecure=%v", tc.url, err, tc.insecure)
+		if errors.Is(err, jirasite.ErrInsecureURL) != tc.insecure {
+			t.Errorf("jirasite.SiteURL(%q): %v, want insecure=%v", tc.url, err, tc.insecure)
 		}
 		if err != nil && strings.Contains(err.Error(), "pw") {
 			t.Errorf("the error shows the password: %v", err)
 		}
 	}
 	_, err := NewReporter(Settings{URL: "http://attacker"}, Credentials{Email: "a", APIToken: "b"}, nil)
-	if !errors.Is(err, ErrInsecureURL) || !strings.Contains(err.Error(), "https") {
+	if !errors.Is(err, jirasite.ErrInsecureURL) || !strings.Contains(err.Error(), "https") {
 		t.Errorf("NewReporter over http: %v", err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/internal/jirasite"
 )
 
 // jiraStub is a local stand-in for Jira Cloud that checks the exact request
@@ -144,10 +146,10 @@ func TestSettingsAndCredentials(t *testing.T) {
 	if _, err := CredentialsFromEnv(env(nil)); err == nil {
 		t.Error("no credentials accepted")
 	}
-	if _, err := CredentialsFromEnv(env(map[string]string{EnvEmail: "a"})); err == nil || !strings.Contains(err.Error(), EnvAPIToken) {
+	if _, err := CredentialsFromEnv(env(map[string]string{jirasite.EnvEmail: "a"})); err == nil || !strings.Contains(err.Error(), jirasite.EnvAPIToken) {
 		t.Errorf("half credentials: %v", err)
 	}
-	c, err := CredentialsFromEnv(env(map[string]string{EnvEmail: "a", EnvAPIToken: "b", EnvBearerToken: "c"}))
+	c, err := CredentialsFromEnv(env(map[string]string{jirasite.EnvEmail: "a", jirasite.EnvAPIToken: "b", jirasite.EnvBearerToken: "c"}))
 	if err != nil || c != (Credentials{BearerToken: "c"}) {
 		t.Errorf("bearer must win: %+v %v", c, err)
 	}
