@@ -1,0 +1,63 @@
+package supervisor
+
+import (
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Offsets in struct seccomp_data.
+const (
+	offNr   = 0
+	offArch = 4
+)
+
+// BPF opcodes (linux/filter.h).
+const (
+	bpfLdWAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+	bpfJeqK   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+	bpfJgeK   = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+	bpfRetK   = unix.BPF_RET | unix.BPF_K
+)
+
+// buildFilter is the classic BPF program: for the native architecture,
+// the syscalls in nrs go to the supervisor (SECCOMP_RET_USER_NOTIF), all
+// else is allowed. x32 calls (the x32 bit set) and other architectures'
+// calls (i386 int 0x80) are allowed untouched: documented as a gap.
+func buildFilter(arch uint32, nrs []uint32) []unix.SockFilter {
+	prog := []unix.SockFilter{
+		{Code: bpfLdWAbs, K: offArch},
+		// jt=0: next instruction, jf: to the final ALLOW
+		{Code: bpfJeqK, K: arch, Jt: 0, Jf: uint8(len(nrs) + 2)},
+		{Code: bpfLdWAbs, K: offNr},
+		{Code: bpfJgeK, K: 0x40000000, Jt: uint8(len(nrs)), Jf: 0},
+	}
+	for i, nr := range nrs {
+		// on a match jump to the NOTIFY after the remaining tests and the ALLOW
+		prog = append(prog, unix.SockFilter{Code: bpfJeqK, K: nr, Jt: uint8(len(nrs) - i), Jf: 0})
+	}
+	return append(prog,
+		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_ALLOW},
+		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_USER_NOTIF},
+	)
+}
+
+// installFilter sets no_new_privs and installs prog on the calling thread,
+// returning the notification listener. The caller must stay on this thread
+// (runtime.LockOSThread) until it execve's.
+func installFilter(prog []unix.SockFilter) (int, error) {
+	if len(prog) > 255 {
+		return -1, fmt.Errorf("seccomp filter of %d instructions: jumps do not reach", len(prog))
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return -1, fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	fd, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&fprog)))
+	if errno != 0 {
+		return -1, fmt.Errorf("seccomp(SET_MODE_FILTER, NEW_LISTENER): %w", errno)
+	}
+	return int(fd), nil
+}

@@ -1,0 +1,453 @@
+package supervisor
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mirrord-ls/mirrord-ls/layer/wire"
+)
+
+// dispatch handles a notification: calls it can decide at once (the fast
+// path rules, local addresses) are answered here; the rest returns a
+// function that asks the intproxy, run on its own goroutine.
+func (s *Supervisor) dispatch(n *notif) func() {
+	if n.Arch != auditArch {
+		s.cont(n)
+		return nil
+	}
+	p := s.proc(n.PID)
+	if p == nil || p.off {
+		s.cont(n)
+		return nil
+	}
+	a := &n.Args
+	var slow func()
+	switch int64(n.Nr) {
+	case sysOpenat:
+		slow = s.open(n, p, a[1], a[2], a[3])
+	case sysOpen:
+		slow = s.open(n, p, a[0], a[1], a[2])
+	case sysOpenat2:
+		slow = s.openat2(n, p, a[1], a[2], a[3])
+	case sysStat:
+		slow = s.stat(n, p, a[0], a[1], true, false)
+	case sysLstat:
+		slow = s.stat(n, p, a[0], a[1], false, false)
+	case sysNewfstatat:
+		slow = s.stat(n, p, a[1], a[2], a[3]&unix.AT_SYMLINK_NOFOLLOW == 0, false)
+	case sysStatx:
+		slow = s.stat(n, p, a[1], a[4], a[2]&unix.AT_SYMLINK_NOFOLLOW == 0, true)
+	case sysAccess:
+		slow = s.access(n, p, a[0], a[1])
+	case sysFaccessat, sysFaccessat2:
+		slow = s.access(n, p, a[1], a[2])
+	case sysReadlink:
+		slow = s.readlink(n, p, a[0], a[1], a[2])
+	case sysReadlinkat:
+		slow = s.readlink(n, p, a[1], a[2], a[3])
+	case sysConnect:
+		slow = s.connect(n, p, a[0], a[1], a[2])
+	case sysBind:
+		slow = s.bind(n, p, a[0], a[1], a[2])
+	case sysListen:
+		slow = s.listen(n, p, a[0], a[1])
+	default:
+		s.cont(n)
+	}
+	return slow
+}
+
+// pathLocal applies what the C layer decides alone: file hooks off,
+// relative paths, and the fast rules of the hello answer.
+func (p *process) pathLocal(path string) bool {
+	if p.hello.flags&wire.FlagFS == 0 || len(path) == 0 || path[0] != '/' {
+		return true
+	}
+	if p.hello.flags&wire.FlagFSFast != 0 {
+		for _, r := range p.hello.rules {
+			if r.match(path) {
+				return r.act == wire.ActLocal
+			}
+		}
+	}
+	return false
+}
+
+// pathArg reads a path argument and decides the local cases; it returns
+// ok false when the call was already answered (continued).
+func (s *Supervisor) pathArg(n *notif, p *process, addr uint64) (string, bool) {
+	if p.hello.flags&wire.FlagFS == 0 {
+		s.cont(n)
+		return "", false
+	}
+	path, err := readPath(n.PID, addr)
+	if err != nil || p.pathLocal(path) {
+		s.cont(n) // a bad pointer or a long path fails natively
+		return "", false
+	}
+	return path, true
+}
+
+// answer installs the common answers: local continues, errno fails.
+// It reports whether r was an OK answer left to the caller.
+func (s *Supervisor) answer(n *notif, r response, err error) bool {
+	switch {
+	case err != nil:
+		// as the C layer: the intproxy is gone, decide locally
+		s.log.Debug("intproxy request", "pid", n.PID, "err", err)
+		s.cont(n)
+	case r.status == wire.StatusLocal:
+		s.cont(n)
+	case r.status == wire.StatusErrno:
+		s.fail(n, r.errno())
+	case r.status == wire.StatusOK:
+		return true
+	default:
+		s.fail(n, unix.EIO)
+	}
+	return false
+}
+
+func (s *Supervisor) open(n *notif, p *process, pathAddr, flags, mode uint64) func() {
+	path, ok := s.pathArg(n, p, pathAddr)
+	if !ok {
+		return nil
+	}
+	return func() {
+		if !s.checked(n) {
+			return
+		}
+		r, err := p.ask(wire.NewRequest(wire.OpOpen).U32(uint32(flags)).U32(uint32(mode)).Str(path).Frame())
+		defer closeIf(r.fd)
+		if !s.answer(n, r, err) {
+			return
+		}
+		if r.fd < 0 {
+			s.fail(n, unix.EIO)
+			return
+		}
+		// A token (write mode) would be reported at close by the C layer;
+		// here the intproxy writes the file back when the process exits.
+		s.sendFD(n, r.fd, flags&unix.O_CLOEXEC != 0)
+	}
+}
+
+// openat2's struct open_how: flags, mode, resolve (u64 each).
+func (s *Supervisor) openat2(n *notif, p *process, pathAddr, howAddr, size uint64) func() {
+	var how [24]byte
+	if size < 24 {
+		s.cont(n)
+		return nil
+	}
+	if r, err := readMem(n.PID, howAddr, how[:]); err != nil || r != 24 || binary.LittleEndian.Uint64(how[16:]) != 0 {
+		s.cont(n) // RESOLVE_* restrictions: native
+		return nil
+	}
+	return s.open(n, p, pathAddr, binary.LittleEndian.Uint64(how[0:]), binary.LittleEndian.Uint64(how[8:]))
+}
+
+func (s *Supervisor) stat(n *notif, p *process, pathAddr, buf uint64, follow, statx bool) func() {
+	path, ok := s.pathArg(n, p, pathAddr)
+	if !ok {
+		return nil
+	}
+	return func() {
+		if !s.checked(n) {
+			return
+		}
+		var f uint8
+		if follow {
+			f = 1
+		}
+		r, err := p.ask(wire.NewRequest(wire.OpStat).U8(f).Str(path).Frame())
+		closeIf(r.fd)
+		if !s.answer(n, r, err) {
+			return
+		}
+		st, ok := decodeStat(r.body)
+		if !ok {
+			s.fail(n, unix.EIO)
+			return
+		}
+		out := kernelStat(st)
+		if statx {
+			out = kernelStatx(st)
+		}
+		if err := writeMem(n.PID, buf, out); err != nil {
+			s.fail(n, unix.EFAULT)
+			return
+		}
+		s.ret(n, 0)
+	}
+}
+
+func (s *Supervisor) access(n *notif, p *process, pathAddr, mode uint64) func() {
+	path, ok := s.pathArg(n, p, pathAddr)
+	if !ok {
+		return nil
+	}
+	return func() {
+		if !s.checked(n) {
+			return
+		}
+		r, err := p.ask(wire.NewRequest(wire.OpAccess).U32(uint32(mode)).Str(path).Frame())
+		closeIf(r.fd)
+		if s.answer(n, r, err) {
+			s.ret(n, 0)
+		}
+	}
+}
+
+func (s *Supervisor) readlink(n *notif, p *process, pathAddr, buf, size uint64) func() {
+	path, ok := s.pathArg(n, p, pathAddr)
+	if !ok {
+		return nil
+	}
+	return func() {
+		if !s.checked(n) {
+			return
+		}
+		r, err := p.ask(wire.NewRequest(wire.OpReadLink).Str(path).Frame())
+		closeIf(r.fd)
+		if !s.answer(n, r, err) {
+			return
+		}
+		if len(r.body) < 2 || len(r.body) < 2+int(binary.LittleEndian.Uint16(r.body)) {
+			s.fail(n, unix.EIO)
+			return
+		}
+		target := r.body[2 : 2+int(binary.LittleEndian.Uint16(r.body))]
+		if int(size) <= 0 {
+			s.fail(n, unix.EINVAL)
+			return
+		}
+		target = target[:min(uint64(len(target)), size)]
+		if err := writeMem(n.PID, buf, target); err != nil {
+			s.fail(n, unix.EFAULT)
+			return
+		}
+		s.ret(n, int64(len(target)))
+	}
+}
+
+// sockArg reads a sockaddr argument; ok is false when the call was
+// answered (continued) because the address is not an inet one mirrord
+// decides on.
+func (s *Supervisor) sockArg(n *notif, addr, size uint64) (sockAddr, bool) {
+	if size < 2 || size > maxSockaddr || addr == 0 {
+		s.cont(n)
+		return sockAddr{}, false
+	}
+	buf := make([]byte, size)
+	if r, err := readMem(n.PID, addr, buf); err != nil || r != len(buf) {
+		s.cont(n)
+		return sockAddr{}, false
+	}
+	sa, ok := parseSockaddr(buf)
+	if !ok || (sa.Family != unix.AF_INET && sa.Family != unix.AF_INET6) || sa.Addr.Port() == 0 {
+		s.cont(n)
+		return sockAddr{}, false
+	}
+	return sa, true
+}
+
+// socket is a duplicate of the process's socket fd (pidfd_getfd): the
+// same open file description, so what the supervisor does to it happens
+// to the program's socket.
+type socket struct {
+	fd, domain, typ int
+}
+
+func (p *process) socket(fd uint64) (socket, error) {
+	dup, err := unix.PidfdGetfd(p.pidfd, int(int32(fd)), 0)
+	if err != nil {
+		return socket{fd: -1}, err
+	}
+	sk := socket{fd: dup}
+	if sk.domain, err = unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil {
+		sk.typ, err = unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_TYPE)
+	}
+	if err != nil {
+		_ = unix.Close(dup)
+		return socket{fd: -1}, err
+	}
+	return sk, nil
+}
+
+func (sk socket) close() { closeIf(sk.fd) }
+
+func isLoopback(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsLoopback() || a.IsUnspecified()
+}
+
+func (s *Supervisor) connect(n *notif, p *process, fd, addr, size uint64) func() {
+	f := p.hello.flags
+	if f&(wire.FlagOutTCP|wire.FlagOutUDP) == 0 {
+		s.cont(n)
+		return nil
+	}
+	sa, ok := s.sockArg(n, addr, size)
+	if !ok {
+		return nil
+	}
+	if f&wire.FlagIgnoreLocalhost != 0 && isLoopback(sa.Addr.Addr()) {
+		s.cont(n)
+		return nil
+	}
+	return func() {
+		sk, err := p.socket(fd)
+		if err != nil {
+			s.cont(n) // not a socket, or a bad fd: the kernel says so
+			return
+		}
+		defer sk.close()
+		var proto uint8
+		switch {
+		case sk.typ == unix.SOCK_STREAM && f&wire.FlagOutTCP != 0:
+			proto = wire.ProtoTCP
+		case sk.typ == unix.SOCK_DGRAM && f&wire.FlagOutUDP != 0:
+			proto = wire.ProtoUDP
+		}
+		if proto == 0 || int(sa.Family) != sk.domain {
+			s.cont(n)
+			return
+		}
+		if !s.checked(n) {
+			return
+		}
+		r, err := p.ask(wire.NewRequest(wire.OpConnect).U8(proto).Addr(sa.Addr).Frame())
+		closeIf(r.fd)
+		if !s.answer(n, r, err) {
+			return
+		}
+		via, ok := decodeAddr(r.body)
+		if !ok {
+			s.fail(n, unix.EIO)
+			return
+		}
+		// The program's socket connects to the intproxy's interceptor; a
+		// non-blocking one gets EINPROGRESS as it would from the kernel.
+		if err := unix.Connect(sk.fd, encodeSockaddr(sk.domain, via)); err != nil {
+			s.fail(n, err.(unix.Errno))
+			return
+		}
+		s.ret(n, 0)
+	}
+}
+
+// decodeAddr reads a wire address (family, port, 16 bytes).
+func decodeAddr(b []byte) (netip.AddrPort, bool) {
+	if len(b) < 19 {
+		return netip.AddrPort{}, false
+	}
+	port := binary.LittleEndian.Uint16(b[1:])
+	switch b[0] {
+	case wire.FamV4:
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[3:7])), port), true
+	case wire.FamV6:
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[3:19])), port), true
+	}
+	return netip.AddrPort{}, false
+}
+
+func (s *Supervisor) bind(n *notif, p *process, fd, addr, size uint64) func() {
+	if p.hello.flags&wire.FlagIncoming == 0 {
+		s.cont(n)
+		return nil
+	}
+	sa, ok := s.sockArg(n, addr, size)
+	if !ok {
+		return nil
+	}
+	return func() {
+		sk, err := p.socket(fd)
+		if err != nil {
+			s.cont(n)
+			return
+		}
+		defer sk.close()
+		if sk.typ != unix.SOCK_STREAM || int(sa.Family) != sk.domain {
+			s.cont(n)
+			return
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(sk.fd, &st); err != nil {
+			s.cont(n)
+			return
+		}
+		if !s.checked(n) {
+			return
+		}
+		r, err := p.ask(wire.NewRequest(wire.OpBind).Addr(sa.Addr).Frame())
+		closeIf(r.fd)
+		if !s.answer(n, r, err) {
+			return
+		}
+		if len(r.body) < 3 {
+			s.fail(n, unix.EIO)
+			return
+		}
+		port, fallback := binary.LittleEndian.Uint16(r.body), r.body[2] != 0
+		err = unix.Bind(sk.fd, encodeSockaddr(sk.domain, netip.AddrPortFrom(sa.Addr.Addr(), port)))
+		if fallback && (err == unix.EADDRINUSE || err == unix.EACCES) {
+			err = unix.Bind(sk.fd, encodeSockaddr(sk.domain, netip.AddrPortFrom(sa.Addr.Addr(), 0)))
+		}
+		if err != nil {
+			s.fail(n, err.(unix.Errno))
+			return
+		}
+		p.mu.Lock()
+		p.listeners[st.Ino] = sa.Addr.Port()
+		p.mu.Unlock()
+		s.ret(n, 0)
+	}
+}
+
+func (s *Supervisor) listen(n *notif, p *process, fd, backlog uint64) func() {
+	return func() {
+		sk, err := p.socket(fd)
+		if err != nil {
+			s.cont(n)
+			return
+		}
+		defer sk.close()
+		var st unix.Stat_t
+		if err := unix.Fstat(sk.fd, &st); err != nil {
+			s.cont(n)
+			return
+		}
+		p.mu.Lock()
+		port, ok := p.listeners[st.Ino]
+		delete(p.listeners, st.Ino)
+		p.mu.Unlock()
+		if !ok {
+			s.cont(n) // not bound through the supervisor
+			return
+		}
+		if !s.checked(n) {
+			return
+		}
+		if err := unix.Listen(sk.fd, int(int32(backlog))); err != nil {
+			s.fail(n, err.(unix.Errno))
+			return
+		}
+		lsa, err := unix.Getsockname(sk.fd)
+		actual, ok := addrOfSockaddr(lsa)
+		if err != nil || !ok {
+			s.ret(n, 0)
+			return
+		}
+		r, err := p.ask(wire.NewRequest(wire.OpListen).U16(port).Addr(actual).Frame())
+		closeIf(r.fd)
+		if err != nil || r.status == wire.StatusLocal {
+			s.ret(n, 0) // listening, not subscribed
+			return
+		}
+		if s.answer(n, r, err) {
+			s.ret(n, 0)
+		}
+	}
+}

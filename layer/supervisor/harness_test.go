@@ -1,0 +1,387 @@
+package supervisor
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mirrord-ls/mirrord-ls/layer/wire"
+)
+
+// envProbe makes the test binary play a supervised program (probe).
+const envProbe = "MIRRORD_SUPERVISOR_TEST_PROBE"
+
+func TestMain(m *testing.M) {
+	MaybeInit()
+	if os.Getenv(envProbe) != "" {
+		os.Exit(probe(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeIntproxy answers the layer protocol with canned decisions: paths
+// under /remote/ are remote (content "remote:" + path), connections to
+// 192.0.2.0/24 go to an interceptor that answers "via intproxy", binds of
+// 8080 are moved to listenPort and listens are recorded.
+type fakeIntproxy struct {
+	t    testing.TB
+	path string
+	ln   *net.UnixListener
+
+	mu    sync.Mutex
+	reqs  []any
+	conns map[net.Conn]bool
+	wg    sync.WaitGroup
+
+	interceptor net.Listener
+	listenPort  uint16
+	ignoreLocal bool
+}
+
+func newFakeIntproxy(t testing.TB) *fakeIntproxy {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeIntproxy{t: t, path: filepath.Join(dir, "ip.sock"), conns: map[net.Conn]bool{}}
+	f.ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: f.path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.interceptor, err = net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.wg.Add(2)
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := f.interceptor.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("via intproxy"))
+			c.Close()
+		}
+	}()
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := f.ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.conns[c] = true
+			f.mu.Unlock()
+			f.wg.Add(1)
+			go func() {
+				defer f.wg.Done()
+				f.serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		f.ln.Close()
+		f.interceptor.Close()
+		f.mu.Lock()
+		for c := range f.conns {
+			c.Close()
+		}
+		f.mu.Unlock()
+		f.wg.Wait()
+		os.RemoveAll(dir)
+	})
+	return f
+}
+
+func (f *fakeIntproxy) requests() []any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]any{}, f.reqs...)
+}
+
+// openConns is how many control connections are open.
+func (f *fakeIntproxy) openConns() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.conns)
+}
+
+func (f *fakeIntproxy) serve(c *net.UnixConn) {
+	defer func() {
+		f.mu.Lock()
+		delete(f.conns, c)
+		f.mu.Unlock()
+		c.Close()
+	}()
+	buf := make([]byte, 4096)
+	for {
+		payload, err := wire.ReadFrame(c, buf)
+		if err != nil {
+			return
+		}
+		req, err := wire.Decode(payload)
+		if err != nil {
+			f.t.Errorf("fake intproxy: %v", err)
+			return
+		}
+		f.mu.Lock()
+		f.reqs = append(f.reqs, req)
+		f.mu.Unlock()
+		b, fd := f.answer(req)
+		if fd >= 0 {
+			_, _, err = c.WriteMsgUnix(b.Frame(), unix.UnixRights(fd), nil)
+			unix.Close(fd)
+		} else {
+			_, err = c.Write(b.Frame())
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (f *fakeIntproxy) answer(req any) (*wire.Builder, int) {
+	local := wire.NewResponse(wire.StatusLocal)
+	switch r := req.(type) {
+	case wire.Hello:
+		flags := wire.FlagFS | wire.FlagFSFast | wire.FlagOutTCP | wire.FlagOutUDP | wire.FlagDNS | wire.FlagIncoming
+		if f.ignoreLocal {
+			flags |= wire.FlagIgnoreLocalhost
+		}
+		b := wire.NewResponse(wire.StatusOK).U32(flags).U16(3)
+		b.U8(wire.RulePrefix).U8(wire.ActAsk).Str("/remote/")
+		b.U8(wire.RulePrefix).U8(wire.ActLocal).Str("/proc")
+		b.U8(wire.RulePrefix).U8(wire.ActLocal).Str("/sys")
+		return b, -1
+	case wire.Open:
+		if !strings.HasPrefix(r.Path, "/remote/") {
+			return local, -1
+		}
+		if strings.HasSuffix(r.Path, "/missing") {
+			return wire.NewResponse(wire.StatusErrno).U32(uint32(unix.ENOENT)), -1
+		}
+		fd, err := unix.MemfdCreate("remote", unix.MFD_CLOEXEC)
+		if err != nil {
+			f.t.Error(err)
+			return wire.NewResponse(wire.StatusErrno).U32(uint32(unix.EIO)), -1
+		}
+		_, _ = unix.Pwrite(fd, []byte("remote:"+r.Path), 0)
+		return wire.NewResponse(wire.StatusOK).U64(0), fd
+	case wire.Stat:
+		if !strings.HasPrefix(r.Path, "/remote/") {
+			return local, -1
+		}
+		return wire.NewResponse(wire.StatusOK).U64(1).U64(42).U32(syscall.S_IFREG | 0o640).U64(1).U32(0).U32(0).
+			U64(0).I64(int64(len("remote:" + r.Path))).I64(4096).I64(1).I64(1e9).I64(2e9).I64(3e9), -1
+	case wire.Access:
+		if !strings.HasPrefix(r.Path, "/remote/") {
+			return local, -1
+		}
+		return wire.NewResponse(wire.StatusOK), -1
+	case wire.ReadLink:
+		if !strings.HasPrefix(r.Path, "/remote/") {
+			return local, -1
+		}
+		return wire.NewResponse(wire.StatusOK).Str("/remote/target"), -1
+	case wire.Connect:
+		if !netip.MustParsePrefix("192.0.2.0/24").Contains(r.Addr.Addr().Unmap()) {
+			return local, -1
+		}
+		if r.Addr.Port() == 1 {
+			return wire.NewResponse(wire.StatusErrno).U32(uint32(unix.ECONNREFUSED)), -1
+		}
+		return wire.NewResponse(wire.StatusOK).Addr(f.interceptor.Addr().(*net.TCPAddr).AddrPort()), -1
+	case wire.Bind:
+		port := r.Addr.Port()
+		if port == 8080 && f.listenPort != 0 {
+			port = f.listenPort
+		}
+		return wire.NewResponse(wire.StatusOK).U16(port).U8(1), -1
+	case wire.Listen:
+		return wire.NewResponse(wire.StatusOK), -1
+	}
+	return local, -1
+}
+
+// supervised runs the probe with args under a supervisor talking to f.
+func supervised(t testing.TB, f *fakeIntproxy, cfg Config, args ...string) (string, *Supervisor) {
+	t.Helper()
+	out, s, err := runSupervised(t, f, cfg, args...)
+	if err != nil {
+		t.Fatalf("probe %v: %v\n%s", args, err, out)
+	}
+	return out, s
+}
+
+func runSupervised(t testing.TB, f *fakeIntproxy, cfg Config, args ...string) (string, *Supervisor, error) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), envProbe+"=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	pend, err := Prepare(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		pend.Close()
+		t.Fatal(err)
+	}
+	cfg.Intproxy = f.path
+	s, err := pend.Start(cfg)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		err = errors.Join(errors.New("probe timed out"), <-done)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Error("the supervisor did not end after the probe exited")
+		s.Close()
+	}
+	return out.String() + errb.String(), s, err
+}
+
+// probe is the supervised program: each argument is one operation.
+func probe(args []string) int {
+	for _, a := range args {
+		op, arg, _ := strings.Cut(a, "=")
+		if err := probeOp(op, arg); err != nil {
+			fmt.Printf("%s: error %v\n", op, err)
+		}
+	}
+	return 0
+}
+
+func probeOp(op, arg string) error {
+	switch op {
+	case "cat":
+		b, err := os.ReadFile(arg)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("cat %s\n", b)
+	case "stat":
+		st, err := os.Stat(arg)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("stat %d %v %d\n", st.Size(), st.Mode(), st.ModTime().Unix())
+	case "statx":
+		var st unix.Statx_t
+		if err := unix.Statx(unix.AT_FDCWD, arg, 0, unix.STATX_BASIC_STATS, &st); err != nil {
+			return err
+		}
+		fmt.Printf("statx %d %o %d\n", st.Size, st.Mode, st.Mtime.Sec)
+	case "access":
+		fmt.Printf("access %v\n", unix.Access(arg, unix.R_OK))
+	case "readlink":
+		l, err := os.Readlink(arg)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("readlink %s\n", l)
+	case "connect":
+		c, err := net.DialTimeout("tcp", arg, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		b, err := io.ReadAll(c)
+		fmt.Printf("connect %s\n", b)
+		return err
+	case "listen":
+		ln, err := net.Listen("tcp", arg)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		fmt.Printf("listen %s\n", ln.Addr())
+	case "swap":
+		// openat with a buffer the test rewrites (through the
+		// supervisor's afterRead hook) once the supervisor has read it
+		buf := make([]byte, 64)
+		copy(buf, arg+"\x00")
+		fd, _, e := unix.Syscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafePointer(buf)), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+		if e != 0 {
+			return e
+		}
+		f := os.NewFile(fd, "swapped")
+		defer f.Close()
+		b, _ := io.ReadAll(f)
+		now, _ := cString(buf)
+		fmt.Printf("swap buffer=%s content=%s\n", now, b)
+	case "loop":
+		// 10,000 notified calls of every kind, then the fd count
+		n := 0
+		_, _ = fmt.Sscan(arg, &n)
+		for i := 0; i < n; i++ {
+			switch i % 5 {
+			case 0:
+				if _, err := os.ReadFile("/remote/loop"); err != nil {
+					return err
+				}
+			case 1:
+				if _, err := os.Stat("/remote/loop"); err != nil {
+					return err
+				}
+			case 2:
+				if _, err := os.ReadFile("/proc/self/stat"); err != nil {
+					return err
+				}
+			case 3:
+				if _, err := os.ReadFile("/remote/missing"); !os.IsNotExist(err) {
+					return fmt.Errorf("missing remote file: %v", err)
+				}
+			case 4:
+				c, err := net.DialTimeout("tcp", "192.0.2.7:80", 10*time.Second)
+				if err != nil {
+					return err
+				}
+				c.Close()
+			}
+		}
+	case "fds":
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			return err
+		}
+		fmt.Printf("fds %d\n", len(ents))
+	default:
+		return fmt.Errorf("unknown probe op %q", op)
+	}
+	return nil
+}
+
+// le is a shorthand for the tests' byte encoding.
+var le = binary.LittleEndian

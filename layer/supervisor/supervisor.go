@@ -1,0 +1,507 @@
+// Package supervisor runs programs the C layer cannot reach — static
+// binaries and Go programs, which make system calls without libc — under
+// mirrord, with a seccomp user-notification filter.
+//
+// The program is started through a re-execution of our own binary
+// (Prepare, MaybeInit) that sets no_new_privs, installs a filter sending
+// the syscalls mirrord decides on to a listener (SECCOMP_RET_USER_NOTIF,
+// SECCOMP_FILTER_FLAG_NEW_LISTENER), passes the listener to the parent
+// over a socketpair and execve's the program; the filter is inherited by
+// every thread and child. Everything else runs natively.
+//
+// The Supervisor is a Go client of the intproxy's layer protocol
+// (layer/wire): for each notification it reads the arguments from the
+// process's memory, asks the intproxy exactly what the C layer would ask
+// (one decision engine: outgoing filter, file policy, DNS, ports), checks
+// that the notification is still pending (SECCOMP_IOCTL_NOTIF_ID_VALID),
+// and then either lets the call run natively
+// (SECCOMP_USER_NOTIF_FLAG_CONTINUE), fails it with an errno, installs an
+// fd in the process (SECCOMP_IOCTL_NOTIF_ADDFD: a memfd snapshot of a
+// remote file), or does the call itself on the process's own socket
+// (pidfd_getfd: connect to the intproxy's interceptor, bind the port the
+// intproxy chose, listen) so the socket's options and fd number stay the
+// program's.
+//
+// Every remote effect uses the copy of the arguments the supervisor read
+// and checked, never memory the program could change afterwards; a call
+// decided "local" continues natively, where the kernel reads the
+// arguments again — whatever the program swapped in then runs locally, as
+// it could have anyway.
+package supervisor
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mirrord-ls/mirrord-ls/layer/wire"
+)
+
+// Config configures a Supervisor.
+type Config struct {
+	// Intproxy is the intproxy's layer socket (MIRRORD_LAYER_INTPROXY_ADDR).
+	Intproxy string
+	// Log receives diagnostics (discarded when nil).
+	Log *slog.Logger
+
+	// afterRead, in tests, runs after the arguments were read and before
+	// the supervisor checks the notification and acts.
+	afterRead func(n *notif)
+}
+
+// Stats counts what the supervisor did.
+type Stats struct {
+	Notifications, Continued, Answered, Dropped uint64
+}
+
+// Supervisor answers the notifications of one listener.
+type Supervisor struct {
+	cfg   Config
+	log   *slog.Logger
+	fd    int // the listener
+	stopR *os.File
+	stopW *os.File
+	done  chan struct{}
+	err   error
+
+	mu    sync.Mutex
+	procs map[int]*process    // by tgid
+	tids  map[uint32]*process // by thread id
+	wg    sync.WaitGroup      // handlers and process watchers
+
+	nNotif, nCont, nAnswered, nDropped atomic.Uint64
+}
+
+// New supervises the listener fd (taking ownership of it).
+func New(listener int, cfg Config) (*Supervisor, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		_ = unix.Close(listener)
+		return nil, err
+	}
+	s := &Supervisor{
+		cfg: cfg, log: cfg.Log, fd: listener, stopR: r, stopW: w, done: make(chan struct{}),
+		procs: map[int]*process{}, tids: map[uint32]*process{},
+	}
+	go s.loop()
+	return s, nil
+}
+
+// Done is closed when no supervised process is left (or Close was called).
+func (s *Supervisor) Done() <-chan struct{} { return s.done }
+
+// Err is why the loop ended early, after Done; nil when the processes
+// exited.
+func (s *Supervisor) Err() error {
+	<-s.done
+	return s.err
+}
+
+// Stats returns the counters.
+func (s *Supervisor) Stats() Stats {
+	return Stats{s.nNotif.Load(), s.nCont.Load(), s.nAnswered.Load(), s.nDropped.Load()}
+}
+
+// Close stops supervising; a supervised process still running then gets
+// ENOSYS from every notified call. It waits for the loop and handlers.
+func (s *Supervisor) Close() error {
+	_, _ = s.stopW.Write([]byte{0})
+	<-s.done
+	return nil
+}
+
+func (s *Supervisor) loop() {
+	defer func() {
+		s.wg.Wait()
+		s.mu.Lock()
+		for _, p := range s.procs {
+			p.close()
+		}
+		s.procs, s.tids = map[int]*process{}, map[uint32]*process{}
+		s.mu.Unlock()
+		_ = unix.Close(s.fd)
+		s.stopR.Close()
+		s.stopW.Close()
+		close(s.done)
+	}()
+	pfd := []unix.PollFd{
+		{Fd: int32(s.fd), Events: unix.POLLIN},
+		{Fd: int32(s.stopR.Fd()), Events: unix.POLLIN},
+	}
+	for {
+		pfd[0].Revents, pfd[1].Revents = 0, 0
+		if _, err := unix.Poll(pfd, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			s.err = fmt.Errorf("poll the seccomp listener: %w", err)
+			return
+		}
+		if pfd[1].Revents != 0 {
+			return
+		}
+		if pfd[0].Revents&unix.POLLIN == 0 {
+			if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+				return // no task uses the filter any more
+			}
+			continue
+		}
+		var n notif
+		if err := ioctlPtr(s.fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)); err != nil {
+			if err == unix.EINTR || err == unix.ENOENT {
+				continue // the task went away between poll and recv
+			}
+			s.err = fmt.Errorf("receive a seccomp notification: %w", err)
+			return
+		}
+		s.nNotif.Add(1)
+		if slow := s.dispatch(&n); slow != nil {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				slow()
+			}()
+		}
+	}
+}
+
+func ioctlPtr(fd int, req uint, p unsafe.Pointer) error {
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(p))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// valid reports whether the notification is still pending: the thread
+// still waits in the call, so what was read from its memory belongs to it.
+func (s *Supervisor) valid(n *notif) bool {
+	id := n.ID
+	return ioctlPtr(s.fd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&id)) == nil
+}
+
+// checked runs the test hook and then valid.
+func (s *Supervisor) checked(n *notif) bool {
+	if s.cfg.afterRead != nil {
+		s.cfg.afterRead(n)
+	}
+	if !s.valid(n) {
+		s.nDropped.Add(1)
+		return false
+	}
+	return true
+}
+
+func (s *Supervisor) send(r *notifResp) {
+	if err := ioctlPtr(s.fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(r)); err != nil {
+		// ENOENT: the call was interrupted (or its process killed)
+		s.nDropped.Add(1)
+		return
+	}
+	if r.Flags&unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE != 0 {
+		s.nCont.Add(1)
+	} else {
+		s.nAnswered.Add(1)
+	}
+}
+
+// cont lets the call run natively.
+func (s *Supervisor) cont(n *notif) {
+	s.send(&notifResp{ID: n.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE})
+}
+
+// fail fails the call with errno.
+func (s *Supervisor) fail(n *notif, e unix.Errno) {
+	s.send(&notifResp{ID: n.ID, Error: -int32(e)})
+}
+
+// ret makes the call return v.
+func (s *Supervisor) ret(n *notif, v int64) {
+	s.send(&notifResp{ID: n.ID, Val: v})
+}
+
+// sendFD installs fd in the process as the call's result (atomically:
+// SECCOMP_ADDFD_FLAG_SEND), with O_CLOEXEC when cloexec. It does not close fd.
+func (s *Supervisor) sendFD(n *notif, fd int, cloexec bool) {
+	a := notifAddFD{ID: n.ID, Flags: unix.SECCOMP_ADDFD_FLAG_SEND, SrcFD: uint32(fd)}
+	if cloexec {
+		a.NewFDFlags = unix.O_CLOEXEC
+	}
+	if err := ioctlPtr(s.fd, unix.SECCOMP_IOCTL_NOTIF_ADDFD, unsafe.Pointer(&a)); err != nil {
+		s.nDropped.Add(1)
+		if err != unix.ENOENT {
+			s.log.Warn("install an fd in the supervised process", "pid", n.PID, "err", err)
+			s.fail(n, err.(unix.Errno))
+		}
+		return
+	}
+	s.nAnswered.Add(1)
+}
+
+// process is one supervised process (thread group).
+type process struct {
+	s     *Supervisor
+	tgid  int
+	pidfd int
+	hello helloInfo
+	// off: the intproxy could not be reached or said to skip this
+	// process; every call runs natively.
+	off bool
+
+	mu        sync.Mutex
+	idle      []*ctlConn
+	all       []*ctlConn
+	gone      bool
+	tids      []uint32
+	listeners map[uint64]uint16 // socket inode -> port the app asked to bind
+}
+
+// proc returns the process of thread tid, introducing it to the intproxy
+// on first sight; nil when the thread is gone.
+func (s *Supervisor) proc(tid uint32) *process {
+	s.mu.Lock()
+	p := s.tids[tid]
+	s.mu.Unlock()
+	if p != nil {
+		return p
+	}
+	st, err := readStatus(int(tid))
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	p = s.procs[st.tgid]
+	if p != nil {
+		s.tids[tid] = p
+		p.tids = append(p.tids, tid)
+		s.mu.Unlock()
+		return p
+	}
+	s.mu.Unlock()
+	// Not known yet: build it outside the lock (hello is a round trip).
+	np, err := s.newProcess(st)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p = s.procs[st.tgid]; p != nil { // another thread won
+		np.close()
+	} else {
+		p = np
+		s.procs[st.tgid] = p
+		s.wg.Add(1)
+		go s.watch(p)
+	}
+	s.tids[tid] = p
+	p.tids = append(p.tids, tid)
+	return p
+}
+
+type status struct{ tgid, ppid int }
+
+func readStatus(tid int) (status, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return status{}, err
+	}
+	var st status
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		switch k {
+		case "Tgid":
+			st.tgid, _ = strconv.Atoi(strings.TrimSpace(v))
+		case "PPid":
+			st.ppid, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	if st.tgid == 0 {
+		return st, errors.New("no Tgid in status")
+	}
+	return st, nil
+}
+
+func (s *Supervisor) newProcess(st status) (*process, error) {
+	pidfd, err := unix.PidfdOpen(st.tgid, 0)
+	if err != nil {
+		return nil, err
+	}
+	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, listeners: map[uint64]uint16{}}
+	c, err := p.dial(st, true)
+	if err != nil {
+		s.log.Warn("supervised process runs without mirrord", "pid", st.tgid, "err", err)
+		p.off = true
+		return p, nil
+	}
+	p.all = append(p.all, c)
+	p.idle = append(p.idle, c)
+	if p.hello.flags&wire.FlagSkip != 0 {
+		p.off = true
+	}
+	return p, nil
+}
+
+// helloFrame describes the process as the C layer's hello does.
+func helloFrame(st status) []byte {
+	dir := "/proc/" + strconv.Itoa(st.tgid) + "/"
+	comm, _ := os.ReadFile(dir + "comm")
+	cmdline, _ := os.ReadFile(dir + "cmdline")
+	cwd, _ := os.Readlink(dir + "cwd")
+	exe, _ := os.Readlink(dir + "exe")
+	env, _ := os.ReadFile(dir + "environ")
+	var home, tmp string
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte("HOME=")); ok {
+			home = string(v)
+		} else if v, ok := bytes.CutPrefix(kv, []byte("TMPDIR=")); ok {
+			tmp = string(v)
+		}
+	}
+	if tmp == "" {
+		tmp = "/tmp"
+	}
+	if len(cmdline) > 0xffff {
+		cmdline = cmdline[:0xffff]
+	}
+	b := wire.NewRequest(wire.OpHello).U32(uint32(st.tgid)).U32(uint32(st.ppid)).
+		Str(strings.TrimSpace(string(comm))).U16(uint16(len(cmdline))).Bytes(cmdline)
+	return b.Str(cwd).Str(exe).Str(home).Str(tmp).Frame()
+}
+
+// dial opens a control connection and says hello (the first one also
+// records the hello answer).
+func (p *process) dial(st status, first bool) (*ctlConn, error) {
+	c, err := dialIntproxy(p.s.cfg.Intproxy)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.call(helloFrame(st))
+	if err == nil && r.status != wire.StatusOK {
+		err = fmt.Errorf("hello answered with status %d", r.status)
+	}
+	closeIf(r.fd)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	h, err := parseHello(r.body)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if first {
+		p.hello = h
+	}
+	return c, nil
+}
+
+// ask sends a request on an idle control connection (a new one when all
+// are busy: one slow call, such as a subscription, must not hold up the
+// others) and returns the answer.
+func (p *process) ask(frame []byte) (response, error) {
+	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		return response{fd: -1}, errors.New("process gone")
+	}
+	var c *ctlConn
+	if n := len(p.idle); n > 0 {
+		c, p.idle = p.idle[n-1], p.idle[:n-1]
+	}
+	p.mu.Unlock()
+	if c == nil {
+		st, err := readStatus(p.tgid)
+		if err != nil {
+			return response{fd: -1}, err
+		}
+		if c, err = p.dial(st, false); err != nil {
+			return response{fd: -1}, err
+		}
+		p.mu.Lock()
+		p.all = append(p.all, c)
+		p.mu.Unlock()
+	}
+	r, err := c.call(frame)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil || p.gone {
+		c.Close()
+		p.all = removeConn(p.all, c)
+		if err == nil {
+			closeIf(r.fd)
+			err = errors.New("process gone")
+		}
+		return response{fd: -1}, err
+	}
+	p.idle = append(p.idle, c)
+	return r, nil
+}
+
+func removeConn(list []*ctlConn, c *ctlConn) []*ctlConn {
+	for i, x := range list {
+		if x == c {
+			return append(list[:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+// close drops the control connections (the intproxy then ends the
+// process's subscriptions and writes back its files) and the pidfd.
+func (p *process) close() {
+	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		return
+	}
+	p.gone = true
+	all := p.all
+	p.all, p.idle = nil, nil
+	p.mu.Unlock()
+	for _, c := range all {
+		c.Close()
+	}
+	_ = unix.Close(p.pidfd)
+}
+
+// watch waits for the process to exit, then forgets it.
+func (s *Supervisor) watch(p *process) {
+	defer s.wg.Done()
+	pfd := []unix.PollFd{
+		{Fd: int32(p.pidfd), Events: unix.POLLIN},
+		{Fd: int32(s.stopR.Fd()), Events: unix.POLLIN},
+	}
+	for {
+		_, err := unix.Poll(pfd, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		break
+	}
+	s.mu.Lock()
+	if s.procs[p.tgid] == p {
+		delete(s.procs, p.tgid)
+	}
+	for _, t := range p.tids {
+		if s.tids[t] == p {
+			delete(s.tids, t)
+		}
+	}
+	s.mu.Unlock()
+	p.close()
+}

@@ -1,0 +1,196 @@
+package supervisor
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mirrord-ls/mirrord-ls/layer/wire"
+)
+
+func TestRemoteFiles(t *testing.T) {
+	f := newFakeIntproxy(t)
+	out, s := supervised(t, f, Config{},
+		"cat=/remote/app/config.yaml", "cat=/remote/missing", "stat=/remote/x", "statx=/remote/x",
+		"access=/remote/x", "readlink=/remote/link", "cat=/proc/self/comm")
+	want := strings.Join([]string{
+		"cat remote:/remote/app/config.yaml",
+		"cat: error open /remote/missing: no such file or directory",
+		"stat 16 -rw-r----- 2",
+		"statx 16 100640 2",
+		"access <nil>",
+		"readlink /remote/target",
+		"cat " + "supervisor.test\n",
+	}, "\n") + "\n"
+	if out != want {
+		t.Fatalf("probe output:\n%s\nwant:\n%s", out, want)
+	}
+	// /proc is decided by the fast rules, never asked
+	for _, r := range f.requests() {
+		if o, ok := r.(wire.Open); ok && strings.HasPrefix(o.Path, "/proc") {
+			t.Errorf("asked about %s", o.Path)
+		}
+	}
+	if st := s.Stats(); st.Notifications == 0 || st.Continued == 0 || st.Answered < 6 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestConnectGoesThroughInterceptor(t *testing.T) {
+	f := newFakeIntproxy(t)
+	local, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	go func() {
+		for {
+			c, err := local.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("local server"))
+			c.Close()
+		}
+	}()
+	out, _ := supervised(t, f, Config{},
+		"connect=192.0.2.7:80", "connect=[::ffff:192.0.2.8]:80", "connect=192.0.2.9:1", "connect="+local.Addr().String())
+	want := "connect via intproxy\nconnect via intproxy\nconnect: error dial tcp 192.0.2.9:1: connect: connection refused\nconnect local server\n"
+	if out != want {
+		t.Fatalf("probe output:\n%s\nwant:\n%s", out, want)
+	}
+	var asked []string
+	for _, r := range f.requests() {
+		if c, ok := r.(wire.Connect); ok {
+			asked = append(asked, c.Addr.String())
+		}
+	}
+	if len(asked) != 4 {
+		t.Fatalf("connects asked: %v", asked)
+	}
+}
+
+func TestBindListenReported(t *testing.T) {
+	f := newFakeIntproxy(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.listenPort = uint16(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	out, _ := supervised(t, f, Config{}, "listen=127.0.0.1:8080")
+	if want := fmt.Sprintf("listen 127.0.0.1:%d\n", f.listenPort); out != want {
+		t.Fatalf("probe output %q, want %q", out, want)
+	}
+	var got []string
+	for _, r := range f.requests() {
+		switch r := r.(type) {
+		case wire.Bind:
+			got = append(got, "bind "+r.Addr.String())
+		case wire.Listen:
+			got = append(got, fmt.Sprintf("listen %d %s", r.RequestedPort, r.Actual))
+		}
+	}
+	want := []string{"bind 127.0.0.1:8080", fmt.Sprintf("listen 8080 127.0.0.1:%d", f.listenPort)}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("requests %v, want %v", got, want)
+	}
+}
+
+// TestSwappedPathIsNotActedOn: the program rewrites its path buffer after
+// the supervisor read it (the hook runs between the read and the check).
+// The supervisor asks about, and installs, only the path it read.
+func TestSwappedPathIsNotActedOn(t *testing.T) {
+	f := newFakeIntproxy(t)
+	swapped := 0
+	cfg := Config{afterRead: func(n *notif) {
+		if int64(n.Nr) != sysOpenat {
+			return
+		}
+		path, err := readPath(n.PID, n.Args[1])
+		if err != nil || path != "/remote/checked" {
+			return
+		}
+		if err := writeMem(n.PID, n.Args[1], []byte("/remote/swapped\x00")); err != nil {
+			t.Errorf("swap: %v", err)
+		}
+		swapped++
+	}}
+	out, _ := supervised(t, f, cfg, "swap=/remote/checked")
+	if swapped != 1 {
+		t.Fatalf("swapped %d times", swapped)
+	}
+	if want := "swap buffer=/remote/swapped content=remote:/remote/checked\n"; out != want {
+		t.Fatalf("probe output %q, want %q", out, want)
+	}
+	for _, r := range f.requests() {
+		if o, ok := r.(wire.Open); ok && strings.Contains(o.Path, "swapped") {
+			t.Fatalf("the supervisor asked about the swapped path: %+v", o)
+		}
+	}
+}
+
+// TestInvalidNotificationIsDropped: the thread is killed after the
+// supervisor read its arguments; the ID check fails and nothing is asked
+// or installed.
+func TestInvalidNotificationIsDropped(t *testing.T) {
+	f := newFakeIntproxy(t)
+	cfg := Config{afterRead: func(n *notif) {
+		if int64(n.Nr) == sysOpenat {
+			if path, _ := readPath(n.PID, n.Args[1]); path == "/remote/killed" {
+				_ = unix.Kill(int(n.PID), syscall.SIGKILL)
+				// wait until the kernel has withdrawn the notification
+				for i := 0; i < 1000 && unix.Kill(int(n.PID), 0) == nil; i++ {
+					_, _ = os.ReadFile("/proc/self/stat")
+				}
+			}
+		}
+	}}
+	_, s, err := runSupervised(t, f, cfg, "cat=/remote/killed")
+	if err == nil {
+		t.Fatal("the probe was not killed")
+	}
+	for _, r := range f.requests() {
+		if o, ok := r.(wire.Open); ok && o.Path == "/remote/killed" {
+			t.Fatalf("asked about the path of a dead thread")
+		}
+	}
+	if s.Stats().Dropped == 0 {
+		t.Fatalf("stats %+v", s.Stats())
+	}
+}
+
+// TestNoLeakedFDs: 10,000 notified calls (remote opens, stats, missing
+// files, local opens, remote connects) leave no fd behind in the program
+// or in the supervisor, and the control connections close with it.
+func TestNoLeakedFDs(t *testing.T) {
+	f := newFakeIntproxy(t)
+	before := countFDs(t)
+	out, s := supervised(t, f, Config{}, "loop=10", "fds", "loop=10000", "fds")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || lines[0] != lines[1] {
+		t.Fatalf("fds before and after the loop differ: %q", out)
+	}
+	if st := s.Stats(); st.Notifications < 10000 {
+		t.Fatalf("only %d notifications", st.Notifications)
+	}
+	if after := countFDs(t); after != before {
+		t.Fatalf("the supervisor's process had %d fds before, %d after", before, after)
+	}
+	if n := f.openConns(); n != 0 {
+		t.Fatalf("%d control connections left open", n)
+	}
+}
+
+func countFDs(t testing.TB) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}

@@ -1,0 +1,34 @@
+package supervisor
+
+import "golang.org/x/sys/unix"
+
+// auditArch is AUDIT_ARCH_X86_64.
+const auditArch = 0xc000003e
+
+// Supported reports whether this build can supervise programs.
+const Supported = true
+
+// Syscalls the supervisor decides on.
+const (
+	sysOpen       = unix.SYS_OPEN
+	sysOpenat     = unix.SYS_OPENAT
+	sysOpenat2    = unix.SYS_OPENAT2
+	sysStat       = unix.SYS_STAT
+	sysLstat      = unix.SYS_LSTAT
+	sysNewfstatat = unix.SYS_NEWFSTATAT
+	sysStatx      = unix.SYS_STATX
+	sysAccess     = unix.SYS_ACCESS
+	sysFaccessat  = unix.SYS_FACCESSAT
+	sysFaccessat2 = unix.SYS_FACCESSAT2
+	sysReadlink   = unix.SYS_READLINK
+	sysReadlinkat = unix.SYS_READLINKAT
+	sysConnect    = unix.SYS_CONNECT
+	sysBind       = unix.SYS_BIND
+	sysListen     = unix.SYS_LISTEN
+)
+
+var notified = []uint32{
+	sysOpenat, sysNewfstatat, sysConnect, sysOpen, sysStat, sysLstat, sysStatx,
+	sysAccess, sysFaccessat, sysFaccessat2, sysReadlink, sysReadlinkat, sysOpenat2,
+	sysBind, sysListen,
+}
