@@ -18,11 +18,11 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod"
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod/kubelettest"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
-	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/portforward"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 	"github.com/mirrord-ls/mirrord-ls/session"
@@ -123,7 +123,7 @@ func (n *fakeNode) runAgent(ctx context.Context, p *corev1.Pod) {
 	if err != nil {
 		return // created right after the Job; next round
 	}
-	a := agenttest.StartAgent(n.t, n.netns[idx], agenttest.AgentOptions{Extra: []string{"--token", string(secret.Data[ref.Key])}})
+	a := agenttest.StartAgent(n.t, n.netns[idx], agenttest.AgentOptions{Token: string(secret.Data[ref.Key])})
 	n.mu.Lock()
 	n.agents[p.Name] = target
 	n.mu.Unlock()

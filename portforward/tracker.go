@@ -13,9 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/kube/podselect"
 	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
-	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 // Tracker finds the pod of a target and notices when that pod goes away.

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mirrord-ls/mirrord-ls/internal/version"
 	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/version"
 )
 
 func verifyText(t *testing.T, path, text string, env map[string]string, ide bool) *Result {

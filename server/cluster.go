@@ -14,9 +14,9 @@ import (
 	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/schema"
-	"github.com/mirrord-ls/mirrord-ls/server/assist"
-	"github.com/mirrord-ls/mirrord-ls/server/configref"
+	"github.com/mirrord-ls/mirrord-ls/schema/configref"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
 
@@ -43,13 +43,13 @@ func (p *ListTargetsParams) validate() error {
 }
 
 // listTargets answers mirrord/listTargets from the TargetCatalog.
-func (s *Server) listTargets(ctx context.Context, p ListTargetsParams) (TargetList, error) {
+func (s *Server) listTargets(ctx context.Context, p ListTargetsParams) (targets.TargetList, error) {
 	ref, err := s.configClusterRef(ctx, p.ConfigURI, p.ConfigPath)
 	if err != nil {
-		return TargetList{}, err
+		return targets.TargetList{}, err
 	}
 	if err := s.allowKubeconfig(ref.Kubeconfig); err != nil {
-		return TargetList{}, err
+		return targets.TargetList{}, err
 	}
 	if p.Namespace != "" {
 		ref.Namespace = p.Namespace
@@ -58,12 +58,12 @@ func (s *Server) listTargets(ctx context.Context, p ListTargetsParams) (TargetLi
 	if len(kinds) == 0 {
 		kinds = p.TargetTypes
 	}
-	list, err := s.opts.Targets.ListTargets(ctx, TargetQuery{Cluster: ref, Kinds: kinds, IncludeUnavailable: p.IncludeUnavailable})
+	list, err := s.opts.Targets.ListTargets(ctx, targets.TargetQuery{Cluster: ref, Kinds: kinds, IncludeUnavailable: p.IncludeUnavailable})
 	if err != nil {
-		return TargetList{}, err
+		return targets.TargetList{}, err
 	}
 	if list.Targets == nil {
-		list.Targets = []Target{}
+		list.Targets = []targets.Target{}
 	}
 	if list.Namespaces == nil {
 		list.Namespaces = []string{}
@@ -76,7 +76,7 @@ func (s *Server) listTargets(ctx context.Context, p ListTargetsParams) (TargetLi
 
 // configClusterRef reads the cluster a config names: an open document as
 // the editor holds it, else the file; neither: the kubeconfig's defaults.
-func (s *Server) configClusterRef(ctx context.Context, uri protocol.DocumentURI, path string) (ClusterRef, error) {
+func (s *Server) configClusterRef(ctx context.Context, uri protocol.DocumentURI, path string) (targets.ClusterRef, error) {
 	var text string
 	switch {
 	case uri != "":
@@ -86,7 +86,7 @@ func (s *Server) configClusterRef(ctx context.Context, uri protocol.DocumentURI,
 		}
 		fp, err := lsp.Path(uri)
 		if err != nil {
-			return ClusterRef{}, jsonrpc2.NewError(jsonrpc2.InvalidParams, "configUri: "+err.Error())
+			return targets.ClusterRef{}, jsonrpc2.NewError(jsonrpc2.InvalidParams, "configUri: "+err.Error())
 		}
 		path = fp
 	case path != "":
@@ -96,18 +96,18 @@ func (s *Server) configClusterRef(ctx context.Context, uri protocol.DocumentURI,
 			}
 		}
 	default:
-		return ClusterRef{}, nil
+		return targets.ClusterRef{}, nil
 	}
 	if text == "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return ClusterRef{}, fmt.Errorf("reading the config: %w", err)
+			return targets.ClusterRef{}, fmt.Errorf("reading the config: %w", err)
 		}
 		text = string(data)
 	}
 	res := schema.Verify(ctx, []byte(text), s.verifyOptions(path))
 	if res.Root == nil {
-		return ClusterRef{}, fmt.Errorf("the config %s cannot be read: %s", path, firstError(res))
+		return targets.ClusterRef{}, fmt.Errorf("the config %s cannot be read: %s", path, firstError(res))
 	}
 	return s.clusterRefOf(configref.FromResult(res), path), nil
 }
@@ -121,17 +121,10 @@ func firstError(res *schema.Result) string {
 	return "unknown error"
 }
 
-// clusterRefOf turns what a config says into a ClusterRef: "~/" is
-// expanded and a relative kubeconfig is taken from the config's folder.
-func (s *Server) clusterRefOf(r configref.Ref, configPath string) ClusterRef {
-	kc := r.Kubeconfig
-	if kc != "" {
-		kc = assist.ExpandHome(kc, s.opts.LookupEnv)
-		if !filepath.IsAbs(kc) && configPath != "" {
-			kc = filepath.Join(filepath.Dir(configPath), kc)
-		}
-	}
-	return ClusterRef{Kubeconfig: kc, Context: r.Context, Namespace: r.Namespace}
+// clusterRefOf is the cluster a config names (configref.Ref.Cluster with
+// the server's environment).
+func (s *Server) clusterRefOf(r configref.Ref, configPath string) targets.ClusterRef {
+	return r.Cluster(configPath, s.opts.LookupEnv)
 }
 
 // targetHover is the cluster's part of a hover on the target value.
@@ -163,12 +156,12 @@ func (s *Server) targetHover(ctx context.Context, d *document, off int) string {
 
 // checkKey identifies one check: a target path in a cluster namespace.
 type checkKey struct {
-	ref  ClusterRef
+	ref  targets.ClusterRef
 	path string
 }
 
 type checkResult struct {
-	check TargetCheck
+	check targets.TargetCheck
 	err   error
 	at    time.Time
 }

@@ -12,8 +12,8 @@ import (
 
 	"go.lsp.dev/protocol"
 
-	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
+	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 )

@@ -9,6 +9,7 @@ import (
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/sessionapi"
 	"github.com/mirrord-ls/mirrord-ls/server/assist"
 	"github.com/mirrord-ls/mirrord-ls/server/markup"
 )
@@ -212,7 +213,7 @@ func (s *Server) executeCommand(ctx context.Context, p protocol.ExecuteCommandPa
 		if _, ok := s.methods["mirrord/gitBranch"]; !ok {
 			break
 		}
-		var gp GitBranchParams
+		var gp sessionapi.GitBranchParams
 		if err := decodeParams(arg, &gp); err != nil {
 			return nil, err
 		}

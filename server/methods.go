@@ -14,6 +14,7 @@ import (
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/sessionapi"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 	"github.com/mirrord-ls/mirrord-ls/server/wire"
@@ -139,7 +140,7 @@ func (s *Server) methodTable() map[string]method {
 		start := request(true, s.startSession)
 		start.long = true
 		m["mirrord/startSession"] = start
-		m["mirrord/listSessions"] = request(true, func(ctx context.Context, _ struct{}) ([]SessionInfo, error) {
+		m["mirrord/listSessions"] = request(true, func(ctx context.Context, _ struct{}) ([]sessionapi.SessionInfo, error) {
 			return s.opts.Sessions.ListSessions(ctx)
 		})
 		m["mirrord/stopSession"] = request(true, s.stopSession)

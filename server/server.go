@@ -28,6 +28,7 @@ import (
 	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/schema"
+	"github.com/mirrord-ls/mirrord-ls/schema/configref"
 	"github.com/mirrord-ls/mirrord-ls/server/assist"
 	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 	"github.com/mirrord-ls/mirrord-ls/server/wire"
@@ -122,7 +123,7 @@ func New(opts Options) (*Server, error) {
 		paths := assist.KubeconfigPaths(lookup)
 		if kubeconfig != "" {
 			// The config's own kubeconfig wins, as it does for mirrord.
-			paths = []string{assist.ExpandHome(kubeconfig, lookup)}
+			paths = []string{configref.ExpandHome(kubeconfig, lookup)}
 		}
 		return assist.ReadKubeContexts(ctx, paths)
 	}

@@ -17,6 +17,7 @@ import (
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
 
@@ -395,17 +396,17 @@ func TestHover(t *testing.T) {
 // staticCatalog stands in for the cluster-backed target cache.
 type staticCatalog struct{}
 
-func (staticCatalog) ListTargets(_ context.Context, q TargetQuery) (TargetList, error) {
+func (staticCatalog) ListTargets(_ context.Context, q targets.TargetQuery) (targets.TargetList, error) {
 	ns := q.Cluster.Namespace
-	return TargetList{Targets: []Target{{Path: "deployment/api", Kind: "deployment", Namespace: ns, Available: true}}, CurrentNamespace: ns, Namespaces: []string{ns}}, nil
+	return targets.TargetList{Targets: []targets.Target{{Path: "deployment/api", Kind: "deployment", Namespace: ns, Available: true}}, CurrentNamespace: ns, Namespaces: []string{ns}}, nil
 }
 
-func (staticCatalog) DescribeTarget(context.Context, ClusterRef, string) (string, error) {
+func (staticCatalog) DescribeTarget(context.Context, targets.ClusterRef, string) (string, error) {
 	return "", errors.New("not implemented")
 }
 
-func (staticCatalog) CheckTarget(context.Context, ClusterRef, string) (TargetCheck, error) {
-	return TargetCheck{}, nil
+func (staticCatalog) CheckTarget(context.Context, targets.ClusterRef, string) (targets.TargetCheck, error) {
+	return targets.TargetCheck{}, nil
 }
 
 // TestTargetCatalogSeam: a TargetCatalog adds mirrord/listTargets to the
@@ -417,7 +418,7 @@ func TestTargetCatalogSeam(t *testing.T) {
 	if !strings.Contains(string(exp), "mirrord/listTargets") {
 		t.Errorf("experimental = %s, want mirrord/listTargets advertised", exp)
 	}
-	var list TargetList
+	var list targets.TargetList
 	c.call("mirrord/listTargets", ListTargetsParams{Namespace: "staging"}, &list)
 	if len(list.Targets) != 1 || list.CurrentNamespace != "staging" {
 		t.Errorf("listTargets = %+v", list)
@@ -546,10 +547,10 @@ const (
 // in for a slow cluster, which cannot run here.
 type blockingCluster struct{ started chan struct{} }
 
-func (b blockingCluster) CompleteCluster(ctx context.Context, _ ClusterQuery) (ClusterAnswer, error) {
+func (b blockingCluster) CompleteCluster(ctx context.Context, _ targets.ClusterQuery) (targets.ClusterAnswer, error) {
 	close(b.started)
 	<-ctx.Done()
-	return ClusterAnswer{}, ctx.Err()
+	return targets.ClusterAnswer{}, ctx.Err()
 }
 
 func TestCancelRequest(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"go.lsp.dev/jsonrpc2"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/sessionapi"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
 
@@ -42,7 +43,7 @@ type progressParams struct {
 // progressToken is the token startSession reports on: the client's
 // workDoneToken, else one the server creates when the client supports
 // window/workDoneProgress/create; nil means no $/progress.
-func (s *Server) progressToken(ctx context.Context, p StartSessionParams) any {
+func (s *Server) progressToken(ctx context.Context, p sessionapi.StartSessionParams) any {
 	if p.WorkDoneToken != nil {
 		return p.WorkDoneToken
 	}
@@ -64,18 +65,18 @@ func (s *Server) progressToken(ctx context.Context, p StartSessionParams) any {
 
 // startSession runs a session through the SessionManager, reporting each
 // step as $/progress (and to the log).
-func (s *Server) startSession(ctx context.Context, p StartSessionParams) (LaunchEnvironment, error) {
+func (s *Server) startSession(ctx context.Context, p sessionapi.StartSessionParams) (sessionapi.LaunchEnvironment, error) {
 	if p.WorkspaceFolder == "" {
 		p.WorkspaceFolder = s.firstFolder()
 	} else if folder, err := pathOrURI(p.WorkspaceFolder); err == nil {
 		p.WorkspaceFolder = folder
 	} else {
-		return LaunchEnvironment{}, jsonrpc2.NewError(jsonrpc2.InvalidParams, "workspaceFolder: "+err.Error())
+		return sessionapi.LaunchEnvironment{}, jsonrpc2.NewError(jsonrpc2.InvalidParams, "workspaceFolder: "+err.Error())
 	}
 	if p.ConfigPath != "" {
 		path, err := pathOrURI(p.ConfigPath)
 		if err != nil {
-			return LaunchEnvironment{}, jsonrpc2.NewError(jsonrpc2.InvalidParams, "configPath: "+err.Error())
+			return sessionapi.LaunchEnvironment{}, jsonrpc2.NewError(jsonrpc2.InvalidParams, "configPath: "+err.Error())
 		}
 		p.ConfigPath = path
 	}
@@ -106,11 +107,11 @@ func (s *Server) startSession(ctx context.Context, p StartSessionParams) (Launch
 			msg = "cancelled"
 		}
 		send(workDoneProgress{Kind: "end", Message: msg})
-		var se *SessionError
+		var se *sessionapi.SessionError
 		if errors.As(err, &se) && ctx.Err() == nil {
-			return LaunchEnvironment{}, sessionRPCError(se)
+			return sessionapi.LaunchEnvironment{}, sessionRPCError(se)
 		}
-		return LaunchEnvironment{}, err
+		return sessionapi.LaunchEnvironment{}, err
 	}
 	send(workDoneProgress{Kind: "end", Message: "session " + launch.SessionID + " ready"})
 	if launch.Warnings == nil {
@@ -123,7 +124,7 @@ func (s *Server) startSession(ctx context.Context, p StartSessionParams) (Launch
 }
 
 // sessionRPCError is mirrord's error report as a JSON-RPC error.
-func sessionRPCError(se *SessionError) *jsonrpc2.Error {
+func sessionRPCError(se *sessionapi.SessionError) *jsonrpc2.Error {
 	if se.Causes == nil {
 		se.Causes = []string{}
 	}
@@ -145,20 +146,20 @@ func (s *Server) stopSession(ctx context.Context, p struct {
 }
 
 // gitBranch answers mirrord/gitBranch.
-func (s *Server) gitBranch(ctx context.Context, p GitBranchParams) (GitBranchResult, error) {
+func (s *Server) gitBranch(ctx context.Context, p sessionapi.GitBranchParams) (sessionapi.GitBranchResult, error) {
 	d, ok := s.opts.Sessions.(BranchDetector)
 	if !ok {
-		return GitBranchResult{}, jsonrpc2.NewError(jsonrpc2.MethodNotFound, "mirrord/gitBranch is not available")
+		return sessionapi.GitBranchResult{}, jsonrpc2.NewError(jsonrpc2.MethodNotFound, "mirrord/gitBranch is not available")
 	}
 	folder, err := pathOrURI(p.Folder)
 	if err != nil {
-		return GitBranchResult{}, jsonrpc2.NewError(jsonrpc2.InvalidParams, "folder: "+err.Error())
+		return sessionapi.GitBranchResult{}, jsonrpc2.NewError(jsonrpc2.InvalidParams, "folder: "+err.Error())
 	}
 	if folder == "" {
 		folder = s.firstFolder()
 	}
 	if folder == "" {
-		return GitBranchResult{}, jsonrpc2.NewError(jsonrpc2.InvalidParams, "folder is required (no workspace folder is open)")
+		return sessionapi.GitBranchResult{}, jsonrpc2.NewError(jsonrpc2.InvalidParams, "folder is required (no workspace folder is open)")
 	}
 	p.Folder = folder
 	return d.GitBranch(ctx, p)
@@ -209,10 +210,10 @@ func (s *Server) watchSessions() {
 				continue
 			}
 			if list == nil {
-				list = []SessionInfo{}
+				list = []sessionapi.SessionInfo{}
 			}
 			nctx, cancel := context.WithTimeout(ctx, time.Second)
-			s.notify(nctx, "mirrord/sessionsChanged", SessionsChangedParams{Sessions: list})
+			s.notify(nctx, "mirrord/sessionsChanged", sessionapi.SessionsChangedParams{Sessions: list})
 			cancel()
 		}
 	}()

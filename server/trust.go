@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/schema"
+	"github.com/mirrord-ls/mirrord-ls/schema/configref"
 	"github.com/mirrord-ls/mirrord-ls/server/assist"
-	"github.com/mirrord-ls/mirrord-ls/server/configref"
 )
 
 // Workspace trust (docs/security.md). A workspace file may name a
@@ -125,12 +126,12 @@ type trustGate struct {
 	next ClusterCompleter
 }
 
-func (g trustGate) CompleteCluster(ctx context.Context, q assist.ClusterQuery) (assist.ClusterAnswer, error) {
+func (g trustGate) CompleteCluster(ctx context.Context, q targets.ClusterQuery) (targets.ClusterAnswer, error) {
 	// Read the kubeconfig as the cluster side does (templates rendered).
 	r := configref.FromText(ctx, q.Document, schema.Format(q.Format), q.Offset, g.s.opts.LookupEnv)
 	if err := g.s.allowKubeconfig(g.s.clusterRefOf(r, q.Path).Kubeconfig); err != nil {
 		g.s.log.Debug("cluster completion refused", "error", err)
-		return assist.ClusterAnswer{}, nil
+		return targets.ClusterAnswer{}, nil
 	}
 	return g.next.CompleteCluster(ctx, q)
 }

@@ -134,10 +134,7 @@ func resolveConfig(ctx context.Context, req *Request, rep reporter) (*Resolved, 
 		return nil, fail("the mirrord config is invalid", "Run `mirrord verify-config "+name+"` or open it in an editor with mirrord-ls.",
 			errors.New(strings.Join(errs, "\n")))
 	}
-	s, err := settings.FromConfig(res.Config)
-	if err == nil {
-		err = s.ApplyEnv(lookup)
-	}
+	s, err := runtimeSettings(res.Config)
 	if err != nil {
 		return nil, fail("the mirrord config is not supported", "", err)
 	}

@@ -12,9 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 	"github.com/mirrord-ls/mirrord-ls/session/handoff"
-	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // The contract of `mirrord intproxy` (cmd/mirrord/intproxy.go): settings in

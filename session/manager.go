@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/mirrord-ls/mirrord-ls/session/branch"
 	"github.com/mirrord-ls/mirrord-ls/internal/registry"
+	"github.com/mirrord-ls/mirrord-ls/session/branch"
 )
 
 // Manager is the session side of mirrord-ls: start, list, stop, watch,

@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/mirrord-ls/mirrord-ls/session/branch"
 	"github.com/mirrord-ls/mirrord-ls/internal/registry"
+	"github.com/mirrord-ls/mirrord-ls/session/branch"
 )
 
 func shortDir(t *testing.T) string {

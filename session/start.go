@@ -22,13 +22,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/internal/version"
 	"github.com/mirrord-ls/mirrord-ls/layer/envmerge"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/session/handoff"
-	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // Environment variables of the launch environment.

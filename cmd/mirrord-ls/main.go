@@ -26,6 +26,14 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/session/extclient"
 )
 
+// The session client is what the server starts, lists and stops sessions
+// with, watches them through, and detects git branches with.
+var (
+	_ server.SessionManager = (*extclient.Client)(nil)
+	_ server.SessionWatcher = (*extclient.Client)(nil)
+	_ server.BranchDetector = (*extclient.Client)(nil)
+)
+
 func main() {
 	os.Exit(run(os.Args[1:]))
 }

@@ -19,21 +19,19 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/clusterrpc"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/kube/catalog"
 	"github.com/mirrord-ls/mirrord-ls/kube/listing"
 	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
 	"github.com/mirrord-ls/mirrord-ls/kube/suggest"
-	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/schema"
-	"github.com/mirrord-ls/mirrord-ls/server"
-	"github.com/mirrord-ls/mirrord-ls/server/assist"
-	"github.com/mirrord-ls/mirrord-ls/server/clusterrpc"
-	"github.com/mirrord-ls/mirrord-ls/server/configref"
+	"github.com/mirrord-ls/mirrord-ls/schema/configref"
 )
 
 // Options configure a Provider.
@@ -69,12 +67,7 @@ func New(cat *catalog.Catalog, opts Options) *Provider {
 	return &Provider{cat: cat, opts: opts}
 }
 
-var (
-	_ server.TargetCatalog    = (*Provider)(nil)
-	_ server.ClusterCompleter = (*Provider)(nil)
-)
-
-func query(c server.ClusterRef) catalog.Query {
+func query(c targets.ClusterRef) catalog.Query {
 	return catalog.Query{Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: c.Namespace}
 }
 
@@ -97,10 +90,10 @@ func parseKinds(names []string) ([]targetpath.Kind, error) {
 }
 
 // ListTargets answers mirrord/listTargets.
-func (p *Provider) ListTargets(ctx context.Context, q server.TargetQuery) (server.TargetList, error) {
+func (p *Provider) ListTargets(ctx context.Context, q targets.TargetQuery) (targets.TargetList, error) {
 	kinds, err := parseKinds(q.Kinds)
 	if err != nil {
-		return server.TargetList{}, err
+		return targets.TargetList{}, err
 	}
 	cq := query(q.Cluster)
 	cq.Kinds, cq.IncludeUnavailable = kinds, q.IncludeUnavailable
@@ -109,18 +102,18 @@ func (p *Provider) ListTargets(ctx context.Context, q server.TargetQuery) (serve
 	l, err := p.listTargets(sctx, cq)
 	if err != nil {
 		if ctx.Err() != nil {
-			return server.TargetList{}, ctx.Err()
+			return targets.TargetList{}, ctx.Err()
 		}
-		return server.TargetList{}, p.explain(sctx, err)
+		return targets.TargetList{}, p.explain(sctx, err)
 	}
-	out := server.TargetList{
-		Targets:          make([]server.Target, 0, len(l.Targets)),
+	out := targets.TargetList{
+		Targets:          make([]targets.Target, 0, len(l.Targets)),
 		CurrentNamespace: l.CurrentNamespace,
 		Namespaces:       l.Namespaces,
 		Warnings:         l.Warnings,
 	}
 	for _, t := range l.Targets {
-		out.Targets = append(out.Targets, server.Target{
+		out.Targets = append(out.Targets, targets.Target{
 			Path: t.Path, Kind: string(t.Kind), Name: t.Name, Namespace: t.Namespace,
 			Available: t.Available, Containers: t.Containers,
 		})
@@ -184,7 +177,7 @@ func (p *Provider) describe(ctx context.Context, q catalog.Query, t targetpath.T
 // --- hover and check ---
 
 // DescribeTarget renders the pods of a target as Markdown.
-func (p *Provider) DescribeTarget(ctx context.Context, c server.ClusterRef, path string) (string, error) {
+func (p *Provider) DescribeTarget(ctx context.Context, c targets.ClusterRef, path string) (string, error) {
 	t, err := targetpath.Parse(path)
 	if err != nil {
 		return "", err
@@ -201,16 +194,16 @@ func (p *Provider) DescribeTarget(ctx context.Context, c server.ClusterRef, path
 
 // CheckTarget reports a target (or its container) that does not exist,
 // with the closest existing one.
-func (p *Provider) CheckTarget(ctx context.Context, c server.ClusterRef, path string) (server.TargetCheck, error) {
+func (p *Provider) CheckTarget(ctx context.Context, c targets.ClusterRef, path string) (targets.TargetCheck, error) {
 	t, err := targetpath.Parse(path)
 	if err != nil {
-		return server.TargetCheck{}, err
+		return targets.TargetCheck{}, err
 	}
 	d, err := p.describe(ctx, query(c), t)
 	var nf *resolve.NotFoundError
 	switch {
 	case errors.As(err, &nf):
-		check := server.TargetCheck{Missing: true, Message: nf.Error()}
+		check := targets.TargetCheck{Missing: true, Message: nf.Error()}
 		if nf.Suggestion != "" {
 			s := t
 			s.Name = nf.Suggestion
@@ -219,25 +212,25 @@ func (p *Provider) CheckTarget(ctx context.Context, c server.ClusterRef, path st
 		return check, nil
 	case err != nil:
 		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return server.TargetCheck{}, err
+			return targets.TargetCheck{}, err
 		}
-		return server.TargetCheck{}, p.explain(ctx, err)
+		return targets.TargetCheck{}, p.explain(ctx, err)
 	}
 	if t.Container == "" || len(d.Pods) == 0 {
-		return server.TargetCheck{}, nil
+		return targets.TargetCheck{}, nil
 	}
 	var names []string
 	for _, pod := range d.Pods {
 		for _, ct := range pod.Containers {
 			if ct.Name == t.Container {
-				return server.TargetCheck{}, nil
+				return targets.TargetCheck{}, nil
 			}
 			if !slices.Contains(names, ct.Name) {
 				names = append(names, ct.Name)
 			}
 		}
 	}
-	check := server.TargetCheck{Missing: true}
+	check := targets.TargetCheck{Missing: true}
 	check.Message = fmt.Sprintf("container %q not found in the pods of %s in namespace %q", t.Container, targetpath.Target{Kind: t.Kind, Name: t.Name}, d.Namespace)
 	if s := suggest.Closest(t.Container, names); s != "" {
 		check.Message += " (did you mean " + s + "?)"
@@ -303,23 +296,23 @@ func orDash(s string) string {
 
 // CompleteCluster proposes target kinds, names and containers, and
 // namespaces, from the cache within the completion budget.
-func (p *Provider) CompleteCluster(ctx context.Context, q assist.ClusterQuery) (assist.ClusterAnswer, error) {
+func (p *Provider) CompleteCluster(ctx context.Context, q targets.ClusterQuery) (targets.ClusterAnswer, error) {
 	ref := configref.FromText(ctx, q.Document, schema.Format(q.Format), q.Offset, p.opts.LookupEnv)
-	cq := catalog.Query{Kubeconfig: kubeconfigPath(ref.Kubeconfig, q.Path, p.opts.LookupEnv), Context: ref.Context, Namespace: ref.Namespace}
+	cq := query(ref.Cluster(q.Path, p.opts.LookupEnv))
 	bctx, cancel := context.WithTimeout(ctx, p.opts.CompletionBudget)
 	defer cancel()
 	var (
-		ans assist.ClusterAnswer
+		ans targets.ClusterAnswer
 		err error
 	)
 	switch {
-	case q.Field == assist.FieldNamespace:
+	case q.Field == targets.FieldNamespace:
 		ans, err = p.namespaces(bctx, cq)
-	case q.Field == assist.FieldContainer:
+	case q.Field == targets.FieldContainer:
 		// The object form: {"deployment": "web", "container": "…"}.
 		t, perr := targetpath.Parse(ref.Target)
 		if perr != nil || ref.Target == "" {
-			return assist.ClusterAnswer{}, nil
+			return targets.ClusterAnswer{}, nil
 		}
 		ans, err = p.containers(bctx, cq, t)
 	case q.Kind != "":
@@ -330,7 +323,7 @@ func (p *Provider) CompleteCluster(ctx context.Context, q assist.ClusterQuery) (
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return assist.ClusterAnswer{}, ctx.Err() // the request was cancelled
+			return targets.ClusterAnswer{}, ctx.Err() // the request was cancelled
 		}
 		// Out of budget or unreachable: what is known, and ask again.
 		ans.Incomplete = true
@@ -340,14 +333,14 @@ func (p *Provider) CompleteCluster(ctx context.Context, q assist.ClusterQuery) (
 
 // targetPath completes a string-form target path by stage: kinds, then
 // names of the typed kind, then containers of the typed target.
-func (p *Provider) targetPath(ctx context.Context, cq catalog.Query, prefix string) (assist.ClusterAnswer, error) {
+func (p *Provider) targetPath(ctx context.Context, cq catalog.Query, prefix string) (targets.ClusterAnswer, error) {
 	kindPart, rest, hasSlash := strings.Cut(prefix, "/")
 	if !hasSlash {
 		return kindValues(), nil
 	}
 	t, err := targetpath.Parse(kindPart + "/x")
 	if err != nil || !listing.Listable(t.Kind) {
-		return assist.ClusterAnswer{}, nil
+		return targets.ClusterAnswer{}, nil
 	}
 	name, _, hasName := strings.Cut(rest, "/")
 	if !hasName {
@@ -363,28 +356,28 @@ func (p *Provider) targetPath(ctx context.Context, cq catalog.Query, prefix stri
 
 // kindValues are the first stage of a target path. The answer is
 // incomplete: once a kind is chosen the names come from the cluster.
-func kindValues() assist.ClusterAnswer {
-	a := assist.ClusterAnswer{Incomplete: true}
+func kindValues() targets.ClusterAnswer {
+	a := targets.ClusterAnswer{Incomplete: true}
 	for _, k := range listing.Kinds {
 		doc := ""
 		if k.NeedsOperator() {
 			doc = "Needs the mirrord operator with mirrord's own CLI; mirrord-ls resolves it itself."
 		}
-		a.Values = append(a.Values, assist.ClusterValue{Value: string(k) + "/", Detail: "target kind", Documentation: doc})
+		a.Values = append(a.Values, targets.ClusterValue{Value: string(k) + "/", Detail: "target kind", Documentation: doc})
 	}
-	a.Values = append(a.Values, assist.ClusterValue{Value: string(targetpath.Targetless), Detail: "no target", Documentation: "Run without impersonating a pod: outgoing traffic and DNS go through the cluster."})
+	a.Values = append(a.Values, targets.ClusterValue{Value: string(targetpath.Targetless), Detail: "no target", Documentation: "Run without impersonating a pod: outgoing traffic and DNS go through the cluster."})
 	return a
 }
 
 // names lists the targets of a kind (unavailable ones too, marked), each
 // value prefixed by prefix.
-func (p *Provider) names(ctx context.Context, cq catalog.Query, k targetpath.Kind, prefix string) (assist.ClusterAnswer, error) {
+func (p *Provider) names(ctx context.Context, cq catalog.Query, k targetpath.Kind, prefix string) (targets.ClusterAnswer, error) {
 	cq.Kinds, cq.IncludeUnavailable = []targetpath.Kind{k}, true
 	l, err := p.listTargets(ctx, cq)
 	if err != nil {
-		return assist.ClusterAnswer{}, err
+		return targets.ClusterAnswer{}, err
 	}
-	var a assist.ClusterAnswer
+	var a targets.ClusterAnswer
 	seen := map[string]int{}
 	for _, t := range l.Targets {
 		if i, ok := seen[t.Name]; ok {
@@ -408,19 +401,19 @@ func (p *Provider) names(ctx context.Context, cq catalog.Query, k targetpath.Kin
 			doc = "Containers: `" + strings.Join(t.Containers, "`, `") + "`"
 		}
 		seen[t.Name] = len(a.Values)
-		a.Values = append(a.Values, assist.ClusterValue{Value: prefix + t.Name, Detail: detail, Documentation: doc})
+		a.Values = append(a.Values, targets.ClusterValue{Value: prefix + t.Name, Detail: detail, Documentation: doc})
 	}
 	return a, nil
 }
 
 // containers lists the containers of one target.
-func (p *Provider) containers(ctx context.Context, cq catalog.Query, t targetpath.Target) (assist.ClusterAnswer, error) {
+func (p *Provider) containers(ctx context.Context, cq catalog.Query, t targetpath.Target) (targets.ClusterAnswer, error) {
 	cq.Kinds, cq.IncludeUnavailable = []targetpath.Kind{t.Kind}, true
 	l, err := p.listTargets(ctx, cq)
 	if err != nil {
-		return assist.ClusterAnswer{}, err
+		return targets.ClusterAnswer{}, err
 	}
-	var a assist.ClusterAnswer
+	var a targets.ClusterAnswer
 	var seen []string
 	for _, lt := range l.Targets {
 		if lt.Name != t.Name {
@@ -429,7 +422,7 @@ func (p *Provider) containers(ctx context.Context, cq catalog.Query, t targetpat
 		for _, c := range lt.Containers {
 			if !slices.Contains(seen, c) {
 				seen = append(seen, c)
-				a.Values = append(a.Values, assist.ClusterValue{Value: c, Detail: "container of " + string(t.Kind) + "/" + t.Name})
+				a.Values = append(a.Values, targets.ClusterValue{Value: c, Detail: "container of " + string(t.Kind) + "/" + t.Name})
 			}
 		}
 	}
@@ -437,7 +430,7 @@ func (p *Provider) containers(ctx context.Context, cq catalog.Query, t targetpat
 }
 
 // namespaces lists the namespaces, the current one first.
-func (p *Provider) namespaces(ctx context.Context, cq catalog.Query) (assist.ClusterAnswer, error) {
+func (p *Provider) namespaces(ctx context.Context, cq catalog.Query) (targets.ClusterAnswer, error) {
 	type nsList struct {
 		names   []string
 		current string
@@ -447,35 +440,22 @@ func (p *Provider) namespaces(ctx context.Context, cq catalog.Query) (assist.Clu
 		return nsList{names, current}, err
 	})
 	if err != nil {
-		return assist.ClusterAnswer{}, err
+		return targets.ClusterAnswer{}, err
 	}
 	names, current := l.names, l.current
-	var a assist.ClusterAnswer
+	var a targets.ClusterAnswer
 	for _, n := range names {
 		detail := "namespace"
 		if n == current {
 			detail = "current namespace"
 		}
-		a.Values = append(a.Values, assist.ClusterValue{Value: n, Detail: detail})
+		a.Values = append(a.Values, targets.ClusterValue{Value: n, Detail: detail})
 	}
 	return a, nil
 }
 
-// kubeconfigPath resolves a config's kubeconfig field as the server does
-// for diagnostics: "~/" expanded, relative to the config's folder.
-func kubeconfigPath(path, configPath string, lookup func(string) (string, bool)) string {
-	if path == "" {
-		return ""
-	}
-	path = assist.ExpandHome(path, lookup)
-	if !filepath.IsAbs(path) && configPath != "" {
-		path = filepath.Join(filepath.Dir(configPath), path)
-	}
-	return path
-}
-
 // Namespaces lists the namespaces of a cluster and its current one.
-func (p *Provider) Namespaces(ctx context.Context, c server.ClusterRef) (clusterrpc.Namespaces, error) {
+func (p *Provider) Namespaces(ctx context.Context, c targets.ClusterRef) (clusterrpc.Namespaces, error) {
 	sctx, cancel := context.WithTimeout(ctx, p.opts.SyncTimeout)
 	defer cancel()
 	l, err := detached(sctx, func() (clusterrpc.Namespaces, error) {

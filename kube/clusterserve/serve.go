@@ -10,9 +10,9 @@ import (
 
 	"go.lsp.dev/jsonrpc2"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/clusterrpc"
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubeconfig"
-	"github.com/mirrord-ls/mirrord-ls/server"
-	"github.com/mirrord-ls/mirrord-ls/server/clusterrpc"
 )
 
 // Serve answers the cluster helper protocol (server/clusterrpc) on rwc
@@ -127,35 +127,35 @@ func (h *handler) dispatch(ctx context.Context, method string, raw json.RawMessa
 		if err != nil {
 			return nil, err
 		}
-		return h.p.ListTargets(ctx, server.TargetQuery{Cluster: p.Cluster.Ref(), Kinds: p.Kinds, IncludeUnavailable: p.IncludeUnavailable})
+		return h.p.ListTargets(ctx, targets.TargetQuery{Cluster: p.Cluster, Kinds: p.Kinds, IncludeUnavailable: p.IncludeUnavailable})
 	case clusterrpc.MethodDescribeTarget:
 		p, err := decode[clusterrpc.TargetParams](method, raw)
 		if err != nil {
 			return nil, err
 		}
-		return h.p.DescribeTarget(ctx, p.Cluster.Ref(), p.Path)
+		return h.p.DescribeTarget(ctx, p.Cluster, p.Path)
 	case clusterrpc.MethodCheckTarget:
 		p, err := decode[clusterrpc.TargetParams](method, raw)
 		if err != nil {
 			return nil, err
 		}
-		c, err := h.p.CheckTarget(ctx, p.Cluster.Ref(), p.Path)
-		return clusterrpc.TargetCheck(c), err
+		c, err := h.p.CheckTarget(ctx, p.Cluster, p.Path)
+		return c, err
 	case clusterrpc.MethodComplete:
-		p, err := decode[clusterrpc.CompleteParams](method, raw)
+		p, err := decode[targets.ClusterQuery](method, raw)
 		if err != nil {
 			return nil, err
 		}
-		a, err := h.p.CompleteCluster(ctx, p.Query())
-		return clusterrpc.FromAnswer(a), err
+		a, err := h.p.CompleteCluster(ctx, p)
+		return a, err
 	case clusterrpc.MethodNamespaces:
-		p, err := decode[clusterrpc.Cluster](method, raw)
+		p, err := decode[targets.ClusterRef](method, raw)
 		if err != nil {
 			return nil, err
 		}
-		return h.p.Namespaces(ctx, p.Ref())
+		return h.p.Namespaces(ctx, p)
 	case clusterrpc.MethodContexts:
-		p, err := decode[clusterrpc.Cluster](method, raw)
+		p, err := decode[targets.ClusterRef](method, raw)
 		if err != nil {
 			return nil, err
 		}

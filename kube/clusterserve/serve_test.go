@@ -14,10 +14,10 @@ import (
 
 	"go.lsp.dev/jsonrpc2"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/clusterrpc"
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/kube/catalog"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
-	"github.com/mirrord-ls/mirrord-ls/server"
-	"github.com/mirrord-ls/mirrord-ls/server/clusterrpc"
 )
 
 func TestMain(m *testing.M) { os.Exit(kubetest.Run(m)) }
@@ -65,12 +65,12 @@ func serveRaw(t *testing.T, kubeconfig string) net.Conn {
 func TestServe(t *testing.T) {
 	c := kubetest.Start(t)
 	ns := c.Namespace(t)
-	targets := c.PopulateTargets(t, ns)
+	populated := c.PopulateTargets(t, ns)
 	conn := serve(t, c.Kubeconfig)
 	ctx := t.Context()
-	cluster := clusterrpc.Cluster{Namespace: ns}
+	cluster := targets.ClusterRef{Namespace: ns}
 
-	var l server.TargetList
+	var l targets.TargetList
 	if _, err := conn.Call(ctx, clusterrpc.MethodListTargets, clusterrpc.ListTargetsParams{Cluster: cluster, Kinds: []string{"deploy"}}, &l); err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +78,14 @@ func TestServe(t *testing.T) {
 	for _, tg := range l.Targets {
 		got = append(got, tg.Path)
 	}
-	want := slices.Clone(targets.Available["deployment"])
+	want := slices.Clone(populated.Available["deployment"])
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("listTargets = %v, want %v", got, want)
 	}
 
-	var check clusterrpc.TargetCheck
+	var check targets.TargetCheck
 	if _, err := conn.Call(ctx, clusterrpc.MethodCheckTarget, clusterrpc.TargetParams{Cluster: cluster, Path: "deployment/nope"}, &check); err != nil {
 		t.Fatal(err)
 	}
@@ -105,15 +105,15 @@ func TestServe(t *testing.T) {
 		t.Errorf("namespaces = %+v", nss)
 	}
 	var ctxs clusterrpc.Contexts
-	if _, err := conn.Call(ctx, clusterrpc.MethodContexts, clusterrpc.Cluster{Kubeconfig: c.Kubeconfig}, &ctxs); err != nil {
+	if _, err := conn.Call(ctx, clusterrpc.MethodContexts, targets.ClusterRef{Kubeconfig: c.Kubeconfig}, &ctxs); err != nil {
 		t.Fatal(err)
 	}
 	if ctxs.Current == "" || !slices.Contains(ctxs.Names, ctxs.Current) {
 		t.Errorf("contexts = %+v", ctxs)
 	}
 	doc := fmt.Sprintf(`{"target": {"namespace": %q, "path": "deployment/"}}`, ns)
-	var a clusterrpc.ClusterAnswer
-	if _, err := conn.Call(ctx, clusterrpc.MethodComplete, clusterrpc.CompleteParams{Field: "target", Prefix: "deployment/", Document: doc, Offset: len(doc) - 3}, &a); err != nil {
+	var a targets.ClusterAnswer
+	if _, err := conn.Call(ctx, clusterrpc.MethodComplete, targets.ClusterQuery{Field: "target", Prefix: "deployment/", Document: doc, Offset: len(doc) - 3}, &a); err != nil {
 		t.Fatal(err)
 	}
 	if len(a.Values) == 0 && !a.Incomplete {

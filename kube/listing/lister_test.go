@@ -12,8 +12,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(kubetest.Run(m)) }

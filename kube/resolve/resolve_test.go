@@ -13,9 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/kube/podselect"
-	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 )
 
 func TestMain(m *testing.M) { os.Exit(kubetest.Run(m)) }

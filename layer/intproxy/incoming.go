@@ -15,10 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 	"github.com/mirrord-ls/mirrord-ls/layer/wire"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
-	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 const (

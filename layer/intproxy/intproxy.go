@@ -22,12 +22,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/layer/fspolicy"
 	"github.com/mirrord-ls/mirrord-ls/layer/netfilter"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 	"github.com/mirrord-ls/mirrord-ls/layer/wire"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
-	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // Config configures a Proxy.

@@ -4,9 +4,9 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/layer/fspolicy"
 	"github.com/mirrord-ls/mirrord-ls/layer/wire"
-	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // process is one local process of the session (all its control

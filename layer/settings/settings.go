@@ -1,9 +1,11 @@
 // Package settings is what the intproxy and `mirrord exec` need from a
 // mirrord configuration: the file-system mode and patterns, outgoing/DNS
 // filters, incoming subscription rules, the environment merge, process
-// skipping, the intproxy timeouts and the agent address. Load and
-// FromConfig build it from the config engine's resolved schema.Config;
-// the intproxy depends only on this small struct.
+// skipping, the intproxy timeouts and the agent address. It is a
+// projection of the config engine's resolved schema.Config, made by the
+// session (session.ResolveConfig) — the environment's MIRRORD_* overrides
+// are read once, by the config engine — so the intproxy depends only on
+// this small struct and on protocol.
 //
 // Settings travel from `mirrord exec` to `mirrord intproxy` as JSON in the
 // MIRRORD_INTPROXY_SETTINGS variable.
@@ -12,9 +14,7 @@ package settings
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/protocol"
@@ -202,90 +202,6 @@ func Decode(data string) (Settings, error) {
 		return Settings{}, err
 	}
 	return s, nil
-}
-
-// Environment variables that override the file (reference/config.md §2).
-const (
-	EnvAgentAddress = "MIRRORD_AGENT_ADDRESS"
-	EnvAgentToken   = "MIRRORD_AGENT_TOKEN"
-)
-
-// ApplyEnv applies the environment overrides the layer side honours to
-// Settings built without the config engine (Load already applies them).
-func (s *Settings) ApplyEnv(lookup func(string) (string, bool)) error {
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
-	str := func(name string, dst *string) {
-		if v, ok := lookup(name); ok && v != "" {
-			*dst = v
-		}
-	}
-	boolean := func(name string, dst *bool) error {
-		v, ok := lookup(name)
-		if !ok || v == "" {
-			return nil
-		}
-		switch strings.ToLower(v) {
-		case "true", "1", "yes", "on":
-			*dst = true
-		case "false", "0", "no", "off":
-			*dst = false
-		default:
-			return fmt.Errorf("%s=%q: want true or false", name, v)
-		}
-		return nil
-	}
-	list := func(name string, dst *[]string) {
-		if v, ok := lookup(name); ok && v != "" {
-			*dst = splitList(v)
-		}
-	}
-	str(EnvAgentAddress, &s.Agent.Address)
-	str(EnvAgentToken, &s.Agent.Token)
-	str("MIRRORD_FILE_MODE", &s.FS.Mode)
-	list("MIRRORD_FILE_READ_WRITE_PATTERN", &s.FS.ReadWrite)
-	list("MIRRORD_FILE_LOCAL_PATTERN", &s.FS.Local)
-	list("MIRRORD_SKIP_PROCESSES", &s.SkipProcesses)
-	list("MIRRORD_SKIP_EXTRA_BUILD_TOOLS", &s.SkipExtraBuildTools)
-	list("MIRRORD_OVERRIDE_ENV_VARS_INCLUDE", &s.Env.Include)
-	list("MIRRORD_OVERRIDE_ENV_VARS_EXCLUDE", &s.Env.Exclude)
-	str("MIRRORD_OVERRIDE_ENV_VARS_FILE", &s.Env.EnvFile)
-	if v, ok := lookup("MIRRORD_IMPERSONATED_TARGET"); ok && v != "" {
-		s.Target = v
-		s.Targetless = v == "targetless"
-	}
-	if v, ok := lookup("MIRRORD_AGENT_TCP_STEAL_TRAFFIC"); ok && v != "" {
-		switch strings.ToLower(v) {
-		case "true":
-			s.Incoming.Mode = IncomingSteal
-		case "false":
-			s.Incoming.Mode = IncomingOff
-		default:
-			s.Incoming.Mode = strings.ToLower(v)
-		}
-	}
-	for name, dst := range map[string]*bool{
-		"MIRRORD_SKIP_BUILD_TOOLS": &s.SkipBuildTools,
-		"MIRRORD_TCP_OUTGOING":     &s.Outgoing.TCP,
-		"MIRRORD_UDP_OUTGOING":     &s.Outgoing.UDP,
-		"MIRRORD_REMOTE_DNS":       &s.DNS.Enabled,
-	} {
-		if err := boolean(name, dst); err != nil {
-			return err
-		}
-	}
-	return s.Validate()
-}
-
-func splitList(v string) []string {
-	var out []string
-	for _, p := range strings.Split(v, ";") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // BuildTools is mirrord's built-in skip list (skip_build_tools).

@@ -9,8 +9,9 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/server/schemadoc"
 )
 
@@ -27,73 +28,32 @@ type TemplateVariable struct {
 	Description string
 }
 
-// ClusterField names a config field whose values live in the cluster.
-type ClusterField string
-
-// Cluster fields.
-const (
-	FieldTarget    ClusterField = "target"    // a target path (pod/x, deployment/y/container/z)
-	FieldNamespace ClusterField = "namespace" // a namespace
-	FieldContainer ClusterField = "container" // a container of the chosen target
-)
-
-// ClusterQuery asks for cluster values for one field.
-type ClusterQuery struct {
-	Field   ClusterField
-	Pointer string // JSON pointer of the field, e.g. /target/path
-	Prefix  string // what the user typed so far
-	// Kind is set in the object form of a target ({"deployment": "…"}):
-	// the object key of the kind whose names are wanted.
-	Kind string
-	// Document and Format let the implementation read the context it needs
-	// (kube_context, target.namespace) from the config being edited.
-	Document string
-	Format   cursor.Format
-	Offset   int
-	Path     string // the document's path on disk ("" when unknown)
-}
-
-// ClusterValue is one proposed value.
-type ClusterValue struct {
-	Value         string
-	Detail        string
-	Documentation string
-}
-
-// ClusterAnswer is what a ClusterCompleter proposes. Incomplete says the
-// values are partial (the cluster did not answer within the completion
-// budget): the editor is told to ask again as the user types.
-type ClusterAnswer struct {
-	Values     []ClusterValue
-	Incomplete bool
-}
-
 // ClusterCompleter proposes values that only the cluster knows: targets,
 // namespaces, containers. The server works without one; the kube-backed
 // target cache plugs in here. It must answer quickly: an error fails the
 // completion, so a slow or unreachable cluster is an Incomplete answer.
 type ClusterCompleter interface {
-	CompleteCluster(ctx context.Context, q ClusterQuery) (ClusterAnswer, error)
+	CompleteCluster(ctx context.Context, q targets.ClusterQuery) (targets.ClusterAnswer, error)
 }
 
 // clusterFields maps config pointers to cluster fields.
-var clusterFields = map[string]ClusterField{
-	"/target":                FieldTarget,
-	"/target/path":           FieldTarget,
-	"/target/namespace":      FieldNamespace,
-	"/agent/namespace":       FieldNamespace,
-	"/target/path/container": FieldContainer,
+var clusterFields = map[string]targets.ClusterField{
+	"/target":                targets.FieldTarget,
+	"/target/path":           targets.FieldTarget,
+	"/target/namespace":      targets.FieldNamespace,
+	"/agent/namespace":       targets.FieldNamespace,
+	"/target/path/container": targets.FieldContainer,
 }
 
 // clusterFieldOf returns the cluster field of a pointer, and for the
 // object form of a target path (/target/path/deployment) the kind's key.
-func clusterFieldOf(pointer string) (ClusterField, string, bool) {
+func clusterFieldOf(pointer string) (targets.ClusterField, string, bool) {
 	if f, ok := clusterFields[pointer]; ok {
 		return f, "", true
 	}
 	if key, ok := strings.CutPrefix(pointer, "/target/path/"); ok && key != "" && !strings.Contains(key, "/") {
 		if _, isKind := targetpath.KindOfObjectKey(key); isKind && key != "labels" {
-			return FieldTarget, key, true
+			return targets.FieldTarget, key, true
 		}
 	}
 	return "", "", false

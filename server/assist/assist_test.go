@@ -96,8 +96,4 @@ func TestConfigKubeconfig(t *testing.T) {
 			t.Errorf("ConfigKubeconfig(%q) = %q, want %q", tc.text, got, tc.want)
 		}
 	}
-	env := func(k string) (string, bool) { return "/home/u", k == "HOME" }
-	if got := ExpandHome("~/.kube/x", env); got != "/home/u/.kube/x" {
-		t.Errorf("ExpandHome = %q", got)
-	}
 }

@@ -8,25 +8,26 @@ import (
 
 	"go.lsp.dev/protocol"
 
-	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
+	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 )
 
 func TestClusterFieldOf(t *testing.T) {
 	tests := []struct {
 		pointer string
-		field   ClusterField
+		field   targets.ClusterField
 		kind    string
 		ok      bool
 	}{
-		{"/target", FieldTarget, "", true},
-		{"/target/path", FieldTarget, "", true},
-		{"/target/path/deployment", FieldTarget, "deployment", true},
-		{"/target/path/stateful_set", FieldTarget, "stateful_set", true},
-		{"/target/path/container", FieldContainer, "", true},
-		{"/target/namespace", FieldNamespace, "", true},
-		{"/agent/namespace", FieldNamespace, "", true},
+		{"/target", targets.FieldTarget, "", true},
+		{"/target/path", targets.FieldTarget, "", true},
+		{"/target/path/deployment", targets.FieldTarget, "deployment", true},
+		{"/target/path/stateful_set", targets.FieldTarget, "stateful_set", true},
+		{"/target/path/container", targets.FieldContainer, "", true},
+		{"/target/namespace", targets.FieldNamespace, "", true},
+		{"/agent/namespace", targets.FieldNamespace, "", true},
 		{"/target/path/labels", "", "", false},
 		{"/target/path/nope", "", "", false},
 		{"/target/path/deployment/x", "", "", false},
@@ -42,11 +43,11 @@ func TestClusterFieldOf(t *testing.T) {
 
 // recordingCluster records the queries it gets and answers fixed values.
 type recordingCluster struct {
-	got []ClusterQuery
-	ans ClusterAnswer
+	got []targets.ClusterQuery
+	ans targets.ClusterAnswer
 }
 
-func (r *recordingCluster) CompleteCluster(_ context.Context, q ClusterQuery) (ClusterAnswer, error) {
+func (r *recordingCluster) CompleteCluster(_ context.Context, q targets.ClusterQuery) (targets.ClusterAnswer, error) {
 	r.got = append(r.got, q)
 	return r.ans, nil
 }
@@ -61,18 +62,18 @@ func TestClusterCompletionQuery(t *testing.T) {
 	tests := []struct {
 		format     cursor.Format
 		text       string
-		field      ClusterField
+		field      targets.ClusterField
 		kind       string
 		prefix     string
 		incomplete bool
 	}{
-		{cursor.JSON, `{"target": {"path": "deploy/a|"}}`, FieldTarget, "", "deploy/a", true},
-		{cursor.JSON, `{"target": {"path": {"deployment": "|"}}}`, FieldTarget, "deployment", "", false},
-		{cursor.YAML, "agent:\n  namespace: st|\n", FieldNamespace, "", "st", false},
-		{cursor.TOML, "[target.path]\ncron_job = \"n|\"\n", FieldTarget, "cron_job", "n", true},
+		{cursor.JSON, `{"target": {"path": "deploy/a|"}}`, targets.FieldTarget, "", "deploy/a", true},
+		{cursor.JSON, `{"target": {"path": {"deployment": "|"}}}`, targets.FieldTarget, "deployment", "", false},
+		{cursor.YAML, "agent:\n  namespace: st|\n", targets.FieldNamespace, "", "st", false},
+		{cursor.TOML, "[target.path]\ncron_job = \"n|\"\n", targets.FieldTarget, "cron_job", "n", true},
 	}
 	for _, tc := range tests {
-		rc := &recordingCluster{ans: ClusterAnswer{Values: []ClusterValue{{Value: "v-1"}}, Incomplete: tc.incomplete}}
+		rc := &recordingCluster{ans: targets.ClusterAnswer{Values: []targets.ClusterValue{{Value: "v-1"}}, Incomplete: tc.incomplete}}
 		e.Cluster = rc
 		off := strings.Index(tc.text, "|")
 		text := tc.text[:off] + tc.text[off+1:]

@@ -9,6 +9,7 @@ import (
 	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/server/schemadoc"
 	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 )
@@ -614,7 +615,7 @@ func (e *Engine) completeValues(ctx context.Context, b *builder, st schemadoc.Se
 		}
 	}
 	if field, kindKey, ok := clusterFieldOf(pointer); ok && e.Cluster != nil {
-		ans, err := e.Cluster.CompleteCluster(ctx, ClusterQuery{
+		ans, err := e.Cluster.CompleteCluster(ctx, targets.ClusterQuery{
 			Field: field, Pointer: pointer, Prefix: b.c.Prefix, Kind: kindKey,
 			Document: b.req.Doc.Text(), Format: b.req.Format, Offset: b.req.Offset, Path: b.req.Path,
 		})

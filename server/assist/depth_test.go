@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
+	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/server/textdoc"
 )
 

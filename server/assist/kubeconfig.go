@@ -134,17 +134,3 @@ func ConfigKubeconfig(text string, f cursor.Format) string {
 	}
 	return ""
 }
-
-// ExpandHome turns a leading "~/" into the home directory.
-func ExpandHome(path string, lookupEnv func(string) (string, bool)) string {
-	if !strings.HasPrefix(path, "~/") {
-		return path
-	}
-	if home, ok := lookupEnv("HOME"); ok && home != "" {
-		return filepath.Join(home, path[2:])
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, path[2:])
-	}
-	return path
-}

@@ -8,6 +8,7 @@ import (
 
 	"go.lsp.dev/protocol"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/server"
 )
@@ -29,7 +30,7 @@ func percentiles(b *testing.B, ds []time.Duration) {
 func benchListTargets(b *testing.B, c *kubetest.Cluster, namespaces []string) {
 	cl := startServer(b, c.Kubeconfig, Options{})
 	for _, ns := range namespaces { // warm every namespace once
-		var l server.TargetList
+		var l targets.TargetList
 		cl.call("mirrord/listTargets", server.ListTargetsParams{Namespace: ns}, &l)
 		if len(l.Targets) == 0 {
 			b.Fatalf("namespace %s: no targets", ns)

@@ -11,9 +11,9 @@ import (
 
 	"go.lsp.dev/protocol"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/server"
-	"github.com/mirrord-ls/mirrord-ls/server/assist"
 	"github.com/mirrord-ls/mirrord-ls/server/lsp"
 )
 
@@ -27,8 +27,8 @@ func TestHelperRestart(t *testing.T) {
 	if pid := cl.cluster.helperPID(); pid != 0 {
 		t.Fatalf("the helper runs (pid %d) before any cluster question", pid)
 	}
-	list := func() (server.TargetList, error) {
-		var l server.TargetList
+	list := func() (targets.TargetList, error) {
+		var l targets.TargetList
 		err := cl.tryCall("mirrord/listTargets", server.ListTargetsParams{Namespace: ns}, &l)
 		return l, err
 	}
@@ -107,12 +107,12 @@ func TestHelperCrashLoop(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	const exited = "cluster helper exited: exit status 3: cluster-serve: boom"
 	for i, want := range []string{exited, exited, exited + "; restarting in "} {
-		_, err := c.ListTargets(t.Context(), server.TargetQuery{})
+		_, err := c.ListTargets(t.Context(), targets.TargetQuery{})
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("request %d: %v, want %q…", i+1, err, want)
 		}
 	}
-	a, err := c.CompleteCluster(t.Context(), assist.ClusterQuery{Field: assist.FieldNamespace})
+	a, err := c.CompleteCluster(t.Context(), targets.ClusterQuery{Field: targets.FieldNamespace})
 	if err != nil || !a.Incomplete || len(a.Values) != 0 {
 		t.Errorf("completion = %+v, %v; want an empty incomplete answer", a, err)
 	}

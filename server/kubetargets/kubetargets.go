@@ -27,9 +27,9 @@ import (
 
 	"go.lsp.dev/jsonrpc2"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/clusterrpc"
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/server"
-	"github.com/mirrord-ls/mirrord-ls/server/assist"
-	"github.com/mirrord-ls/mirrord-ls/server/clusterrpc"
 )
 
 // Options configure a Client.
@@ -291,43 +291,43 @@ func (c *Client) call(ctx context.Context, method string, params, result any) er
 }
 
 // ListTargets answers mirrord/listTargets.
-func (c *Client) ListTargets(ctx context.Context, q server.TargetQuery) (server.TargetList, error) {
-	var l server.TargetList
+func (c *Client) ListTargets(ctx context.Context, q targets.TargetQuery) (targets.TargetList, error) {
+	var l targets.TargetList
 	err := c.call(ctx, clusterrpc.MethodListTargets, clusterrpc.ListTargetsParams{
-		Cluster: clusterrpc.FromRef(q.Cluster), Kinds: q.Kinds, IncludeUnavailable: q.IncludeUnavailable,
+		Cluster: q.Cluster, Kinds: q.Kinds, IncludeUnavailable: q.IncludeUnavailable,
 	}, &l)
 	return l, err
 }
 
 // DescribeTarget renders the pods of a target as Markdown.
-func (c *Client) DescribeTarget(ctx context.Context, ref server.ClusterRef, path string) (string, error) {
+func (c *Client) DescribeTarget(ctx context.Context, ref targets.ClusterRef, path string) (string, error) {
 	var md string
-	err := c.call(ctx, clusterrpc.MethodDescribeTarget, clusterrpc.TargetParams{Cluster: clusterrpc.FromRef(ref), Path: path}, &md)
+	err := c.call(ctx, clusterrpc.MethodDescribeTarget, clusterrpc.TargetParams{Cluster: ref, Path: path}, &md)
 	return md, err
 }
 
 // CheckTarget reports a target (or its container) that does not exist,
 // with the closest existing one.
-func (c *Client) CheckTarget(ctx context.Context, ref server.ClusterRef, path string) (server.TargetCheck, error) {
-	var check clusterrpc.TargetCheck
-	err := c.call(ctx, clusterrpc.MethodCheckTarget, clusterrpc.TargetParams{Cluster: clusterrpc.FromRef(ref), Path: path}, &check)
-	return server.TargetCheck(check), err
+func (c *Client) CheckTarget(ctx context.Context, ref targets.ClusterRef, path string) (targets.TargetCheck, error) {
+	var check targets.TargetCheck
+	err := c.call(ctx, clusterrpc.MethodCheckTarget, clusterrpc.TargetParams{Cluster: ref, Path: path}, &check)
+	return targets.TargetCheck(check), err
 }
 
 // CompleteCluster proposes target kinds, names and containers, and
 // namespaces. It never fails for want of a cluster: a slow, unreachable or
 // missing helper gives an incomplete answer, so the editor asks again.
-func (c *Client) CompleteCluster(ctx context.Context, q assist.ClusterQuery) (assist.ClusterAnswer, error) {
+func (c *Client) CompleteCluster(ctx context.Context, q targets.ClusterQuery) (targets.ClusterAnswer, error) {
 	bctx, cancel := context.WithTimeout(ctx, c.opts.CompletionBudget+completionGrace)
 	defer cancel()
-	var a clusterrpc.ClusterAnswer
-	if err := c.call(bctx, clusterrpc.MethodComplete, clusterrpc.FromQuery(q), &a); err != nil {
+	var a targets.ClusterAnswer
+	if err := c.call(bctx, clusterrpc.MethodComplete, q, &a); err != nil {
 		if ctx.Err() != nil {
-			return assist.ClusterAnswer{}, ctx.Err()
+			return targets.ClusterAnswer{}, ctx.Err()
 		}
-		return assist.ClusterAnswer{Incomplete: true}, nil
+		return targets.ClusterAnswer{Incomplete: true}, nil
 	}
-	return a.Answer(), nil
+	return a, nil
 }
 
 // Close stops the helper: its stdin is closed so it exits; after

@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
 	"github.com/mirrord-ls/mirrord-ls/kube/listing"
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 
 const limitedContext = "mirrord-local-limited"
 
-func paths(ts []server.Target) []string {
+func paths(ts []targets.Target) []string {
 	out := make([]string, len(ts))
 	for i, t := range ts {
 		out[i] = t.Path
@@ -51,7 +52,7 @@ func want(m map[string][]string, kinds ...string) []string {
 func TestClusterFeatures(t *testing.T) {
 	c := kubetest.Start(t)
 	ns := c.Namespace(t)
-	targets := c.PopulateTargets(t, ns)
+	populated := c.PopulateTargets(t, ns)
 	cl := startServer(t, c.Kubeconfig, Options{})
 
 	t.Run("listTargets", func(t *testing.T) {
@@ -61,15 +62,15 @@ func TestClusterFeatures(t *testing.T) {
 			params server.ListTargetsParams
 			want   []string
 		}{
-			{"default kinds", server.ListTargetsParams{ConfigURI: uri}, want(targets.Available, "pod", "deployment", "rollout")},
-			{"kinds", server.ListTargetsParams{ConfigURI: uri, Kinds: []string{"statefulset", "service"}}, want(targets.Available, "statefulset", "service")},
-			{"namespace override", server.ListTargetsParams{Namespace: ns, TargetTypes: []string{"deploy"}}, want(targets.Available, "deployment")},
+			{"default kinds", server.ListTargetsParams{ConfigURI: uri}, want(populated.Available, "pod", "deployment", "rollout")},
+			{"kinds", server.ListTargetsParams{ConfigURI: uri, Kinds: []string{"statefulset", "service"}}, want(populated.Available, "statefulset", "service")},
+			{"namespace override", server.ListTargetsParams{Namespace: ns, TargetTypes: []string{"deploy"}}, want(populated.Available, "deployment")},
 			{"unavailable too", server.ListTargetsParams{ConfigURI: uri, Kinds: []string{"deployment"}, IncludeUnavailable: true},
-				want(map[string][]string{"d": append(slices.Clone(targets.Available["deployment"]), targets.Unavailable["deployment"]...)}, "d")},
+				want(map[string][]string{"d": append(slices.Clone(populated.Available["deployment"]), populated.Unavailable["deployment"]...)}, "d")},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				var got server.TargetList
+				var got targets.TargetList
 				cl.call("mirrord/listTargets", tc.params, &got)
 				w := slices.Clone(tc.want)
 				slices.Sort(w)
@@ -87,12 +88,12 @@ func TestClusterFeatures(t *testing.T) {
 			})
 		}
 		// The same through workspace/executeCommand.
-		var got server.TargetList
+		var got targets.TargetList
 		cl.call(protocol.MethodWorkspaceExecuteCommand, map[string]any{
 			"command": server.CommandListTargets, "arguments": []any{map[string]any{"configUri": uri, "kinds": []string{"statefulset"}}},
 		}, &got)
-		if g := paths(got.Targets); !slices.Equal(g, targets.Available["statefulset"]) {
-			t.Errorf("executeCommand targets = %v, want %v", g, targets.Available["statefulset"])
+		if g := paths(got.Targets); !slices.Equal(g, populated.Available["statefulset"]) {
+			t.Errorf("executeCommand targets = %v, want %v", g, populated.Available["statefulset"])
 		}
 		// Bad kinds are a clear error.
 		if err := cl.tryCall("mirrord/listTargets", server.ListTargetsParams{Kinds: []string{"pods"}}, nil); err == nil || !strings.Contains(err.Error(), `unknown target kind "pods"`) {
@@ -106,10 +107,10 @@ func TestClusterFeatures(t *testing.T) {
 			rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
 			rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"list", "watch"}})
 		uri := cl.open("mirrord.json", fmt.Sprintf(`{"kube_context": %q, "target": {"namespace": %q}}`, limitedContext, lns))
-		var got server.TargetList
+		var got targets.TargetList
 		// RBAC reaches the API server's cache shortly after the binding.
 		kubetest.Eventually(t, kubetest.WaitTimeout, "limited listing", func(context.Context) (bool, error) {
-			got = server.TargetList{}
+			got = targets.TargetList{}
 			err := cl.tryCall("mirrord/listTargets", server.ListTargetsParams{ConfigURI: uri, Kinds: []string{"pod", "deployment"}}, &got)
 			return err == nil && len(got.Warnings) == 1, nil
 		})

@@ -80,7 +80,7 @@ func runAgentPod(t *testing.T, c *kubetest.Cluster, ns string, pod *agenttest.Po
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--token", string(secret.Data[ref.Key]), "--linger", "60s"}})
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Token: string(secret.Data[ref.Key]), Extra: []string{"--linger", "60s"}})
 	kubelet.SetTarget(a.Addr)
 	if err := setPodRunning(ctx, c, ns, agentPod.Name); err != nil {
 		t.Fatal(err)

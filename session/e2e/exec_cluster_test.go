@@ -14,11 +14,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod"
 	"github.com/mirrord-ls/mirrord-ls/kube/agentpod/kubelettest"
 	"github.com/mirrord-ls/mirrord-ls/kube/kubetest"
-	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // execCluster is a target pod on a fake kubelet's node of the local control

@@ -8,11 +8,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/layer/intproxy"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 	"github.com/mirrord-ls/mirrord-ls/session/handoff"
-	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 // envHandoffIntproxy makes this test binary play `mirrord intproxy` with

@@ -22,9 +22,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mirrord-ls/mirrord-ls/server"
-	"github.com/mirrord-ls/mirrord-ls/session/branch"
 	"github.com/mirrord-ls/mirrord-ls/internal/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/sessionapi"
+	"github.com/mirrord-ls/mirrord-ls/session/branch"
 )
 
 // Options configure a Client.
@@ -45,15 +45,9 @@ type Options struct {
 	PollInterval time.Duration
 }
 
-// Client implements server.SessionManager (and the session watcher and
+// Client implements the server's SessionManager (and the session watcher and
 // branch detector the server uses when present).
 type Client struct{ opts Options }
-
-var (
-	_ server.SessionManager = (*Client)(nil)
-	_ server.SessionWatcher = (*Client)(nil)
-	_ server.BranchDetector = (*Client)(nil)
-)
 
 var errMirrordNotFound = errors.New("the mirrord CLI was not found (next to mirrord-ls, on PATH, or $MIRRORD_CLI_PATH)")
 
@@ -129,7 +123,7 @@ func (c *Client) sessionsDir(env map[string]string) (string, error) {
 
 // childEnv is the server's environment, the launch environment over it,
 // and the progress settings of the IDE contract.
-func (c *Client) childEnv(ctx context.Context, p server.StartSessionParams) []string {
+func (c *Client) childEnv(ctx context.Context, p sessionapi.StartSessionParams) []string {
 	vars := map[string]string{}
 	var order []string
 	set := func(k, v string) {
@@ -166,10 +160,10 @@ func (c *Client) childEnv(ctx context.Context, p server.StartSessionParams) []st
 // StartSession runs `mirrord ext` and returns its launch environment.
 // progress receives one message per step; cancelling ctx stops the child
 // and the session it may already have registered.
-func (c *Client) StartSession(ctx context.Context, p server.StartSessionParams, progress func(string)) (server.LaunchEnvironment, error) {
+func (c *Client) StartSession(ctx context.Context, p sessionapi.StartSessionParams, progress func(string)) (sessionapi.LaunchEnvironment, error) {
 	bin, err := c.mirrordPath()
 	if err != nil {
-		return server.LaunchEnvironment{}, err
+		return sessionapi.LaunchEnvironment{}, err
 	}
 	args := []string{"ext"}
 	if p.ConfigPath != "" {
@@ -191,7 +185,7 @@ func (c *Client) StartSession(ctx context.Context, p server.StartSessionParams, 
 	// so Wait must not wait for stdout to close.
 	stdout, w, err := os.Pipe()
 	if err != nil {
-		return server.LaunchEnvironment{}, fmt.Errorf("mirrord ext: %w", err)
+		return sessionapi.LaunchEnvironment{}, fmt.Errorf("mirrord ext: %w", err)
 	}
 	defer stdout.Close()
 	cmd.Stdout = w
@@ -201,7 +195,7 @@ func (c *Client) StartSession(ctx context.Context, p server.StartSessionParams, 
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
-		return server.LaunchEnvironment{}, fmt.Errorf("starting %s: %w", bin, err)
+		return sessionapi.LaunchEnvironment{}, fmt.Errorf("starting %s: %w", bin, err)
 	}
 
 	var (
@@ -265,23 +259,23 @@ func (c *Client) StartSession(ctx context.Context, p server.StartSessionParams, 
 		mu.Unlock()
 		c.stopRegistered(p.Env, id)
 		if ctx.Err() != nil {
-			return server.LaunchEnvironment{}, ctx.Err()
+			return sessionapi.LaunchEnvironment{}, ctx.Err()
 		}
-		return server.LaunchEnvironment{}, fmt.Errorf("mirrord ext did not finish within %s", c.opts.StartTimeout)
+		return sessionapi.LaunchEnvironment{}, fmt.Errorf("mirrord ext did not finish within %s", c.opts.StartTimeout)
 	}
 	waitErr := waitChild(cmd, stopGrace)
 	if out.err != nil {
 		if report := ParseError(stderr.Bytes()); report != nil {
-			return server.LaunchEnvironment{}, &server.SessionError{Message: report.Message, Causes: report.Causes, Help: report.Help}
+			return sessionapi.LaunchEnvironment{}, &sessionapi.SessionError{Message: report.Message, Causes: report.Causes, Help: report.Help}
 		}
 		msg := strings.TrimSpace(stderr.String())
 		if waitErr != nil {
 			msg = strings.TrimSpace(waitErr.Error() + "\n" + msg)
 		}
 		if msg == "" {
-			return server.LaunchEnvironment{}, fmt.Errorf("mirrord ext: %w", out.err)
+			return sessionapi.LaunchEnvironment{}, fmt.Errorf("mirrord ext: %w", out.err)
 		}
-		return server.LaunchEnvironment{}, fmt.Errorf("mirrord ext: %w: %s", out.err, lastLines(msg, 5))
+		return sessionapi.LaunchEnvironment{}, fmt.Errorf("mirrord ext: %w: %s", out.err, lastLines(msg, 5))
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -293,7 +287,7 @@ func (c *Client) StartSession(ctx context.Context, p server.StartSessionParams, 
 	if unset == nil {
 		unset = []string{}
 	}
-	return server.LaunchEnvironment{SessionID: id, Environment: out.exec.Environment, EnvToUnset: unset, Warnings: warnings}, nil
+	return sessionapi.LaunchEnvironment{SessionID: id, Environment: out.exec.Environment, EnvToUnset: unset, Warnings: warnings}, nil
 }
 
 // outcome is what the stdout reader found.
@@ -345,7 +339,7 @@ func (c *Client) stopRegistered(env map[string]string, id string) {
 }
 
 // ListSessions lists the live local sessions, oldest first.
-func (c *Client) ListSessions(ctx context.Context) ([]server.SessionInfo, error) {
+func (c *Client) ListSessions(ctx context.Context) ([]sessionapi.SessionInfo, error) {
 	dir, err := c.sessionsDir(nil)
 	if err != nil {
 		return nil, err
@@ -355,9 +349,9 @@ func (c *Client) ListSessions(ctx context.Context) ([]server.SessionInfo, error)
 		return nil, fmt.Errorf("listing sessions in %s: %w", dir, err)
 	}
 	sort.SliceStable(infos, func(i, j int) bool { return infos[i].StartedAt.Before(infos[j].StartedAt) })
-	out := make([]server.SessionInfo, 0, len(infos))
+	out := make([]sessionapi.SessionInfo, 0, len(infos))
 	for _, in := range infos {
-		out = append(out, server.SessionInfo{
+		out = append(out, sessionapi.SessionInfo{
 			SessionID: in.ID, Key: in.Key, Target: in.Target, Namespace: in.Namespace,
 			StartedAt: in.StartedAt.UTC().Format(time.RFC3339), PID: in.PID,
 		})
@@ -432,16 +426,16 @@ func snapshot(dir string) string {
 }
 
 // GitBranch answers mirrord/gitBranch.
-func (c *Client) GitBranch(ctx context.Context, p server.GitBranchParams) (server.GitBranchResult, error) {
+func (c *Client) GitBranch(ctx context.Context, p sessionapi.GitBranchParams) (sessionapi.GitBranchResult, error) {
 	folder := p.Folder
 	if folder == "" {
-		return server.GitBranchResult{}, errors.New("folder is required")
+		return sessionapi.GitBranchResult{}, errors.New("folder is required")
 	}
 	info, err := branch.Detect(ctx, folder, branch.Options{LookupEnv: c.lookup(p.Env)})
 	if err != nil {
-		return server.GitBranchResult{}, err
+		return sessionapi.GitBranchResult{}, err
 	}
-	return server.GitBranchResult{Branch: info.Branch, Commit: info.Commit, Detached: info.Detached, Root: info.Root, Source: string(info.Source)}, nil
+	return sessionapi.GitBranchResult{Branch: info.Branch, Commit: info.Commit, Detached: info.Detached, Root: info.Root, Source: string(info.Source)}, nil
 }
 
 // limitedBuffer keeps the last stderrLimit bytes written.

@@ -8,11 +8,14 @@ package configref
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 
-	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
-	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/internal/cursor"
+	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
+	"github.com/mirrord-ls/mirrord-ls/internal/targets"
+	"github.com/mirrord-ls/mirrord-ls/schema"
 )
 
 // Ref is the cluster side of a config.
@@ -31,6 +34,36 @@ type Ref struct {
 	HasSpan                bool
 	// ObjectForm: the span covers only the name of an object-form target.
 	ObjectForm bool
+}
+
+// Cluster is the cluster the config at configPath names: its kubeconfig
+// with a leading "~/" expanded (HOME from lookupEnv) and a relative path
+// taken from the config's folder, its kube context and namespace.
+func (r Ref) Cluster(configPath string, lookupEnv func(string) (string, bool)) targets.ClusterRef {
+	kc := r.Kubeconfig
+	if kc != "" {
+		kc = ExpandHome(kc, lookupEnv)
+		if !filepath.IsAbs(kc) && configPath != "" {
+			kc = filepath.Join(filepath.Dir(configPath), kc)
+		}
+	}
+	return targets.ClusterRef{Kubeconfig: kc, Context: r.Context, Namespace: r.Namespace}
+}
+
+// ExpandHome turns a leading "~/" into the home directory.
+func ExpandHome(path string, lookupEnv func(string) (string, bool)) string {
+	if !strings.HasPrefix(path, "~/") {
+		return path
+	}
+	if lookupEnv != nil {
+		if home, ok := lookupEnv("HOME"); ok && home != "" {
+			return filepath.Join(home, path[2:])
+		}
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, path[2:])
+	}
+	return path
 }
 
 // FromResult reads a verified config. Spans are offsets in res.Rendered,

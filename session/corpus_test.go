@@ -1,4 +1,4 @@
-package settings
+package session
 
 import (
 	"bufio"
@@ -32,13 +32,13 @@ func corpusEnv(t *testing.T, path string) func(string) (string, bool) {
 
 // TestCorpusVerifyAndRunAgree runs every config of testdata/configs (valid
 // and invalid) through verify (schema.Verify) and through what a session
-// runs (Load: the resolved config turned into Settings): a config is
+// runs (Load: the resolved config turned into settings.Settings): a config is
 // accepted by both or refused by both, and everything the runtime refuses
 // is a verify error at the setting (V-UNSUPPORTED).
 func TestCorpusVerifyAndRunAgree(t *testing.T) {
 	var files []string
 	for _, dir := range []string{"valid", "invalid"} {
-		entries, err := os.ReadDir(filepath.Join("..", "..", "testdata", "configs", dir))
+		entries, err := os.ReadDir(filepath.Join("..", "testdata", "configs", dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +46,7 @@ func TestCorpusVerifyAndRunAgree(t *testing.T) {
 			switch filepath.Ext(e.Name()) {
 			case ".json", ".yaml", ".yml", ".toml":
 				if !strings.HasSuffix(e.Name(), ".golden.json") {
-					files = append(files, filepath.Join("..", "..", "testdata", "configs", dir, e.Name()))
+					files = append(files, filepath.Join("..", "testdata", "configs", dir, e.Name()))
 				}
 			}
 		}
@@ -67,7 +67,7 @@ func TestCorpusVerifyAndRunAgree(t *testing.T) {
 			// What a session does with the verified config (session.ResolveConfig).
 			runErr := errors.New("the config has errors")
 			if !res.HasErrors() && res.Config != nil {
-				_, runErr = FromConfig(res.Config)
+				_, runErr = runtimeSettings(res.Config)
 			}
 			if verifyOK != (runErr == nil) {
 				t.Fatalf("verify accepts: %v, run accepts: %v (%v)", verifyOK, runErr == nil, runErr)

@@ -1,4 +1,4 @@
-package extclient_test
+package main_test
 
 import (
 	"context"
@@ -21,11 +21,12 @@ import (
 	"go.lsp.dev/protocol"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/sessionapi"
 	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/server"
 	"github.com/mirrord-ls/mirrord-ls/server/wire"
 	"github.com/mirrord-ls/mirrord-ls/session/extclient"
-	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 )
 
 func TestMain(m *testing.M) { os.Exit(testbin.Run(m, m.Run)) }
@@ -251,14 +252,14 @@ func newAgentFixture(t testing.TB, podEnv map[string]string) *agentFixture {
 }
 
 type sessionsChanged struct {
-	Sessions []server.SessionInfo `json:"sessions"`
+	Sessions []sessionapi.SessionInfo `json:"sessions"`
 }
 
 func hasSession(id string) func(note) bool {
 	return func(n note) bool {
 		var p sessionsChanged
 		return n.method == "mirrord/sessionsChanged" && json.Unmarshal(n.params, &p) == nil &&
-			slices.ContainsFunc(p.Sessions, func(s server.SessionInfo) bool { return s.SessionID == id })
+			slices.ContainsFunc(p.Sessions, func(s sessionapi.SessionInfo) bool { return s.SessionID == id })
 	}
 }
 
@@ -270,8 +271,8 @@ func TestStartSessionThroughServer(t *testing.T) {
 	c := newServer(t, f.sessions)
 	cfg := writeConfig(t, `{"internal_proxy": {"idle_timeout": 120}}`)
 
-	var launch server.LaunchEnvironment
-	c.call("mirrord/startSession", server.StartSessionParams{
+	var launch sessionapi.LaunchEnvironment
+	c.call("mirrord/startSession", sessionapi.StartSessionParams{
 		ConfigPath: cfg, Target: "pod/api-0", Executable: "python3", WorkspaceFolder: t.TempDir(), Env: f.env,
 	}, &launch)
 	env := launch.Environment
@@ -302,7 +303,7 @@ func TestStartSessionThroughServer(t *testing.T) {
 		t.Errorf("begin %v", first)
 	}
 
-	var list []server.SessionInfo
+	var list []sessionapi.SessionInfo
 	c.call("mirrord/listSessions", nil, &list)
 	if len(list) != 1 || list[0].SessionID != launch.SessionID || list[0].Target != "pod/api-0" || list[0].PID == 0 {
 		t.Fatalf("listSessions %+v", list)
@@ -336,7 +337,7 @@ func TestStartSessionThroughServer(t *testing.T) {
 	}
 }
 
-func launchEnv(base []string, l server.LaunchEnvironment) []string {
+func launchEnv(base []string, l sessionapi.LaunchEnvironment) []string {
 	m := map[string]string{}
 	for _, kv := range base {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -364,7 +365,7 @@ func TestStartSessionBrokenConfig(t *testing.T) {
 	cfg := writeConfig(t, `{"feature": {"fs": {"mode": "sideways"}}}`)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	err := c.callErr(ctx, "mirrord/startSession", server.StartSessionParams{ConfigPath: cfg, WorkDoneToken: "tok-1"}, nil)
+	err := c.callErr(ctx, "mirrord/startSession", sessionapi.StartSessionParams{ConfigPath: cfg, WorkDoneToken: "tok-1"}, nil)
 	var rpcErr *jsonrpc2.Error
 	if !errors.As(err, &rpcErr) {
 		t.Fatalf("err %v, want a JSON-RPC error", err)
@@ -372,7 +373,7 @@ func TestStartSessionBrokenConfig(t *testing.T) {
 	if !strings.Contains(rpcErr.Message, "sideways") || rpcErr.Data == nil {
 		t.Fatalf("error %+v", rpcErr)
 	}
-	var data server.SessionError
+	var data sessionapi.SessionError
 	if err := json.Unmarshal(*rpcErr.Data, &data); err != nil || data.Message == "" || data.Causes == nil {
 		t.Fatalf("error data %s: %v", *rpcErr.Data, err)
 	}
@@ -408,7 +409,7 @@ func TestStartSessionCancelled(t *testing.T) {
 	id := c.calls.Load() + 1
 	answered := make(chan error, 1)
 	go func() {
-		answered <- c.callErr(ctx, "mirrord/startSession", server.StartSessionParams{
+		answered <- c.callErr(ctx, "mirrord/startSession", sessionapi.StartSessionParams{
 			Env: map[string]string{"MIRRORD_AGENT_ADDRESS": ln.Addr().String(), "MIRRORD_AGENT_TOKEN": "t"},
 		}, nil)
 	}()
@@ -458,17 +459,17 @@ func TestGitBranch(t *testing.T) {
 	c := newServer(t, sessionsDir(t))
 	for _, tc := range []struct {
 		name    string
-		params  server.GitBranchParams
+		params  sessionapi.GitBranchParams
 		command bool
-		want    server.GitBranchResult
+		want    sessionapi.GitBranchResult
 	}{
-		{name: "repository", params: server.GitBranchParams{Folder: repo}, want: server.GitBranchResult{Branch: "PROJ-12-feature", Source: "git", Root: repo}},
-		{name: "file URI via executeCommand", params: server.GitBranchParams{Folder: "file://" + repo}, command: true, want: server.GitBranchResult{Branch: "PROJ-12-feature", Source: "git", Root: repo}},
-		{name: "env wins", params: server.GitBranchParams{Folder: repo, Env: map[string]string{"MIRRORD_BRANCH_NAME": "from-env"}}, want: server.GitBranchResult{Branch: "from-env", Source: "env"}},
-		{name: "no repository", params: server.GitBranchParams{Folder: t.TempDir()}, want: server.GitBranchResult{Source: "none"}},
+		{name: "repository", params: sessionapi.GitBranchParams{Folder: repo}, want: sessionapi.GitBranchResult{Branch: "PROJ-12-feature", Source: "git", Root: repo}},
+		{name: "file URI via executeCommand", params: sessionapi.GitBranchParams{Folder: "file://" + repo}, command: true, want: sessionapi.GitBranchResult{Branch: "PROJ-12-feature", Source: "git", Root: repo}},
+		{name: "env wins", params: sessionapi.GitBranchParams{Folder: repo, Env: map[string]string{"MIRRORD_BRANCH_NAME": "from-env"}}, want: sessionapi.GitBranchResult{Branch: "from-env", Source: "env"}},
+		{name: "no repository", params: sessionapi.GitBranchParams{Folder: t.TempDir()}, want: sessionapi.GitBranchResult{Source: "none"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var got server.GitBranchResult
+			var got sessionapi.GitBranchResult
 			if tc.command {
 				c.call("workspace/executeCommand", map[string]any{"command": "mirrord.gitBranch", "arguments": []any{tc.params}}, &got)
 			} else {
@@ -501,8 +502,8 @@ func BenchmarkStartSession(b *testing.B) {
 	var times []time.Duration
 	for b.Loop() {
 		start := time.Now()
-		var launch server.LaunchEnvironment
-		c.call("mirrord/startSession", server.StartSessionParams{ConfigPath: cfg, Target: "pod/api-0", Env: f.env}, &launch)
+		var launch sessionapi.LaunchEnvironment
+		c.call("mirrord/startSession", sessionapi.StartSessionParams{ConfigPath: cfg, Target: "pod/api-0", Env: f.env}, &launch)
 		times = append(times, time.Since(start))
 		b.StopTimer()
 		c.call("mirrord/stopSession", map[string]string{"session_id": launch.SessionID}, nil)

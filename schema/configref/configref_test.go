@@ -76,3 +76,21 @@ func FuzzFromText(f *testing.F) {
 		}
 	})
 }
+
+func TestCluster(t *testing.T) {
+	env := func(k string) (string, bool) { return "/home/u", k == "HOME" }
+	for _, tc := range []struct {
+		kubeconfig, configPath, want string
+	}{
+		{"~/.kube/x", "/w/.mirrord/mirrord.json", "/home/u/.kube/x"},
+		{"kc", "/w/.mirrord/mirrord.json", "/w/.mirrord/kc"},
+		{"/abs/kc", "/w/mirrord.json", "/abs/kc"},
+		{"kc", "", "kc"},
+		{"", "/w/mirrord.json", ""},
+	} {
+		got := Ref{Kubeconfig: tc.kubeconfig, Context: "c", Namespace: "n"}.Cluster(tc.configPath, env)
+		if got.Kubeconfig != tc.want || got.Context != "c" || got.Namespace != "n" {
+			t.Errorf("Cluster(%q, %q) = %+v, want kubeconfig %q", tc.kubeconfig, tc.configPath, got, tc.want)
+		}
+	}
+}
