@@ -65,7 +65,8 @@ func runExec(ctx context.Context, req session.Request, args []string, stderr io.
 	if err != nil {
 		return 0, fmt.Errorf("command %q: %w", args[0], err)
 	}
-	req.Executable = bin
+	// No req.Executable: the warning about programs LD_PRELOAD cannot
+	// reach is replaced by the choice of the supervisor below.
 	t0 := time.Now()
 	req.Progress = execProgress(stderr, t0)
 	launch, err := session.Start(ctx, req)
@@ -84,6 +85,15 @@ func runExec(ctx context.Context, req session.Request, args []string, stderr io.
 		return 130, nil
 	}
 	fmt.Fprintf(stderr, "* session %s ready [%s] (intproxy log: %s)\n", launch.SessionID, elapsed(t0), launch.IntproxyLog)
+	mode, err := layerMode(launch)
+	if err != nil {
+		end()
+		return 0, err
+	}
+	useSupervisor, note := chooseSupervisor(mode, bin)
+	if note != "" {
+		fmt.Fprintf(stderr, "* %s\n", note)
+	}
 
 	child := exec.Command(bin, args[1:]...)
 	child.Args[0] = args[0]
@@ -95,7 +105,13 @@ func runExec(ctx context.Context, req session.Request, args []string, stderr io.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
-	if err := child.Start(); err != nil {
+	stopSupervisor := func() {}
+	if useSupervisor {
+		stopSupervisor, err = startSupervised(child, launch, stderr)
+	} else {
+		err = child.Start()
+	}
+	if err != nil {
 		end()
 		return 0, fmt.Errorf("start %s: %w", args[0], err)
 	}
@@ -103,6 +119,7 @@ func runExec(ctx context.Context, req session.Request, args []string, stderr io.
 	go forwardSignals(sigs, child.Process, done)
 	err = child.Wait()
 	close(done)
+	stopSupervisor()
 	end()
 
 	var ee *exec.ExitError

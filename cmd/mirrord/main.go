@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mirrord-ls/mirrord-ls/internal/version"
+	"github.com/mirrord-ls/mirrord-ls/layer/supervisor"
 )
 
 func newRootCmd() *cobra.Command {
@@ -38,6 +39,9 @@ func newRootCmd() *cobra.Command {
 }
 
 func main() {
+	// A re-execution that installs the seccomp filter and becomes the
+	// program mirrord exec runs under the supervisor; never returns then.
+	supervisor.MaybeInit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {

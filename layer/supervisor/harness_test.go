@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/layer/wire"
 )
 
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envProbe) != "" {
 		os.Exit(probe(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	os.Exit(testbin.Run(m, m.Run))
 }
 
 // fakeIntproxy answers the layer protocol with canned decisions: paths

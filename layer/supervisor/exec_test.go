@@ -1,0 +1,264 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
+)
+
+// The end-to-end tests run programs under `mirrord exec` against a real
+// agent whose target is a network namespace (agent/agenttest), as
+// layer/e2e does for the C layer.
+
+// pod is a target with the agent running.
+type pod struct {
+	t        testing.TB
+	pod      *agenttest.Pod
+	agent    *agenttest.Agent
+	mirrord  string
+	sessions string
+	tmp      string
+}
+
+// targetFiles: a name only the target's /etc/hosts knows (at the pod's
+// address, reachable only from the target's network) and a file only the
+// target has.
+func targetFiles() map[string]string {
+	return map[string]string{
+		"etc/hosts":       "127.0.0.1 localhost\n" + agenttest.PodIP.String() + " orders.internal\n",
+		"app/config.yaml": "db: orders\n",
+	}
+}
+
+func newPod(t testing.TB) *pod {
+	t.Helper()
+	agenttest.RequireRoot(t)
+	if _, err := os.Stat("/app/config.yaml"); err == nil {
+		t.Skip("/app/config.yaml exists on this machine")
+	}
+	mirrord := testbin.Mirrord(t)
+	pd := agenttest.NewPod(t, agenttest.PodOptions{Files: targetFiles(), Env: map[string]string{"REMOTE_ONLY": "from-the-pod"}})
+	a := agenttest.StartAgent(t, pd, agenttest.AgentOptions{Extra: []string{"--linger", "30s"}})
+	p := &pod{t: t, pod: pd, agent: a, mirrord: mirrord}
+	for _, d := range []*string{&p.tmp, &p.sessions} {
+		dir, err := os.MkdirTemp("", "sv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		*d = dir
+	}
+	return p
+}
+
+func (p *pod) command(ctx context.Context, cfg map[string]any, dir string, args ...string) *exec.Cmd {
+	p.t.Helper()
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	b, _ := json.Marshal(cfg)
+	path := filepath.Join(p.t.TempDir(), "mirrord.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, p.mirrord, append([]string{"exec", "-f", path, "-t", "pod/" + p.pod.Target, "--"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"TMPDIR="+p.tmp,
+		"MIRRORD_AGENT_ADDRESS="+p.agent.Addr,
+		"MIRRORD_AGENT_TOKEN="+p.agent.Token,
+		"MIRRORD_SESSIONS_DIR="+p.sessions,
+		"MIRRORD_INTPROXY_LOG="+filepath.Join(p.t.TempDir(), "intproxy.log"),
+		"no_proxy=*", "NO_PROXY=*",
+	)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// run runs args under mirrord exec; it fails the test on a non-zero exit.
+func (p *pod) run(cfg map[string]any, args ...string) (stdout, stderr string) {
+	p.t.Helper()
+	return p.runEnv(cfg, nil, args...)
+}
+
+// runEnv is run with extra environment variables for mirrord exec.
+func (p *pod) runEnv(cfg map[string]any, env []string, args ...string) (stdout, stderr string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := p.command(ctx, cfg, "", args...)
+	cmd.Env = append(cmd.Env, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		p.t.Fatalf("mirrord exec %v: %v\nstdout: %s\nstderr: %s\nagent log:\n%s", args, err, out.String(), errb.String(), p.agent.Log())
+	}
+	return out.String(), errb.String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// steal runs a server under mirrord exec with incoming steal, waits until
+// it listens, and returns what the peer gets from the target's port.
+func (p *pod) steal(port int, path string, args ...string) string {
+	p.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": "steal"}}}
+	cmd := p.command(ctx, cfg, p.t.TempDir(), args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		cancel()
+		p.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			p.t.Errorf("%v did not stop", args)
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}()
+	url := fmt.Sprintf("http://%s:%d%s", agenttest.PodIP, port, path)
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		// until subscribed, the target's own port answers (or nothing does)
+		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+		got, err := p.pod.Curl(cctx, url)
+		ccancel()
+		if err == nil && strings.Contains(got, "local") {
+			return got
+		}
+		select {
+		case <-done:
+			p.t.Fatalf("%v exited: stdout %s\nstderr %s", args, out.String(), errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the peer never reached the local server (last %q, %v)\nstdout %s\nstderr %s\nagent log:\n%s", got, err, out.String(), errb.String(), p.agent.Log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// buildGoProbe builds testdata/goprobe with cgo off (static) or on.
+func buildGoProbe(t testing.TB, static bool) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "goprobe")
+	cmd := exec.Command("go", "build", "-o", bin, "./testdata/goprobe")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if !static {
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		cmd.Args = append(cmd.Args[:2], "-ldflags=-linkmode=external", "-o", bin, "./testdata/goprobe")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	use, why := Choose(bin)
+	if !use {
+		t.Fatalf("Choose(%s) = false: %s", bin, why)
+	}
+	return bin
+}
+
+func lookWant() string {
+	return strings.Join([]string{
+		"env from-the-pod",
+		"lookup orders.internal " + agenttest.PodIP.String(),
+		"lookup " + agenttest.AppDNSName + " " + agenttest.PeerIP.String(),
+		"http app app: GET /go",
+		`file "db: orders\n"`,
+		"stat 11",
+	}, "\n") + "\n"
+}
+
+func testGoProgram(t *testing.T, static bool) {
+	p := newPod(t)
+	bin := buildGoProbe(t, static)
+	out, errOut := p.run(nil, bin, "look", "orders.internal", agenttest.AppDNSName, "http://orders.internal/go", "/app/config.yaml")
+	if out != lookWant() {
+		t.Fatalf("goprobe:\n%s\nwant:\n%s\nstderr: %s", out, lookWant(), errOut)
+	}
+	if !strings.Contains(errOut, "under the seccomp supervisor") {
+		t.Errorf("mirrord exec did not say it used the supervisor: %s", errOut)
+	}
+	if got := p.steal(8080, "/stolen", bin, "serve", ":8080"); got != "from the local go: /stolen" {
+		t.Fatalf("stolen request got %q", got)
+	}
+}
+
+func TestStaticGoProgram(t *testing.T) { testGoProgram(t, true) }
+
+// TestLayerModePreloadOverride: forced to the C layer, a static Go
+// program sees only the environment (what the supervisor adds).
+func TestLayerModePreloadOverride(t *testing.T) {
+	p := newPod(t)
+	bin := buildGoProbe(t, true)
+	out, errOut := p.runEnv(nil, []string{"MIRRORD_LAYER_MODE=preload"}, bin, "look", "orders.internal", agenttest.AppDNSName, "http://orders.internal/go", "/app/config.yaml")
+	if !strings.HasPrefix(out, "env from-the-pod\n") || !strings.Contains(out, "file error") || !strings.Contains(out, "lookup orders.internal error") {
+		t.Fatalf("under the C layer the static program saw the target:\n%s", out)
+	}
+	if !strings.Contains(errOut, "layer_mode is preload") {
+		t.Fatalf("no warning: %s", errOut)
+	}
+}
+func TestDynamicGoProgram(t *testing.T) { testGoProgram(t, false) }
+
+func TestStaticBusybox(t *testing.T) {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("no busybox")
+	}
+	if use, why := Choose(bb); !use {
+		t.Skipf("busybox is not static: %s", why)
+	}
+	p := newPod(t)
+	out, _ := p.run(nil, bb, "sh", "-c", `
+env | grep '^REMOTE_ONLY='
+busybox nslookup `+agenttest.AppDNSName+` | grep -A1 '^Name:' | tail -n1
+busybox wget -q -O - http://orders.internal/bb; echo
+busybox cat /app/config.yaml`)
+	want := "REMOTE_ONLY=from-the-pod\nAddress: " + agenttest.PeerIP.String() + "\napp: GET /bb\ndb: orders\n"
+	if out != want {
+		t.Fatalf("busybox:\n%s\nwant:\n%s", out, want)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "stolen.txt"), []byte("local busybox"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.steal(8080, "/stolen.txt", bb, "httpd", "-f", "-p", "8080", "-h", dir); got != "local busybox" {
+		t.Fatalf("stolen request got %q", got)
+	}
+}
