@@ -3,6 +3,7 @@ module github.com/mirrord-ls/mirrord-ls
 go 1.26.0
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/dlclark/regexp2 v1.12.0
 	github.com/flosch/pongo2/v6 v6.0.0
 	github.com/go-git/go-git/v5 v5.19.3

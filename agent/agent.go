@@ -46,6 +46,9 @@ type Config struct {
 	// CleanIPTablesOnStart removes chains of a previous agent instead of
 	// refusing to start.
 	CleanIPTablesOnStart bool
+	// Redirect chooses how incoming connections are steered to the agent:
+	// RedirectAuto (default), RedirectSkLookup or RedirectIPTables.
+	Redirect string
 	// HandshakeTimeout bounds how long a connection may take to send its
 	// Hello (default DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
@@ -67,6 +70,7 @@ type Agent struct {
 	resolver *dns.Resolver
 	redir    *incoming.Redirector
 	ipt      *incoming.IPTables
+	steer    string // name of the steering in use
 
 	mu      sync.Mutex
 	clients int           // authenticated clients
@@ -86,6 +90,17 @@ const (
 	// at once. Each costs a goroutine, two sockets and at most
 	// protocol.MaxHelloSize bytes of buffer.
 	DefaultMaxPending = 512
+)
+
+// Ways of steering incoming connections (Config.Redirect).
+const (
+	// RedirectAuto uses sk_lookup where the kernel has it, else iptables.
+	RedirectAuto = "auto"
+	// RedirectSkLookup uses an eBPF sk_lookup program, bound to the
+	// agent's life by the kernel (incoming.SkLookup).
+	RedirectSkLookup = "sk_lookup"
+	// RedirectIPTables uses nat REDIRECT chains (incoming.IPTables).
+	RedirectIPTables = "iptables"
 )
 
 // ErrDirtyIPTables is returned by New when chains of a previous agent exist.
@@ -132,14 +147,52 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		} else {
 			a.ipt.SetOwner(owner)
 		}
-		if err := a.checkIPTables(ctx); err != nil {
+		steer, err := a.steering()
+		if err == nil {
+			err = a.checkIPTables(ctx)
+			if err != nil && !errors.Is(err, ErrDirtyIPTables) && steer.Name() != RedirectIPTables {
+				// Chains cannot be listed (no iptables in the image): no
+				// previous agent's chains can be in the way either.
+				cfg.Log.Warn("cannot check for iptables chains of a previous agent", "err", err)
+				err = nil
+			}
+			if err != nil {
+				steer.Close()
+			}
+		}
+		if err != nil {
 			root.Close()
 			ns.Close()
 			return nil, err
 		}
-		a.redir = incoming.New(incoming.Config{NS: ns, IPT: a.ipt, Log: cfg.Log})
+		a.redir = incoming.New(incoming.Config{NS: ns, Steer: steer, Log: cfg.Log})
+		a.steer = steer.Name()
 	}
 	return a, nil
+}
+
+// steering returns the steering Config.Redirect asks for.
+func (a *Agent) steering() (incoming.Steering, error) {
+	switch a.cfg.Redirect {
+	case "", RedirectAuto:
+		sk, err := incoming.NewSkLookup()
+		if err == nil {
+			return sk, nil
+		}
+		a.cfg.Log.Warn("eBPF sk_lookup is not available; steering with iptables REDIRECT instead, "+
+			"whose chains outlive an agent killed together with its guard until the next agent starts", "err", err)
+		return incoming.IPTablesSteering(a.ipt), nil
+	case RedirectSkLookup:
+		sk, err := incoming.NewSkLookup()
+		if err != nil {
+			return nil, fmt.Errorf("redirect with sk_lookup: %w", err)
+		}
+		return sk, nil
+	case RedirectIPTables:
+		return incoming.IPTablesSteering(a.ipt), nil
+	default:
+		return nil, fmt.Errorf("unknown redirect %q (want %s, %s or %s)", a.cfg.Redirect, RedirectAuto, RedirectSkLookup, RedirectIPTables)
+	}
 }
 
 // checkIPTables looks for chains of a previous agent. Chains whose recorded
@@ -229,7 +282,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 func (a *Agent) release() {
 	if a.redir != nil {
 		if err := a.redir.Close(); err != nil {
-			a.cfg.Log.Error("remove iptables chains", "err", err)
+			a.cfg.Log.Error("remove "+a.steer+" steering", "err", err)
 		}
 	}
 	a.root.Close()
@@ -253,7 +306,7 @@ func (a *Agent) serve(ctx context.Context, ln net.Listener, ready func()) error 
 		}
 	}
 	a.cfg.Log.Info("serving", "target", a.cfg.Target.ID, "netns", a.cfg.Target.NetnsPath, "root", a.cfg.Target.Root,
-		"handshake_timeout", a.cfg.HandshakeTimeout, "max_pending", a.cfg.MaxPending)
+		"redirect", a.steer, "handshake_timeout", a.cfg.HandshakeTimeout, "max_pending", a.cfg.MaxPending)
 	ready()
 	go a.lifetime(ctx, cancel)
 

@@ -42,6 +42,9 @@ type AgentOptions struct {
 	Extra []string
 	// NoWait returns before the ready line (for agents expected to fail).
 	NoWait bool
+	// Token is the session token (default: a random one). It reaches the
+	// agent through MIRRORD_AGENT_TOKEN, never its command line.
+	Token string
 	// OwnGroup starts the agent in a process group of its own (its pid),
 	// which its worker inherits, so that a test can kill all of it at
 	// once as Kubernetes does: syscall.Kill(-a.PID, syscall.SIGKILL).
@@ -54,15 +57,18 @@ type AgentOptions struct {
 func StartAgent(t testing.TB, pod *Pod, opts AgentOptions) *Agent {
 	t.Helper()
 	bin := AgentBinary(t)
-	token := randomHex(16)
+	token := opts.Token
+	if token == "" {
+		token = randomHex(16)
+	}
 	args := opts.Args
 	if args == nil {
 		args = []string{"--pid", strconv.Itoa(pod.AppPID), "--root", pod.Root}
 	}
-	args = append(append([]string{"--listen", "127.0.0.1:0", "--token", token, "--communication-timeout", "60s"}, args...), opts.Extra...)
+	args = append(append([]string{"--listen", "127.0.0.1:0", "--communication-timeout", "60s"}, args...), opts.Extra...)
 	a := &Agent{Token: token, t: t, pod: pod, waited: make(chan struct{})}
 	a.cmd = exec.Command(bin, args...)
-	a.cmd.Env = append(os.Environ(), "MIRRORD_AGENT_TOKEN=")
+	a.cmd.Env = append(os.Environ(), "MIRRORD_AGENT_TOKEN="+token)
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: opts.OwnGroup}
 	stdout, err := a.cmd.StdoutPipe()
 	if err != nil {
@@ -186,8 +192,8 @@ func (a *Agent) Stop() {
 		}
 	}
 	if a.pod != nil {
-		if chains, err := a.pod.Chains(); err == nil && len(chains) > 0 {
-			a.t.Errorf("iptables chains %v left after the agent exited; its log:\n%s", chains, a.Log())
+		if left, err := a.pod.Redirections(); err == nil && left != "" {
+			a.t.Errorf("%s left after the agent exited; its log:\n%s", left, a.Log())
 		}
 	}
 }

@@ -208,8 +208,8 @@ func (p *Pod) Chains() ([]string, error) {
 }
 
 func (p *Pod) removeNamespaces() {
-	if chains, err := p.Chains(); err == nil && len(chains) > 0 {
-		p.t.Errorf("iptables chains left in %s after the agent stopped: %v", p.Target, chains)
+	if left, err := p.Redirections(); err == nil && left != "" {
+		p.t.Errorf("%s left in %s after the agent stopped", left, p.Target)
 	}
 	for _, ns := range []string{p.Target, p.Peer} {
 		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil && !strings.Contains(string(out), "No such file") {

@@ -1,12 +1,12 @@
 // Package incoming redirects a target's incoming TCP connections to the
 // agent and hands them, or the HTTP requests on them, to subscribed clients.
 //
-// The agent listens on an ephemeral port inside the target's network
-// namespace and installs nat REDIRECT rules in chains of its own (see
-// IPTables) for every subscribed port: PREROUTING for traffic from outside,
-// OUTPUT on lo for the pod's own traffic, with a RETURN rule for the agent's
-// group so its own pass-through connections are not caught again. The
-// original port comes from SO_ORIGINAL_DST.
+// The agent listens inside the target's network namespace and steers new
+// connections to every subscribed port to that listener (see Steering): by
+// default with an eBPF sk_lookup program that the kernel detaches when the
+// agent's process ends (SkLookup), or with nat REDIRECT rules in chains of
+// its own (IPTables). Its own pass-through connections to the app are
+// exempt from the steering.
 //
 //   - steal: the connection goes to the subscribed client;
 //   - mirror: the connection goes on to the real app, and every mirror
@@ -48,29 +48,29 @@ type Opener interface {
 type Config struct {
 	// NS is the target's network namespace.
 	NS netns.Namespace
-	// IPT manages the agent's chains in NS.
-	IPT *IPTables
+	// Steer takes the target's connections to the agent (SkLookup or
+	// IPTablesSteering).
+	Steer Steering
 	// Log receives warnings.
 	Log *slog.Logger
 	// DetectTimeout bounds HTTP detection on filtered ports (default 2 s).
 	DetectTimeout time.Duration
 }
 
-// Redirector owns the listener, the rules and the subscriptions of one
+// Redirector owns the listener, the steering and the subscriptions of one
 // target.
 type Redirector struct {
 	cfg    Config
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	ln     *net.TCPListener
-	lnPort uint16
-	chains bool
-	ports  map[uint16]*portSubs
-	conns  map[io.Closer]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	mu        sync.Mutex
+	ln        *net.TCPListener
+	installed bool
+	ports     map[uint16]*portSubs
+	conns     map[io.Closer]struct{}
+	closed    bool
+	wg        sync.WaitGroup
 }
 
 type subscription struct {
@@ -130,8 +130,8 @@ func New(cfg Config) *Redirector {
 var ErrClosed = errors.New("incoming traffic redirector closed")
 
 // Subscribe adds a subscription of client and returns the function that
-// removes it. The rules of a port are installed with its first subscription
-// and removed with its last; the chains go with the last port.
+// removes it. A port is steered from its first subscription to its last;
+// the steering is installed with the first port and removed with the last.
 func (r *Redirector) Subscribe(ctx context.Context, client Opener, req protocol.SubscribeRequest) (func(), error) {
 	if err := req.Validate(); err != nil {
 		return nil, protocol.ErrorFrom(protocol.CodeBadRequest, err)
@@ -156,14 +156,15 @@ func (r *Redirector) Subscribe(ctx context.Context, client Opener, req protocol.
 	if err := r.ensureListener(ctx); err != nil {
 		return nil, protocol.ErrorFrom(protocol.CodeInternal, err)
 	}
-	if !r.chains {
-		if err := r.cfg.IPT.Create(ctx); err != nil {
+	if !r.installed {
+		if err := r.cfg.Steer.Install(ctx, r.cfg.NS, r.ln); err != nil {
+			_ = r.cfg.Steer.Uninstall(context.WithoutCancel(ctx))
 			return nil, protocol.ErrorFrom(protocol.CodeInternal, err)
 		}
-		r.chains = true
+		r.installed = true
 	}
 	if p == nil {
-		if err := r.cfg.IPT.AddRedirect(ctx, req.Port, r.lnPort); err != nil {
+		if err := r.cfg.Steer.AddPort(ctx, req.Port); err != nil {
 			r.removeChainsIfUnusedLocked()
 			return nil, protocol.ErrorFrom(protocol.CodeInternal, err)
 		}
@@ -201,21 +202,21 @@ func (r *Redirector) unsubscribe(port uint16, sub *subscription) {
 	if r.closed {
 		return
 	}
-	if err := r.cfg.IPT.RemoveRedirect(context.Background(), port, r.lnPort); err != nil {
-		r.cfg.Log.Warn("remove redirect", "port", port, "err", err)
+	if err := r.cfg.Steer.RemovePort(context.Background(), port); err != nil {
+		r.cfg.Log.Warn("stop steering port", "port", port, "err", err)
 	}
 	r.removeChainsIfUnusedLocked()
 }
 
 func (r *Redirector) removeChainsIfUnusedLocked() {
-	if len(r.ports) > 0 || !r.chains {
+	if len(r.ports) > 0 || !r.installed {
 		return
 	}
-	if err := r.cfg.IPT.Remove(context.Background()); err != nil {
-		r.cfg.Log.Warn("remove iptables chains", "err", err)
+	if err := r.cfg.Steer.Uninstall(context.Background()); err != nil {
+		r.cfg.Log.Warn("remove "+r.cfg.Steer.Name()+" steering", "err", err)
 		return
 	}
-	r.chains = false
+	r.installed = false
 }
 
 func remove(list []*subscription, s *subscription) []*subscription {
@@ -232,19 +233,18 @@ func (r *Redirector) ensureListener(ctx context.Context) error {
 	if r.ln != nil {
 		return nil
 	}
-	ln, err := r.cfg.NS.Listen(ctx, "tcp4", "0.0.0.0:0")
+	ln, err := r.cfg.Steer.Listen(ctx, r.cfg.NS)
 	if err != nil {
 		return fmt.Errorf("listen for redirected connections: %w", err)
 	}
-	r.ln = ln.(*net.TCPListener)
-	r.lnPort = uint16(r.ln.Addr().(*net.TCPAddr).Port)
+	r.ln = ln
 	r.wg.Add(1)
 	go r.acceptLoop(r.ln)
 	return nil
 }
 
-// Close removes the rules and chains, closes the listener and every
-// connection being served.
+// Close removes the steering, closes the listener and every connection
+// being served.
 func (r *Redirector) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -253,9 +253,12 @@ func (r *Redirector) Close() error {
 	}
 	r.closed = true
 	var err error
-	if r.chains {
-		err = r.cfg.IPT.Remove(context.Background())
-		r.chains = false
+	if r.installed {
+		err = r.cfg.Steer.Uninstall(context.Background())
+		r.installed = false
+	}
+	if cerr := r.cfg.Steer.Close(); err == nil {
+		err = cerr
 	}
 	r.ports = map[uint16]*portSubs{}
 	if r.ln != nil {
@@ -325,9 +328,14 @@ func (r *Redirector) snapshot(port uint16) (portSubs, bool) {
 
 // serve handles one redirected connection.
 func (r *Redirector) serve(c *net.TCPConn) {
-	orig, err := OriginalDst(c)
+	orig, err := r.cfg.Steer.OriginalDst(c)
 	if err != nil {
 		r.cfg.Log.Warn("redirected connection without original destination", "err", err)
+		return
+	}
+	if orig.Port() == uint16(r.ln.Addr().(*net.TCPAddr).Port) {
+		// Made to the listener itself, not steered: passing it through
+		// would connect the agent to itself.
 		return
 	}
 	subs, _ := r.snapshot(orig.Port())
@@ -355,15 +363,10 @@ func (r *Redirector) serve(c *net.TCPConn) {
 	}
 }
 
-// dialApp connects to the real app at orig from inside the namespace. The
-// agent's group makes the OUTPUT chain let it through.
+// dialApp connects to the real app at orig from inside the namespace, past
+// the steering.
 func (r *Redirector) dialApp(orig netip.AddrPort) (*net.TCPConn, error) {
-	d := net.Dialer{Timeout: netns.ConnectTimeout}
-	c, err := r.cfg.NS.DialContext(r.ctx, &d, "tcp4", orig.String())
-	if err != nil {
-		return nil, fmt.Errorf("pass through to %s: %w", orig, err)
-	}
-	return c.(*net.TCPConn), nil
+	return r.cfg.Steer.DialApp(r.ctx, r.cfg.NS, orig)
 }
 
 // passthrough connects the peer (reading from in) to the app, copying what

@@ -27,8 +27,9 @@ type Steering interface {
 	// Listen opens the agent's listener for steered connections inside
 	// ns.
 	Listen(ctx context.Context, ns netns.Namespace) (*net.TCPListener, error)
-	// Install starts steering to ln; it comes before the first AddPort.
-	Install(ctx context.Context, ln *net.TCPListener) error
+	// Install starts steering to ln in ns; it comes before the first
+	// AddPort.
+	Install(ctx context.Context, ns netns.Namespace, ln *net.TCPListener) error
 	// AddPort steers new TCP connections to port.
 	AddPort(ctx context.Context, port uint16) error
 	// RemovePort stops steering port.
@@ -36,6 +37,8 @@ type Steering interface {
 	// Uninstall removes all that Install and AddPort installed; missing
 	// pieces are not an error.
 	Uninstall(ctx context.Context) error
+	// Close uninstalls and frees what the steering holds.
+	Close() error
 	// OriginalDst is the address the peer of a steered connection
 	// connected to.
 	OriginalDst(c *net.TCPConn) (netip.AddrPort, error)
@@ -63,7 +66,7 @@ func (s *iptSteering) Listen(ctx context.Context, ns netns.Namespace) (*net.TCPL
 	return ln.(*net.TCPListener), nil
 }
 
-func (s *iptSteering) Install(ctx context.Context, ln *net.TCPListener) error {
+func (s *iptSteering) Install(ctx context.Context, _ netns.Namespace, ln *net.TCPListener) error {
 	s.to = uint16(ln.Addr().(*net.TCPAddr).Port)
 	return s.ipt.Create(ctx)
 }
@@ -77,6 +80,8 @@ func (s *iptSteering) RemovePort(ctx context.Context, port uint16) error {
 }
 
 func (s *iptSteering) Uninstall(ctx context.Context) error { return s.ipt.Remove(ctx) }
+
+func (s *iptSteering) Close() error { return nil }
 
 func (s *iptSteering) OriginalDst(c *net.TCPConn) (netip.AddrPort, error) { return OriginalDst(c) }
 

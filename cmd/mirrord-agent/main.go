@@ -1,11 +1,19 @@
 // Command mirrord-agent runs in (or next to) the target pod's namespaces and
 // serves the agent protocol (docs/agent-protocol.md).
 //
-//	mirrord-agent [targetless] [--listen HOST:PORT] [--token TOKEN]
+//	MIRRORD_AGENT_TOKEN=... mirrord-agent [targetless] [--listen HOST:PORT]
+//	              [--token-file PATH] [--redirect auto|sk_lookup|iptables]
 //	              [--pid N | --container-id ID | --netns PATH] [--root PATH]
 //
-// A targeted agent runs as a guard process that starts the real agent as a
-// worker child and removes its iptables chains however the worker ends.
+// The session token comes from $MIRRORD_AGENT_TOKEN (in a cluster: from the
+// session's Secret) or from --token-file, never from the command line,
+// which every user of the node can read (ps).
+//
+// A targeted agent steers the target's connections with an eBPF sk_lookup
+// program that the kernel detaches when the agent dies (or with iptables
+// where the kernel lacks sk_lookup). It runs as a guard process that
+// starts the real agent as a worker child and removes iptables chains
+// however the worker ends.
 package main
 
 import (
@@ -31,6 +39,8 @@ import (
 type options struct {
 	listen       string
 	token        string
+	tokenFile    string
+	redirect     string
 	pid          int
 	containerID  string
 	netnsPath    string
@@ -54,7 +64,10 @@ func run() int {
 	var o options
 	fs := pflag.NewFlagSet("mirrord-agent", pflag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:61337", "address clients connect to (HOST:PORT)")
-	fs.StringVar(&o.token, "token", "", "session token clients must present (or $MIRRORD_AGENT_TOKEN)")
+	fs.StringVar(&o.token, "token", "", "deprecated: visible to every user of the machine (ps); set $"+tokenEnv+" or use --token-file")
+	_ = fs.MarkHidden("token")
+	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the session token clients must present (default: $"+tokenEnv+")")
+	fs.StringVar(&o.redirect, "redirect", agent.RedirectAuto, "how incoming connections are steered to the agent: auto (sk_lookup, else iptables), sk_lookup or iptables")
 	fs.IntVar(&o.pid, "pid", 0, "target process: its network namespace, root and environment")
 	fs.StringVar(&o.containerID, "container-id", "", "target container, found by scanning /proc/*/cgroup")
 	fs.StringVar(&o.netnsPath, "netns", "", "target network namespace file (with --root; for tests)")
@@ -84,15 +97,19 @@ func run() int {
 			return 2
 		}
 	}
-	if o.token == "" {
-		o.token = os.Getenv("MIRRORD_AGENT_TOKEN")
-	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		fmt.Fprintln(os.Stderr, "mirrord-agent: --log-level:", err)
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if o.token != "" {
+		log.Warn("--token puts the session token on the command line, where every user of the machine can read it (ps); set $" + tokenEnv + " or use --token-file")
+	}
+	if err := o.readToken(os.Getenv(tokenEnv)); err != nil {
+		log.Error(err.Error())
+		return 2
+	}
 	if err := o.check(); err != nil {
 		log.Error(err.Error())
 		return 2
@@ -129,6 +146,7 @@ func run() int {
 		MaxPending:           o.maxPending,
 		OwnerGID:             gid,
 		CleanIPTablesOnStart: o.cleanOnStart,
+		Redirect:             o.redirect,
 		Version:              version.Version,
 		Log:                  log,
 	})
@@ -146,9 +164,34 @@ func run() int {
 	return 0
 }
 
+// tokenEnv is the variable the agent reads its session token from.
+const tokenEnv = "MIRRORD_AGENT_TOKEN"
+
+// readToken sets o.token from --token-file, else from env (the value of
+// tokenEnv), unless the deprecated --token gave it.
+func (o *options) readToken(env string) error {
+	switch {
+	case o.token != "":
+	case o.tokenFile != "":
+		data, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		o.token = strings.TrimRight(string(data), "\r\n")
+	default:
+		o.token = env
+	}
+	return nil
+}
+
 func (o *options) check() error {
 	if o.token == "" {
-		return errors.New("no session token: pass --token or set MIRRORD_AGENT_TOKEN")
+		return errors.New("no session token: set " + tokenEnv + " or pass --token-file")
+	}
+	switch o.redirect {
+	case agent.RedirectAuto, agent.RedirectSkLookup, agent.RedirectIPTables:
+	default:
+		return fmt.Errorf("--redirect %q: want %s, %s or %s", o.redirect, agent.RedirectAuto, agent.RedirectSkLookup, agent.RedirectIPTables)
 	}
 	if o.handshake <= 0 {
 		return fmt.Errorf("--handshake-timeout %s: want a positive duration", o.handshake)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -8,7 +10,7 @@ import (
 
 func TestOptionsCheck(t *testing.T) {
 	valid := func() options {
-		return options{token: "t", pid: 1, handshake: 5 * time.Second, maxPending: 512}
+		return options{token: "t", pid: 1, handshake: 5 * time.Second, maxPending: 512, redirect: "auto"}
 	}
 	tests := []struct {
 		name    string
@@ -17,6 +19,7 @@ func TestOptionsCheck(t *testing.T) {
 	}{
 		{"valid", func(*options) {}, ""},
 		{"no token", func(o *options) { o.token = "" }, "no session token"},
+		{"unknown redirect", func(o *options) { o.redirect = "nat" }, "--redirect"},
 		{"zero handshake timeout", func(o *options) { o.handshake = 0 }, "--handshake-timeout"},
 		{"negative handshake timeout", func(o *options) { o.handshake = -time.Second }, "--handshake-timeout"},
 		{"zero max pending", func(o *options) { o.maxPending = 0 }, "--max-pending-handshakes"},
@@ -35,5 +38,39 @@ func TestOptionsCheck(t *testing.T) {
 				t.Fatalf("check: %v, want an error with %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestReadToken(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		o    options
+		env  string
+		want string
+	}{
+		{"env", options{}, "from-env", "from-env"},
+		{"file beats env", options{tokenFile: file}, "from-env", "from-file"},
+		{"deprecated flag", options{token: "from-flag", tokenFile: file}, "from-env", "from-flag"},
+		{"none", options{}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.o
+			if err := o.readToken(tt.env); err != nil {
+				t.Fatal(err)
+			}
+			if o.token != tt.want {
+				t.Fatalf("token %q, want %q", o.token, tt.want)
+			}
+		})
+	}
+	o := options{tokenFile: filepath.Join(dir, "missing")}
+	if err := o.readToken("x"); err == nil || !strings.Contains(err.Error(), "--token-file") {
+		t.Fatalf("missing token file: %v", err)
 	}
 }
