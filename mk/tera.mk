@@ -1,2 +1,0 @@
-# Tera templating is exercised concurrently by the server.
-RACE_PKGS += ./schema/tera/
