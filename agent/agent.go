@@ -195,6 +195,15 @@ func (a *Agent) steering() (incoming.Steering, error) {
 	}
 }
 
+// dialOutgoing dials a client's outgoing connection inside the target's
+// namespace, past the agent's own steering (Redirector.DialOutgoing).
+func (a *Agent) dialOutgoing(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error) {
+	if a.redir != nil {
+		return a.redir.DialOutgoing(ctx, d, network, address)
+	}
+	return a.ns.DialContext(ctx, d, network, address)
+}
+
 // checkIPTables looks for chains of a previous agent. Chains whose recorded
 // owner provably no longer runs (an agent killed with its guard) are
 // removed; any other chain makes New refuse, unless CleanIPTablesOnStart.

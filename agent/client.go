@@ -199,7 +199,7 @@ func (c *clientConn) dial(ctx context.Context, st *protocol.Stream, kind protoco
 	if kind == protocol.KindUDP {
 		network = "udp"
 	}
-	conn, err := c.a.ns.DialContext(ctx, &d, network, req.Addr)
+	conn, err := c.a.dialOutgoing(ctx, &d, network, req.Addr)
 	if err != nil {
 		code := protocol.CodeIO
 		var ne net.Error

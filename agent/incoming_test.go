@@ -524,3 +524,37 @@ func TestChainsOfLiveAgentKept(t *testing.T) {
 	// chains are left.
 	a.Stop()
 }
+
+// TestOutgoingReachesAppWhileStolen: a client that steals port 80 and
+// connects out to port 80 of the pod (through the agent) reaches the
+// target's own app, not its own steal, with either steering.
+func TestOutgoingReachesAppWhileStolen(t *testing.T) {
+	for _, rd := range redirects {
+		t.Run(rd.name, func(t *testing.T) {
+			pod := agenttest.NewPod(t, agenttest.PodOptions{})
+			a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: rd.args})
+			c := a.Client(t)
+			ctx := testCtx(t)
+			sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal})
+			if err != nil {
+				t.Fatal(err)
+			}
+			serveStolen(ctx, t, sub)
+			if out, err := pod.Curl(ctx, podURL+"/in"); err != nil || out != "stolen: /in" {
+				t.Fatalf("incoming while stolen: %q, %v", out, err)
+			}
+			for _, addr := range []string{"127.0.0.1:80", agenttest.PodIP.String() + ":80"} {
+				conn, err := c.DialTCP(ctx, addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(conn, "GET /out HTTP/1.0\r\nHost: pod\r\n\r\n")
+				got, err := io.ReadAll(conn)
+				conn.Close()
+				if err != nil || !strings.HasSuffix(string(got), "app: GET /out") {
+					t.Fatalf("outgoing to %s while stolen: %q, %v; want the app's answer", addr, got, err)
+				}
+			}
+		})
+	}
+}

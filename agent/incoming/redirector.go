@@ -369,6 +369,24 @@ func (r *Redirector) dialApp(orig netip.AddrPort) (*net.TCPConn, error) {
 	return r.cfg.Steer.DialApp(r.ctx, r.cfg.NS, orig)
 }
 
+// DialOutgoing dials network/address from inside the namespace for a
+// client's outgoing connection, with d's settings. A TCP connection to an
+// address of the namespace is exempt from the steering: a client that
+// steals a port still reaches the target's own app on it, as with the
+// iptables rules (which exempt the agent's group).
+func (r *Redirector) DialOutgoing(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error) {
+	sk, ok := r.cfg.Steer.(*SkLookup)
+	dst, err := netip.ParseAddrPort(address)
+	if !ok || network != "tcp" || err != nil {
+		return r.cfg.NS.DialContext(ctx, d, network, address)
+	}
+	c, err := sk.DialExempt(ctx, r.cfg.NS, d, dst)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // passthrough connects the peer (reading from in) to the app, copying what
 // the peer sends to the mirror taps.
 func (r *Redirector) passthrough(in io.Reader, c *net.TCPConn, orig netip.AddrPort, taps []*tap) {

@@ -317,23 +317,47 @@ func (s *SkLookup) OriginalDst(c *net.TCPConn) (netip.AddrPort, error) {
 // before it connects, and its address is put in the bypass map until the
 // connection is established, so the program passes it to the app.
 func (s *SkLookup) DialApp(ctx context.Context, ns netns.Namespace, orig netip.AddrPort) (*net.TCPConn, error) {
+	c, err := s.dialExempt(ctx, ns, &net.Dialer{Timeout: netns.ConnectTimeout}, orig, true)
+	if err != nil {
+		return nil, fmt.Errorf("pass through to %s: %w", orig, err)
+	}
+	return c, nil
+}
+
+// DialExempt dials dst over TCP from inside ns like d would, exempt from
+// the steering when dst is an address of the namespace (the agent's
+// outgoing connections on behalf of a client reach the target's app, as
+// the iptables rules' group exemption let them).
+func (s *SkLookup) DialExempt(ctx context.Context, ns netns.Namespace, d *net.Dialer, dst netip.AddrPort) (*net.TCPConn, error) {
+	return s.dialExempt(ctx, ns, d, dst, false)
+}
+
+// dialExempt binds the socket to dst's address (a local connection's
+// source may be its destination) and registers it in the bypass map until
+// connect returns. When dst is not local the bind fails: then, unless
+// mustBind, the socket connects unbound (no steering applies to it).
+func (s *SkLookup) dialExempt(ctx context.Context, ns netns.Namespace, base *net.Dialer, dst netip.AddrPort, mustBind bool) (*net.TCPConn, error) {
+	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
 	network := "tcp4"
-	if orig.Addr().Is6() {
+	if dst.Addr().Is6() {
 		network = "tcp6"
 	}
 	var (
 		key        bypassKey
 		registered bool
 	)
-	d := net.Dialer{Timeout: netns.ConnectTimeout, ControlContext: func(_ context.Context, _, _ string, rc syscall.RawConn) error {
+	d := *base
+	d.ControlContext = func(_ context.Context, _, _ string, rc syscall.RawConn) error {
 		var err error
 		cerr := rc.Control(func(fd uintptr) {
-			var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: orig.Addr().As4()}
-			if orig.Addr().Is6() {
-				sa = &unix.SockaddrInet6{Addr: orig.Addr().As16()}
+			var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: dst.Addr().As4()}
+			if dst.Addr().Is6() {
+				sa = &unix.SockaddrInet6{Addr: dst.Addr().As16()}
 			}
-			if err = unix.Bind(int(fd), sa); err != nil {
-				err = fmt.Errorf("bind: %w", err)
+			if berr := unix.Bind(int(fd), sa); berr != nil {
+				if mustBind {
+					err = fmt.Errorf("bind to %s: %w", dst.Addr(), berr)
+				}
 				return
 			}
 			var got unix.Sockaddr
@@ -347,9 +371,9 @@ func (s *SkLookup) DialApp(ctx context.Context, ns netns.Namespace, orig netip.A
 			case *unix.SockaddrInet6:
 				port = a.Port
 			}
-			key = newBypassKey(netip.AddrPortFrom(orig.Addr(), uint16(port)))
+			key = newBypassKey(netip.AddrPortFrom(dst.Addr(), uint16(port)))
 			if err = s.bypass.Update(key, uint32(1), ebpf.UpdateAny); err != nil {
-				err = fmt.Errorf("exempt the pass-through connection from steering: %w", err)
+				err = fmt.Errorf("exempt the connection from steering: %w", err)
 				return
 			}
 			registered = true
@@ -358,13 +382,13 @@ func (s *SkLookup) DialApp(ctx context.Context, ns netns.Namespace, orig netip.A
 			return cerr
 		}
 		return err
-	}}
-	c, err := ns.DialContext(ctx, &d, network, orig.String())
+	}
+	c, err := ns.DialContext(ctx, &d, network, dst.String())
 	if registered {
 		_ = s.bypass.Delete(key)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pass through to %s: %w", orig, err)
+		return nil, err
 	}
 	return c.(*net.TCPConn), nil
 }
