@@ -1,5 +1,26 @@
-# mirrord-ls build. `make` builds every binary into bin/; `make test` installs
-# what the tests need (idempotent, cached) and runs every test.
+# mirrord-ls build.
+#
+#   make            build every binary into bin/ (mirrord-ls, mirrord,
+#                   mirrord-agent, libmirrord_layer.so)
+#   make test       install what the tests need (idempotent, cached) and run
+#                   every test, in this order:
+#                     1. deps          system packages (scripts/deps.sh)
+#                     2. build         the binaries the tests run (bin/)
+#                     3. cluster-build the local cluster's programs (mk/cluster.mk)
+#                     4. images        pause, busybox, our agent (mk/images.mk)
+#                     5. lint-go       gofmt, go vet, staticcheck, go mod tidy
+#                     6. go test ./... every Go package, the real node included
+#                     7. go test -race the concurrent packages (RACE_PKGS)
+#                     8. vscode-test, vscode-real-test   (mk/vscode.mk)
+#                     9. intellij-test                    (mk/intellij.mk)
+#                    10. test-teardown `make cluster-down` leaves nothing (mk/cluster.mk)
+#   make demo       build, start the local cluster and run `mirrord exec`
+#                   against a real pod (scripts/demo.sh)
+#   make bench      every benchmark; BENCH=regex PKGS=./dir/ narrows it
+#   make fuzz       every fuzz target for FUZZTIME each (scripts/fuzz.sh)
+#
+# Fragments under mk/ hold the areas with their own tool chains: the local
+# cluster, container images, the VS Code extension, the IntelliJ core.
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
@@ -8,61 +29,78 @@ LDFLAGS := -X github.com/mirrord-ls/mirrord-ls/internal/version.Version=$(VERSIO
 GOTEST_FLAGS ?= -count=1 -timeout 40m
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-# Area makefiles (mk/*.mk) add prerequisites of `make test` to TEST_DEPS,
-# extra binaries to BINARIES, and their own targets.
-TEST_DEPS :=
-RACE_PKGS :=
-TEST_EXTRA :=
-BINARIES := $(BIN)/mirrord-ls $(BIN)/mirrord $(BIN)/mirrord-agent
+GO_BINARIES := $(BIN)/mirrord-ls $(BIN)/mirrord $(BIN)/mirrord-agent
+LAYER := $(BIN)/libmirrord_layer.so
+# Packages whose code runs concurrently: run again under the race detector.
+RACE_PKGS := ./protocol/ ./agent/... ./internal/... ./schema/... ./server/... ./session/... \
+	./kube/catalog/... ./kube/listing/... ./kube/clusterserve/ ./kube/agentpod/ \
+	./layer/intproxy/... ./portforward/...
 
-.PHONY: all build demo test test-go lint lint-go bench fuzz deps clean
+.PHONY: all build demo test test-go lint lint-go bench fuzz golden deps clean FORCE
 all: build
 
-include $(wildcard mk/*.mk)
+build: $(GO_BINARIES) $(LAYER)
 
-build: $(BINARIES)
-
-$(BIN)/%: FORCE
+$(GO_BINARIES): $(BIN)/%: FORCE
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/$*
 
-FORCE:
+# The C LD_PRELOAD layer (layer/preload, docs/layer.md).
+LAYER_SRC := $(wildcard layer/preload/*.c) layer/preload/layer.h
+LAYER_CFLAGS := -O2 -fPIC -Wall -Wextra -Werror -fvisibility=hidden -std=gnu11 -pthread \
+	-fno-delete-null-pointer-checks -Wno-nonnull-compare
+LAYER_LDFLAGS := -shared -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined
+$(LAYER): $(LAYER_SRC)
+	@mkdir -p $(BIN)
+	$(CC) $(LAYER_CFLAGS) $(LAYER_LDFLAGS) -o $@ $(filter %.c,$^) -ldl
 
-# System packages and tools the tests need (idempotent).
 deps:
 	bash scripts/deps.sh
 
-test: test-go $(TEST_EXTRA)
+test: test-go vscode-test vscode-real-test intellij-test
 	$(MAKE) --no-print-directory test-teardown
 
 # Tests use the binaries `build` just made (internal/testbin) instead of
 # building their own.
 test-go: export MIRRORD_TEST_BIN := $(CURDIR)/$(BIN)
 test-go: export MIRRORD_AGENT_BIN := $(CURDIR)/$(BIN)/mirrord-agent
-test-go: deps build $(TEST_DEPS) lint-go
+test-go: deps build cluster-build images lint-go
 	$(GO) test $(GOTEST_FLAGS) ./...
-	$(if $(strip $(RACE_PKGS)),$(GO) test $(GOTEST_FLAGS) -race $(RACE_PKGS))
+	$(GO) test $(GOTEST_FLAGS) -race $(RACE_PKGS)
 
-# gofmt, go vet and staticcheck over the Go code (part of `make test`);
-# `make lint` adds the extension's eslint.
-lint: lint-go
+lint: lint-go vscode-lint
 
 lint-go:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy" >&2; exit 1; }
 
-bench: build $(TEST_DEPS)
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+# Benchmarks print side-by-side numbers (docs name the anchors). The scale
+# benchmarks of kube/catalog need MIRRORD_BENCH_SCALE=1.
+BENCH ?= .
+PKGS ?= ./...
+BENCHTIME ?= 1s
+bench: export MIRRORD_TEST_BIN := $(CURDIR)/$(BIN)
+bench: build cluster-build images
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -count=1 -timeout 60m $(PKGS)
 
-# Every fuzz target runs FUZZTIME (default 60s).
 FUZZTIME ?= 60s
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
+
+# Rewrite the golden files of the invalid-config corpus
+# (testdata/configs/invalid/*.golden.json); review the diff by eye.
+golden:
+	$(GO) test ./schema/ -run TestInvalidCorpus -update
 
 clean:
 	rm -rf $(BIN)
 
 demo: build cluster-build images
 	bash scripts/demo.sh
+
+FORCE:
+
+include mk/cluster.mk mk/images.mk mk/vscode.mk mk/intellij.mk

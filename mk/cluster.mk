@@ -7,8 +7,6 @@
 # images of `make images` loaded; `make cluster-load IMAGE=FILE` loads another
 # image tarball into the node.
 .PHONY: cluster-build cluster-up cluster-down cluster-load test-teardown
-TEST_DEPS += cluster-build
-RACE_PKGS += ./kube/catalog/... ./kube/listing/...
 
 cluster-build:
 	bash scripts/cluster-build.sh

@@ -26,7 +26,6 @@ AGENT_IMAGE_OCI := $(IMAGES_DIR)/mirrord-agent-oci
 PAUSE_IMAGE := $(IMAGES_DIR)/pause.tar
 BUSYBOX_IMAGE := $(IMAGES_DIR)/busybox.tar
 
-TEST_DEPS += images
 
 .PHONY: images agent-image
 

@@ -12,7 +12,6 @@ INTELLIJ_OUT := .cache/intellij
 INTELLIJ_GSON := /usr/share/java/gson.jar
 INTELLIJ_JUNIT := /usr/share/java/junit-platform-console-standalone.jar
 INTELLIJ_JAVAC_FLAGS := --release 17 -encoding UTF-8 -Xlint:all,-serial -Werror
-TEST_EXTRA += intellij-test
 
 intellij-core: deps
 	@rm -rf $(INTELLIJ_OUT)/main $(INTELLIJ_OUT)/test

@@ -5,7 +5,7 @@ import "reflect"
 // Settings that mirrord accepts but this mirrord's runtime (the layer and
 // its own agent, without the mirrord operator) does not carry out. They
 // are errors at verify time (V-UNSUPPORTED, at the setting) and refusals
-// at session start (layer/settings.FromConfig), from this one list, so
+// at session start (session.runtimeSettings), from this one list, so
 // that no config verifies and is then silently run without them.
 
 // Unhonoured is one such setting of a resolved config.

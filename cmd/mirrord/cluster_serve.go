@@ -15,7 +15,7 @@ import (
 
 // newClusterServeCmd is the cluster helper of mirrord-ls: the language
 // server starts it on its first cluster question and talks to it over
-// stdin/stdout (server/clusterrpc, docs/protocol.md). It holds the
+// stdin/stdout (internal/clusterrpc, docs/protocol.md). It holds the
 // client-go target cache, so the language server does not link client-go.
 // It exits when stdin closes.
 func newClusterServeCmd() *cobra.Command {

@@ -1,6 +1,6 @@
 // Package clusterserve is the cluster helper of the language server
 // (`mirrord cluster-serve --stdio`): it answers the server's cluster
-// questions (server/clusterrpc) from one watch-backed target cache of
+// questions (internal/clusterrpc) from one watch-backed target cache of
 // package kube/catalog, so that mirrord-ls itself does not link client-go.
 //
 // Provider implements the server's TargetCatalog (mirrord/listTargets,

@@ -15,7 +15,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/kube/kubeconfig"
 )
 
-// Serve answers the cluster helper protocol (server/clusterrpc) on rwc
+// Serve answers the cluster helper protocol (internal/clusterrpc) on rwc
 // until the other end closes it or ctx ends. Requests run concurrently;
 // "$/cancelRequest" cancels one. It returns when every request has been
 // answered (or abandoned because rwc closed).

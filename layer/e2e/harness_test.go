@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
-	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 	"github.com/mirrord-ls/mirrord-ls/internal/registry"
+	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 )
 
 func TestMain(m *testing.M) { os.Exit(testbin.Run(m, m.Run)) }

@@ -4,7 +4,7 @@
 // ClusterCompleter (targets, containers and namespaces while typing) by
 // asking the cluster helper, a `mirrord cluster-serve --stdio` child
 // process that holds the watch-backed target cache (protocol:
-// server/clusterrpc).
+// internal/clusterrpc).
 //
 // The helper is started on the first cluster question and kept warm. If it
 // dies, the next question starts it again (with a growing delay between
