@@ -13,9 +13,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/mirrord-ls/mirrord-ls/internal/envfilter"
 	"github.com/mirrord-ls/mirrord-ls/agent/incoming"
 	"github.com/mirrord-ls/mirrord-ls/agent/netns"
+	"github.com/mirrord-ls/mirrord-ls/internal/envfilter"
 	"github.com/mirrord-ls/mirrord-ls/internal/relay"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 )
