@@ -17,7 +17,9 @@
 #   make demo       build, start the local cluster and run `mirrord exec`
 #                   against a real pod (scripts/demo.sh)
 #   make bench      every benchmark; BENCH=regex PKGS=./dir/ narrows it
-#   make fuzz       every fuzz target for FUZZTIME each (scripts/fuzz.sh)
+#   make fuzz       every fuzz target for FUZZTIME each, the protocol's
+#                   handshake/framing/header targets for FUZZTIME_WIRE
+#                   (scripts/fuzz.sh)
 #
 # Fragments under mk/ hold the areas with their own tool chains: the local
 # cluster, container images, the VS Code extension, the IntelliJ core.
@@ -87,8 +89,10 @@ bench: build cluster-build images
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -count=1 -timeout 60m $(PKGS)
 
 FUZZTIME ?= 60s
+# The agent's unauthenticated surface (handshake, framing, stream headers).
+FUZZTIME_WIRE ?= 5m
 fuzz:
-	bash scripts/fuzz.sh $(FUZZTIME)
+	bash scripts/fuzz.sh $(FUZZTIME) $(FUZZTIME_WIRE)
 
 # Rewrite the golden files of the invalid-config corpus
 # (testdata/configs/invalid/*.golden.json); review the diff by eye.
