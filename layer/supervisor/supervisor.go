@@ -97,6 +97,10 @@ func New(listener int, cfg Config) (*Supervisor, error) {
 		cfg: cfg, log: cfg.Log, fd: listener, stopR: r, stopW: w, done: make(chan struct{}),
 		procs: map[int]*process{}, tids: map[uint32]*process{},
 	}
+	// Wake the supervised thread on the CPU that answers it (and the
+	// supervisor on the CPU that notified): a notified call is two
+	// wake-ups, and cross-CPU ones dominate its cost (kernel 6.6+).
+	_, _, _ = unix.Syscall(unix.SYS_IOCTL, uintptr(listener), unix.SECCOMP_IOCTL_NOTIF_SET_FLAGS, unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
 	go s.loop()
 	return s, nil
 }
