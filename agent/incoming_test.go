@@ -558,3 +558,49 @@ func TestOutgoingReachesAppWhileStolen(t *testing.T) {
 		})
 	}
 }
+
+// TestStealIPv6: with sk_lookup a steal covers IPv6 too (the listener is
+// dual-stack): a connection to [::1]:80 inside the pod reaches the client,
+// though the app itself listens on IPv4 only. The local address the client
+// is told is the IPv6 one.
+func TestStealIPv6(t *testing.T) {
+	pod := agenttest.NewPod(t, agenttest.PodOptions{})
+	target, err := netns.Open("/run/netns/" + pod.Target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
+	c := a.Client(t)
+	ctx := testCtx(t)
+	if _, err := httpGet(ctx, target, "http://[::1]:80/v6", time.Second); err == nil {
+		t.Fatal("the app answers on [::1]:80 before the steal; the test needs an IPv4-only app")
+	}
+	sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	locals := make(chan string, 1)
+	go func() {
+		in, err := sub.Accept(ctx)
+		if err != nil {
+			return
+		}
+		defer in.Close()
+		locals <- in.Info.Local
+		req, err := in.ReadRequest()
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		body := "stolen: " + req.URL.Path
+		fmt.Fprintf(in, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+		in.CloseWrite()
+	}()
+	if got, err := httpGet(ctx, target, "http://[::1]:80/v6", 5*time.Second); err != nil || got != "stolen: /v6" {
+		t.Fatalf("GET [::1]:80 while stolen: %q, %v\n%s", got, err, a.Log())
+	}
+	if local := <-locals; local != "[::1]:80" {
+		t.Errorf("incoming local address %q, want [::1]:80", local)
+	}
+}

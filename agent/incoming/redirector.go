@@ -162,6 +162,9 @@ func (r *Redirector) Subscribe(ctx context.Context, client Opener, req protocol.
 			return nil, protocol.ErrorFrom(protocol.CodeInternal, err)
 		}
 		r.installed = true
+		if r.cfg.Steer.Name() == "iptables" {
+			r.cfg.Log.Warn("iptables steering redirects IPv4 only: IPv6 connections to subscribed ports reach the target's app, not the agent")
+		}
 	}
 	if p == nil {
 		if err := r.cfg.Steer.AddPort(ctx, req.Port); err != nil {
