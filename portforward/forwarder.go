@@ -73,9 +73,10 @@ type Config struct {
 
 // Forwarder runs the routes of one command.
 type Forwarder struct {
-	cfg  Config
-	slot *agentSlot
-	rep  *Reporter
+	cfg   Config
+	slot  *agentSlot
+	rep   *Reporter
+	dests dests
 
 	listeners []net.Listener
 	ready     chan struct{}
@@ -317,6 +318,7 @@ func (f *Forwarder) serve(ctx context.Context, client *protocol.Client, res *res
 		}()
 	}
 	f.slot.set(client, where)
+	go f.warmDests(gctx, client)
 	for i, r := range f.cfg.Routes.Local {
 		f.rep.Statusf("-L %s -> %s ready (via %s)", f.listeners[i].Addr(), r.Dest(), where)
 	}

@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mirrord-ls/mirrord-ls/internal/relay"
 	"io"
 	"net"
-	"net/netip"
-	"strconv"
 	"time"
 
-	"github.com/mirrord-ls/mirrord-ls/protocol"
+	"github.com/mirrord-ls/mirrord-ls/internal/relay"
 )
 
 // firstChunk is the buffer of the lazy first read.
@@ -51,7 +48,8 @@ func (f *Forwarder) acceptLoop(ctx context.Context, i int) {
 }
 
 // serveLocal forwards one accepted -L connection: it waits for the first
-// bytes, then resolves the host and connects through the agent.
+// bytes, then resolves the host (cached per agent, see dests) and connects
+// through the agent with those bytes on board.
 func (f *Forwarder) serveLocal(ctx context.Context, route LocalRoute, c net.Conn) {
 	id := f.connID.Add(1)
 	name := fmt.Sprintf("#%d", id)
@@ -74,12 +72,22 @@ func (f *Forwarder) serveLocal(ctx context.Context, route LocalRoute, c net.Conn
 		f.fail(c, "-L %s %s: %v", c.LocalAddr(), name, err)
 		return
 	}
-	dest, err := f.resolveDest(wctx, client, route)
+	// The first bytes travel with the connect request. A failed connect
+	// on a cached address resolves the name again and tries once more.
+	dest, cached, err := f.resolveDest(wctx, client, route)
 	if err != nil {
 		f.fail(c, "-L %s %s -> %s: %v", c.LocalAddr(), name, route.Dest(), err)
 		return
 	}
-	remote, err := client.DialTCP(wctx, dest)
+	remote, err := client.DialTCPSending(wctx, dest, buf[:n])
+	if err != nil && cached {
+		f.dests.forget(client, route.Host)
+		if dest, _, err = f.resolveDest(wctx, client, route); err != nil {
+			f.fail(c, "-L %s %s -> %s: %v", c.LocalAddr(), name, route.Dest(), err)
+			return
+		}
+		remote, err = client.DialTCPSending(wctx, dest, buf[:n])
+	}
 	if err != nil {
 		f.fail(c, "-L %s %s -> %s (%s): connect in %s: %v", c.LocalAddr(), name, route.Dest(), dest, where, err)
 		return
@@ -94,11 +102,6 @@ func (f *Forwarder) serveLocal(ctx context.Context, route LocalRoute, c net.Conn
 		}
 		wrapIn = func(w io.Writer) io.Writer { return &dumpWriter{w: w, r: f.rep, conn: "-L " + name, dir: '<'} }
 		f.rep.dump("-L "+name, '>', 0, buf[:n])
-	}
-	if _, err := remote.Write(buf[:n]); err != nil {
-		remote.Close()
-		f.fail(c, "-L %s %s: send to %s: %v", c.LocalAddr(), name, dest, err)
-		return
 	}
 	if rerr != nil {
 		// The local side already ended its writes (io.EOF): pass it on and
@@ -133,28 +136,4 @@ func (f *Forwarder) fail(c net.Conn, format string, a ...any) {
 		_ = tc.SetLinger(0)
 	}
 	c.Close()
-}
-
-// resolveDest turns the route's host into "ip:port", asking the agent to
-// resolve names (the first IPv4 address is preferred).
-func (f *Forwarder) resolveDest(ctx context.Context, client *protocol.Client, route LocalRoute) (string, error) {
-	port := strconv.Itoa(int(route.RemotePort))
-	if ip, err := netip.ParseAddr(route.Host); err == nil {
-		return net.JoinHostPort(ip.String(), port), nil
-	}
-	addrs, err := client.LookupHost(ctx, route.Host, protocol.FamilyAny)
-	if err != nil {
-		return "", fmt.Errorf("resolve %s in the target: %w", route.Host, err)
-	}
-	if len(addrs) == 0 {
-		return "", fmt.Errorf("resolve %s in the target: no addresses", route.Host)
-	}
-	pick := addrs[0]
-	for _, a := range addrs {
-		if a.Is4() {
-			pick = a
-			break
-		}
-	}
-	return net.JoinHostPort(pick.String(), port), nil
 }

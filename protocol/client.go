@@ -79,6 +79,12 @@ func (c *Client) Done() <-chan struct{} { return c.sess.Done() }
 // roundTrip opens a stream, sends req, reads the response (and its data)
 // and returns the still-open stream.
 func (c *Client) roundTrip(ctx context.Context, req *Request, maxData int) (*Stream, *Response, []byte, error) {
+	return c.roundTripSending(ctx, req, maxData, nil)
+}
+
+// roundTripSending is roundTrip that sends early, the first bytes of the
+// stream's payload, right behind the request.
+func (c *Client) roundTripSending(ctx context.Context, req *Request, maxData int, early []byte) (*Stream, *Response, []byte, error) {
 	if err := req.Validate(); err != nil {
 		return nil, nil, nil, err
 	}
@@ -87,7 +93,7 @@ func (c *Client) roundTrip(ctx context.Context, req *Request, maxData int) (*Str
 		return nil, nil, nil, fmt.Errorf("%s: %w", req.Kind, err)
 	}
 	stop := watchContext(ctx, st)
-	resp, data, err := exchange(st, req, nil, maxData)
+	resp, data, err := exchangeSending(st, req, maxData, early)
 	if stopErr := stop(); stopErr != nil {
 		err = stopErr
 	}
@@ -117,6 +123,19 @@ func exchange(rw io.ReadWriter, header any, data []byte, maxData int) (*Response
 	if err := WriteMessage(rw, header, data); err != nil {
 		return nil, nil, err
 	}
+	return readResponse(rw, maxData)
+}
+
+// exchangeSending writes a message without data followed by early, raw
+// payload bytes, in one write, and reads the answer.
+func exchangeSending(rw io.ReadWriter, header any, maxData int, early []byte) (*Response, []byte, error) {
+	if err := writeMessage(rw, header, nil, early); err != nil {
+		return nil, nil, err
+	}
+	return readResponse(rw, maxData)
+}
+
+func readResponse(rw io.ReadWriter, maxData int) (*Response, []byte, error) {
 	var resp Response
 	out, err := ReadMessage(rw, &resp, maxData)
 	if err != nil {
@@ -178,17 +197,33 @@ type Conn struct {
 // namespace. The returned Conn carries the connection's bytes; CloseWrite
 // half-closes it.
 func (c *Client) DialTCP(ctx context.Context, addr string) (*Conn, error) {
-	return c.dialStream(ctx, KindTCP, ConnectRequest{Addr: addr})
+	return c.dialStream(ctx, KindTCP, ConnectRequest{Addr: addr}, nil)
 }
+
+// DialTCPSending is DialTCP that sends first, the connection's first
+// bytes, together with the request instead of after the answer: the agent
+// holds them in the stream while it connects and passes them on once
+// connected, so a new connection's first byte costs one round trip to the
+// agent, not two. When the connect fails nobody received first.
+func (c *Client) DialTCPSending(ctx context.Context, addr string, first []byte) (*Conn, error) {
+	if len(first) > MaxEarlyData {
+		return nil, fmt.Errorf("%s: %d early bytes (limit %d): %w", KindTCP, len(first), MaxEarlyData, ErrTooLarge)
+	}
+	return c.dialStream(ctx, KindTCP, ConnectRequest{Addr: addr}, first)
+}
+
+// MaxEarlyData bounds the bytes DialTCPSending sends ahead of the answer:
+// well inside a stream's receive window, so they never wait for one.
+const MaxEarlyData = 64 << 10
 
 // DialUnix connects to the unix stream socket at path under the target's
 // root.
 func (c *Client) DialUnix(ctx context.Context, path string) (*Conn, error) {
-	return c.dialStream(ctx, KindUnix, ConnectRequest{Path: path})
+	return c.dialStream(ctx, KindUnix, ConnectRequest{Path: path}, nil)
 }
 
-func (c *Client) dialStream(ctx context.Context, kind Kind, req ConnectRequest) (*Conn, error) {
-	st, resp, _, err := c.roundTrip(ctx, &Request{Kind: kind, Connect: &req}, 1)
+func (c *Client) dialStream(ctx context.Context, kind Kind, req ConnectRequest, early []byte) (*Conn, error) {
+	st, resp, _, err := c.roundTripSending(ctx, &Request{Kind: kind, Connect: &req}, 1, early)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +244,7 @@ type PacketConn struct {
 // DialUDP opens a UDP socket in the target's network namespace connected
 // to addr.
 func (c *Client) DialUDP(ctx context.Context, addr string) (*PacketConn, error) {
-	conn, err := c.dialStream(ctx, KindUDP, ConnectRequest{Addr: addr})
+	conn, err := c.dialStream(ctx, KindUDP, ConnectRequest{Addr: addr}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -104,3 +104,27 @@ func TestClientRejectedWithoutDeadlines(t *testing.T) {
 		t.Fatalf("wrong token: %v", err)
 	}
 }
+
+func TestDialTCPSending(t *testing.T) {
+	a, b := net.Pipe()
+	miniAgent(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := NewClient(ctx, plainStream{a}, Options{Token: "tok", Info: ClientInfo{Name: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn, err := c.DialTCPSending(ctx, "10.0.0.1:80", []byte("first "))
+	if err != nil || conn.Remote != "10.0.0.1:80" {
+		t.Fatalf("dial = %+v, %v", conn, err)
+	}
+	conn.Write([]byte("second"))
+	conn.CloseWrite()
+	if got, err := io.ReadAll(conn); err != nil || string(got) != "first second" {
+		t.Fatalf("echo = %q, %v", got, err)
+	}
+	if _, err := c.DialTCPSending(ctx, "10.0.0.1:80", make([]byte, MaxEarlyData+1)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized early data: %v", err)
+	}
+}

@@ -30,6 +30,12 @@ var ErrTooLarge = errors.New("protocol: message too large")
 // issues a single Write so that concurrent writers on distinct streams never
 // interleave and a message costs one mux frame when it fits.
 func WriteMessage(w io.Writer, header any, data []byte) error {
+	return writeMessage(w, header, data, nil)
+}
+
+// writeMessage writes the message and then raw, the first bytes of the
+// stream's payload, in one write.
+func writeMessage(w io.Writer, header any, data, raw []byte) error {
 	h, err := json.Marshal(header)
 	if err != nil {
 		return fmt.Errorf("encode message header: %w", err)
@@ -40,11 +46,12 @@ func WriteMessage(w io.Writer, header any, data []byte) error {
 	if len(data) > MaxDataSize {
 		return fmt.Errorf("message data of %d bytes: %w", len(data), ErrTooLarge)
 	}
-	buf := make([]byte, 0, 8+len(h)+len(data))
+	buf := make([]byte, 0, 8+len(h)+len(data)+len(raw))
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(h)))
 	buf = append(buf, h...)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(data)))
 	buf = append(buf, data...)
+	buf = append(buf, raw...)
 	if _, err := w.Write(buf); err != nil {
 		return fmt.Errorf("write message: %w", err)
 	}
