@@ -160,6 +160,8 @@ type FileConfig struct {
 	CI                        *FileCI           `json:"ci"`
 	// Jira is a mirrord-ls extension (not in mirrord).
 	Jira *FileJira `json:"jira"`
+	// LayerMode is a mirrord-ls extension: auto, preload or supervisor.
+	LayerMode Opt[string] `json:"layer_mode"`
 }
 
 // FileTarget is `target` in any of its forms: a path string, a target

@@ -49,6 +49,10 @@ type Config struct {
 	CISettings CIConfig `json:"ci"`
 	// Jira is `jira`, a mirrord-ls extension.
 	Jira JiraConfig `json:"jira"`
+	// LayerMode is `layer_mode` (mirrord-ls extension, env
+	// MIRRORD_LAYER_MODE): how mirrord exec reaches a program's system
+	// calls — auto, preload (LD_PRELOAD) or supervisor (seccomp).
+	LayerMode string `json:"layer_mode"`
 
 	// KeyGenerated is set when no key was configured and one was generated.
 	KeyGenerated bool `json:"-"`
@@ -435,6 +439,7 @@ func resolve(fc *FileConfig, key string, opts *Options) (*Config, []finding) {
 	c.KeyGenerated = strings.HasPrefix(key, autoKeyPrefix)
 	c.Traceparent = r.strPtr("TRACEPARENT", fc.Traceparent)
 	c.Baggage = r.strPtr("BAGGAGE", fc.Baggage)
+	c.LayerMode = r.str("MIRRORD_LAYER_MODE", fc.LayerMode, "auto")
 	r.target(fc, c)
 	r.agent(fc.Agent, c)
 	r.feature(fc.Feature, c)

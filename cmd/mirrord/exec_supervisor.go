@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,16 +14,9 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/session"
 )
 
-// envLayerMode overrides the config's layer_mode (auto, preload,
-// supervisor).
-const envLayerMode = "MIRRORD_LAYER_MODE"
-
-// layerMode is the mode the session's resolved config asks for, the
-// environment variable winning over the file.
+// layerMode is the session's resolved layer_mode (the config engine
+// applied MIRRORD_LAYER_MODE over the file).
 func layerMode(launch *session.Launch) (supervisor.Mode, error) {
-	if v, ok := os.LookupEnv(envLayerMode); ok && v != "" {
-		return supervisor.ParseMode(v)
-	}
 	var cfg struct {
 		LayerMode string `json:"layer_mode"`
 	}

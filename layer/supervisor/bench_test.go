@@ -47,17 +47,18 @@ func BenchmarkNotifiedLocal(b *testing.B) {
 		b.Fatalf("gcc: %v: %s", err, out)
 	}
 	const nOpen, nConn = "100000", "10000"
-	var native, layer, sv map[string]float64
+	// the fastest of the b.N runs of each: the machine is shared
+	native, layer, sv := map[string]float64{}, map[string]float64{}, map[string]float64{}
 	for i := 0; i < b.N; i++ {
 		out, err := exec.Command(bench, nOpen, nConn, "wall").Output()
 		if err != nil {
 			b.Fatal(err)
 		}
-		native = metrics(b, string(out))
+		keepMin(native, metrics(b, string(out)))
 		o, _ := p.runEnv(localOnly, []string{"MIRRORD_LAYER_MODE=preload"}, bench, nOpen, nConn, "wall")
-		layer = metrics(b, o)
+		keepMin(layer, metrics(b, o))
 		o, _ = p.runEnv(localOnly, []string{"MIRRORD_LAYER_MODE=supervisor"}, bench, nOpen, nConn, "wall")
-		sv = metrics(b, o)
+		keepMin(sv, metrics(b, o))
 	}
 	for _, k := range []string{"open", "connect"} {
 		b.ReportMetric(native[k+"_ns"], "native-"+k+"-ns")
@@ -76,7 +77,7 @@ func BenchmarkSupervisedOpen(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var native, sv map[string]float64
+	native, sv := map[string]float64{}, map[string]float64{}
 	for i := 0; i < b.N; i++ {
 		cmd := exec.Command(self, "openbench=20000")
 		cmd.Env = append(os.Environ(), envProbe+"=1")
@@ -84,13 +85,22 @@ func BenchmarkSupervisedOpen(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		native = metrics(b, string(out))
+		keepMin(native, metrics(b, string(out)))
 		o, _ := supervised(b, f, Config{}, "openbench=20000")
-		sv = metrics(b, o)
+		keepMin(sv, metrics(b, o))
 	}
 	b.ReportMetric(native["open_ns"], "native-open-ns")
 	b.ReportMetric(sv["open_ns"], "supervisor-open-ns")
 	b.ReportMetric(sv["open_ns"]-native["open_ns"], "extra-open-ns")
 	b.ReportMetric(native["getppid_ns"], "native-unnotified-ns")
 	b.ReportMetric(sv["getppid_ns"], "supervisor-unnotified-ns")
+}
+
+// keepMin keeps in m the smallest value of each metric.
+func keepMin(m, run map[string]float64) {
+	for k, v := range run {
+		if old, ok := m[k]; !ok || v < old {
+			m[k] = v
+		}
+	}
 }

@@ -221,17 +221,23 @@ func testGoProgram(t *testing.T, static bool) {
 
 func TestStaticGoProgram(t *testing.T) { testGoProgram(t, true) }
 
-// TestLayerModePreloadOverride: forced to the C layer, a static Go
-// program sees only the environment (what the supervisor adds).
-func TestLayerModePreloadOverride(t *testing.T) {
+// TestLayerModeOverride: layer_mode preload in the config forces the C
+// layer, so a static Go program sees only the environment (what the
+// supervisor adds); MIRRORD_LAYER_MODE wins over the file.
+func TestLayerModeOverride(t *testing.T) {
 	p := newPod(t)
 	bin := buildGoProbe(t, true)
-	out, errOut := p.runEnv(nil, []string{"MIRRORD_LAYER_MODE=preload"}, bin, "look", "orders.internal", agenttest.AppDNSName, "http://orders.internal/go", "/app/config.yaml")
+	args := []string{bin, "look", "orders.internal", agenttest.AppDNSName, "http://orders.internal/go", "/app/config.yaml"}
+	preload := map[string]any{"layer_mode": "preload"}
+	out, errOut := p.run(preload, args...)
 	if !strings.HasPrefix(out, "env from-the-pod\n") || !strings.Contains(out, "file error") || !strings.Contains(out, "lookup orders.internal error") {
 		t.Fatalf("under the C layer the static program saw the target:\n%s", out)
 	}
 	if !strings.Contains(errOut, "layer_mode is preload") {
 		t.Fatalf("no warning: %s", errOut)
+	}
+	if out, _ := p.runEnv(preload, []string{"MIRRORD_LAYER_MODE=auto"}, args...); out != lookWant() {
+		t.Fatalf("MIRRORD_LAYER_MODE=auto over the file's preload:\n%s", out)
 	}
 }
 func TestDynamicGoProgram(t *testing.T) { testGoProgram(t, false) }
