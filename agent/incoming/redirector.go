@@ -260,9 +260,6 @@ func (r *Redirector) Close() error {
 		err = r.cfg.Steer.Uninstall(context.Background())
 		r.installed = false
 	}
-	if cerr := r.cfg.Steer.Close(); err == nil {
-		err = cerr
-	}
 	r.ports = map[uint16]*portSubs{}
 	if r.ln != nil {
 		r.ln.Close()
@@ -273,6 +270,11 @@ func (r *Redirector) Close() error {
 	r.mu.Unlock()
 	r.cancel()
 	r.wg.Wait()
+	// After the connections' goroutines: a pass-through dial may still
+	// use the steering's maps until then.
+	if cerr := r.cfg.Steer.Close(); err == nil {
+		err = cerr
+	}
 	return err
 }
 
