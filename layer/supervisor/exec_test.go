@@ -129,8 +129,27 @@ func (s *syncBuffer) String() string {
 // it listens, and returns what the peer gets from the target's port.
 func (p *pod) steal(port int, path string, args ...string) string {
 	p.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	cfg := map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": "steal"}}}
+	got, _ := p.incoming(cfg, port, path, func(got, _ string) bool { return strings.Contains(got, "local") }, args...)
+	return got
+}
+
+// mirror runs a server under mirrord exec mirroring the target's port
+// (mapped from 8080) and returns what the peer got and what the local
+// server printed once it printed "request PATH".
+func (p *pod) mirror(port int, path string, args ...string) (string, string) {
+	p.t.Helper()
+	cfg := map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": map[string]any{
+		"mode": "mirror", "port_mapping": [][]int{{8080, port}},
+	}}}}
+	return p.incoming(cfg, port, path, func(_, stdout string) bool { return strings.Contains(stdout, "request "+path) }, args...)
+}
+
+// incoming runs a server under mirrord exec with cfg and has the peer
+// request the target's port until done(answer, server's stdout) holds.
+func (p *pod) incoming(cfg map[string]any, port int, path string, done func(got, stdout string) bool, args ...string) (string, string) {
+	p.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	cmd := p.command(ctx, cfg, p.t.TempDir(), args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	var out, errb syncBuffer
@@ -139,16 +158,16 @@ func (p *pod) steal(port int, path string, args ...string) string {
 		cancel()
 		p.t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	defer func() {
 		cancel()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(20 * time.Second):
 			p.t.Errorf("%v did not stop", args)
 			_ = cmd.Process.Kill()
-			<-done
+			<-exited
 		}
 	}()
 	url := fmt.Sprintf("http://%s:%d%s", agenttest.PodIP, port, path)
@@ -158,11 +177,11 @@ func (p *pod) steal(port int, path string, args ...string) string {
 		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 		got, err := p.pod.Curl(cctx, url)
 		ccancel()
-		if err == nil && strings.Contains(got, "local") {
-			return got
+		if err == nil && done(got, out.String()) {
+			return got, out.String()
 		}
 		select {
-		case <-done:
+		case <-exited:
 			p.t.Fatalf("%v exited: stdout %s\nstderr %s", args, out.String(), errb.String())
 		default:
 		}
@@ -193,13 +212,20 @@ func buildGoProbe(t testing.TB, static bool) string {
 	return bin
 }
 
+// lookArgs are goprobe's operations for what a program sees of the
+// target: its environment, a name only its /etc/hosts knows, a name only
+// its DNS server knows, a service only its network reaches, a file only
+// it has.
+var lookArgs = []string{"env=REMOTE_ONLY", "lookup=orders.internal", "lookup=" + agenttest.AppDNSName,
+	"get=http://orders.internal/go", "cat=/app/config.yaml", "stat=/app/config.yaml"}
+
 func lookWant() string {
 	return strings.Join([]string{
-		"env from-the-pod",
+		"env REMOTE_ONLY from-the-pod",
 		"lookup orders.internal " + agenttest.PodIP.String(),
 		"lookup " + agenttest.AppDNSName + " " + agenttest.PeerIP.String(),
-		"http app app: GET /go",
-		`file "db: orders\n"`,
+		"get app app: GET /go",
+		`cat "db: orders\n"`,
 		"stat 11",
 	}, "\n") + "\n"
 }
@@ -207,15 +233,18 @@ func lookWant() string {
 func testGoProgram(t *testing.T, static bool) {
 	p := newPod(t)
 	bin := buildGoProbe(t, static)
-	out, errOut := p.run(nil, bin, "look", "orders.internal", agenttest.AppDNSName, "http://orders.internal/go", "/app/config.yaml")
+	out, errOut := p.run(nil, append([]string{bin}, lookArgs...)...)
 	if out != lookWant() {
 		t.Fatalf("goprobe:\n%s\nwant:\n%s\nstderr: %s", out, lookWant(), errOut)
 	}
 	if !strings.Contains(errOut, "under the seccomp supervisor") {
 		t.Errorf("mirrord exec did not say it used the supervisor: %s", errOut)
 	}
-	if got := p.steal(8080, "/stolen", bin, "serve", ":8080"); got != "from the local go: /stolen" {
+	if got := p.steal(8080, "/stolen", bin, "serve=:8080"); got != "from the local go: /stolen" {
 		t.Fatalf("stolen request got %q", got)
+	}
+	if got, _ := p.mirror(agenttest.AppHTTPPort, "/mirrored", bin, "serve=:8080"); got != "app: GET /mirrored" {
+		t.Fatalf("mirrored request got %q, want the target's answer", got)
 	}
 }
 
@@ -227,10 +256,10 @@ func TestStaticGoProgram(t *testing.T) { testGoProgram(t, true) }
 func TestLayerModeOverride(t *testing.T) {
 	p := newPod(t)
 	bin := buildGoProbe(t, true)
-	args := []string{bin, "look", "orders.internal", agenttest.AppDNSName, "http://orders.internal/go", "/app/config.yaml"}
+	args := append([]string{bin}, lookArgs...)
 	preload := map[string]any{"layer_mode": "preload"}
 	out, errOut := p.run(preload, args...)
-	if !strings.HasPrefix(out, "env from-the-pod\n") || !strings.Contains(out, "file error") || !strings.Contains(out, "lookup orders.internal error") {
+	if !strings.HasPrefix(out, "env REMOTE_ONLY from-the-pod\n") || !strings.Contains(out, "cat error") || !strings.Contains(out, "lookup orders.internal error") {
 		t.Fatalf("under the C layer the static program saw the target:\n%s", out)
 	}
 	if !strings.Contains(errOut, "layer_mode is preload") {

@@ -1,8 +1,13 @@
 // Command goprobe is the Go program the supervisor's end-to-end tests run
-// under mirrord exec, built static (CGO_ENABLED=0) and dynamic.
+// under mirrord exec, built static (CGO_ENABLED=0) and dynamic. Each
+// argument is one operation, printing one line:
 //
-//	goprobe look HOSTS_NAME DNS_NAME URL FILE   env, resolve, connect, read
-//	goprobe serve ADDR                          answer HTTP on ADDR
+//	env=NAME      env NAME VALUE
+//	lookup=HOST   lookup HOST ADDR,ADDR... (Go's resolver)
+//	get=URL       get X-Served-By BODY
+//	cat=FILE      cat "CONTENT"
+//	stat=FILE     stat SIZE
+//	serve=ADDR    listening ADDR, then answers HTTP on ADDR (never returns)
 package main
 
 import (
@@ -16,51 +21,60 @@ import (
 )
 
 func main() {
-	switch os.Args[1] {
-	case "look":
-		look(os.Args[2], os.Args[3], os.Args[4], os.Args[5])
-	case "serve":
-		ln, err := net.Listen("tcp", os.Args[2])
+	for _, a := range os.Args[1:] {
+		op, arg, _ := strings.Cut(a, "=")
+		run(op, arg)
+	}
+}
+
+func run(op, arg string) {
+	switch op {
+	case "env":
+		fmt.Println("env", arg, os.Getenv(arg))
+	case "lookup":
+		addrs, err := net.LookupHost(arg)
 		if err != nil {
-			fmt.Println("listen:", err)
+			fmt.Println("lookup", arg, "error", err)
+			return
+		}
+		fmt.Println("lookup", arg, strings.Join(addrs, ","))
+	case "get":
+		c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{Proxy: nil}}
+		resp, err := c.Get(arg)
+		if err != nil {
+			fmt.Println("get error", err)
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println("get", resp.Header.Get("X-Served-By"), strings.TrimSpace(string(b)))
+	case "cat":
+		b, err := os.ReadFile(arg)
+		if err != nil {
+			fmt.Println("cat error", err)
+			return
+		}
+		fmt.Printf("cat %q\n", b)
+	case "stat":
+		st, err := os.Stat(arg)
+		if err != nil {
+			fmt.Println("stat error", err)
+			return
+		}
+		fmt.Println("stat", st.Size())
+	case "serve":
+		ln, err := net.Listen("tcp", arg)
+		if err != nil {
+			fmt.Println("listen error", err)
 			os.Exit(1)
 		}
 		fmt.Println("listening", ln.Addr())
 		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Printf("request %s\n", r.URL.Path)
 			fmt.Fprintf(w, "from the local go: %s", r.URL.Path)
 		}))
-	}
-}
-
-func look(hostsName, dnsName, url, file string) {
-	fmt.Println("env", os.Getenv("REMOTE_ONLY"))
-	for _, n := range []string{hostsName, dnsName} {
-		addrs, err := net.LookupHost(n)
-		if err != nil {
-			fmt.Println("lookup", n, "error", err)
-			continue
-		}
-		fmt.Println("lookup", n, strings.Join(addrs, ","))
-	}
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	resp, err := c.Get(url)
-	if err != nil {
-		fmt.Println("http error", err)
-	} else {
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		fmt.Println("http", resp.Header.Get("X-Served-By"), string(b))
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		fmt.Println("file error", err)
-	} else {
-		fmt.Printf("file %q\n", b)
-	}
-	st, err := os.Stat(file)
-	if err != nil {
-		fmt.Println("stat error", err)
-	} else {
-		fmt.Println("stat", st.Size())
+	default:
+		fmt.Println("unknown operation", op)
+		os.Exit(2)
 	}
 }
