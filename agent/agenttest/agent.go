@@ -113,6 +113,13 @@ func StartAgent(t testing.TB, pod *Pod, opts AgentOptions) *Agent {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("agent not ready after 30s:\n%s", a.Log())
 	}
+	// The token is never on a command line (issue 15): ps must not show
+	// it, in the guard's or the worker's arguments.
+	for _, pid := range append([]int{a.PID}, a.Workers()...) {
+		if cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err == nil && bytes.Contains(cmdline, []byte(token)) {
+			t.Fatalf("the session token is on the command line of agent process %d: %q", pid, cmdline)
+		}
+	}
 	return a
 }
 

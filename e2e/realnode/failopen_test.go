@@ -1,6 +1,7 @@
 package realnode
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -110,6 +111,19 @@ func forceDeleteDuringSteal(t *testing.T, f *fixture, ctx context.Context, from 
 		t.Fatal(err)
 	}
 	procs := append([]int{guard}, childrenOf(guard)...)
+	// The token is never on a command line (issue 15): not in the
+	// arguments of the agent's processes, which every user of the node
+	// sees with ps.
+	secrets, err := f.c.Client.CoreV1().Secrets(f.ns).List(ctx, metav1.ListOptions{LabelSelector: agentpod.LabelApp + "=" + agentpod.AppValue})
+	if err != nil || len(secrets.Items) != 1 || len(secrets.Items[0].Data[agentpod.SecretKey]) == 0 {
+		t.Fatalf("round %d: the session's token Secret: %v, %v", round, secrets, err)
+	}
+	token := secrets.Items[0].Data[agentpod.SecretKey]
+	for _, pid := range procs {
+		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || bytes.Contains(cmdline, token) {
+			t.Fatalf("round %d: agent process %d: the token is on its command line %q (%v)", round, pid, cmdline, err)
+		}
+	}
 
 	deleted := time.Now()
 	if out, err := f.kubectlRun(t, "delete", "pod", agentPod.Name, "--grace-period=0", "--force", "--wait=false"); err != nil {
