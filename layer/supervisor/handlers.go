@@ -17,6 +17,10 @@ func (s *Supervisor) dispatch(n *notif) func() {
 		s.cont(n)
 		return nil
 	}
+	if nr := int64(n.Nr); nr == sysExecve || nr == sysExecveat {
+		s.execve(n)
+		return nil
+	}
 	p := s.proc(n.PID)
 	if p == nil || p.off {
 		s.cont(n)
@@ -57,6 +61,25 @@ func (s *Supervisor) dispatch(n *notif) func() {
 		s.cont(n)
 	}
 	return slow
+}
+
+// execve lets the call run and forgets the process: the new image is
+// introduced to the intproxy afresh (its name decides skip_processes, its
+// executable the default-local paths), as the C layer's hello after exec
+// does, and the old image's control connections close, which ends its
+// subscriptions and writes back its files. A failed execve only costs a
+// new hello.
+func (s *Supervisor) execve(n *notif) {
+	s.mu.Lock()
+	p := s.tids[n.PID]
+	if p != nil {
+		s.forgetLocked(p)
+	}
+	s.mu.Unlock()
+	s.cont(n)
+	if p != nil {
+		p.closeConns()
+	}
 }
 
 // pathLocal applies what the C layer decides alone: file hooks off,

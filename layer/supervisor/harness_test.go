@@ -162,6 +162,9 @@ func (f *fakeIntproxy) answer(req any) (*wire.Builder, int) {
 	local := wire.NewResponse(wire.StatusLocal)
 	switch r := req.(type) {
 	case wire.Hello:
+		if r.Name == "skipme" {
+			return wire.NewResponse(wire.StatusOK).U32(wire.FlagSkip).U16(0), -1
+		}
 		flags := wire.FlagFS | wire.FlagFSFast | wire.FlagOutTCP | wire.FlagOutUDP | wire.FlagDNS | wire.FlagIncoming
 		if f.ignoreLocal {
 			flags |= wire.FlagIgnoreLocalhost
@@ -399,6 +402,10 @@ func probeOp(op, arg string) error {
 			best = min(best, time.Since(t0))
 		}
 		fmt.Printf("getppid_ns %.1f\n", float64(best.Nanoseconds())/float64(n*10))
+	case "exec":
+		// become PATH (a link to this binary) running the rest
+		path, rest, _ := strings.Cut(arg, ",")
+		return syscall.Exec(path, append([]string{path}, strings.Split(rest, ",")...), os.Environ())
 	case "fds":
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {

@@ -269,7 +269,8 @@ type process struct {
 	mu        sync.Mutex
 	idle      []*ctlConn
 	all       []*ctlConn
-	gone      bool
+	gone      bool // the control connections are closed
+	pidfdGone bool
 	tids      []uint32
 	listeners map[uint64]uint16 // socket inode -> port the app asked to bind
 }
@@ -465,22 +466,40 @@ func removeConn(list []*ctlConn, c *ctlConn) []*ctlConn {
 	return list
 }
 
-// close drops the control connections (the intproxy then ends the
-// process's subscriptions and writes back its files) and the pidfd.
-func (p *process) close() {
+// closeConns drops the control connections: the intproxy then ends the
+// process's subscriptions and writes back its files.
+func (p *process) closeConns() {
 	p.mu.Lock()
-	if p.gone {
-		p.mu.Unlock()
-		return
-	}
-	p.gone = true
 	all := p.all
-	p.all, p.idle = nil, nil
+	p.all, p.idle, p.gone = nil, nil, true
 	p.mu.Unlock()
 	for _, c := range all {
 		c.Close()
 	}
-	_ = unix.Close(p.pidfd)
+}
+
+// close is closeConns and closes the pidfd (once).
+func (p *process) close() {
+	p.closeConns()
+	p.mu.Lock()
+	done := p.pidfdGone
+	p.pidfdGone = true
+	p.mu.Unlock()
+	if !done {
+		_ = unix.Close(p.pidfd)
+	}
+}
+
+// forgetLocked removes p from the maps; s.mu is held.
+func (s *Supervisor) forgetLocked(p *process) {
+	if s.procs[p.tgid] == p {
+		delete(s.procs, p.tgid)
+	}
+	for _, t := range p.tids {
+		if s.tids[t] == p {
+			delete(s.tids, t)
+		}
+	}
 }
 
 // watch waits for the process to exit, then forgets it.
@@ -498,14 +517,7 @@ func (s *Supervisor) watch(p *process) {
 		break
 	}
 	s.mu.Lock()
-	if s.procs[p.tgid] == p {
-		delete(s.procs, p.tgid)
-	}
-	for _, t := range p.tids {
-		if s.tids[t] == p {
-			delete(s.tids, t)
-		}
-	}
+	s.forgetLocked(p)
 	s.mu.Unlock()
 	p.close()
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -199,4 +201,37 @@ func countFDs(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// TestExecIntroducesNewImage: after execve the process says hello again,
+// so skip_processes applies to the new image's name.
+func TestExecIntroducesNewImage(t *testing.T) {
+	f := newFakeIntproxy(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"skipme", "keepme"} {
+		if err := os.Symlink(self, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _ := supervised(t, f, Config{}, "exec="+filepath.Join(dir, "skipme")+",cat=/remote/b")
+	if !strings.Contains(out, "cat: error open /remote/b: no such file or directory") {
+		t.Fatalf("the skipped image read a remote file: %q", out)
+	}
+	out, _ = supervised(t, f, Config{}, "exec="+filepath.Join(dir, "keepme")+",cat=/remote/a")
+	if out != "cat remote:/remote/a\n" {
+		t.Fatalf("after exec: %q", out)
+	}
+	var names []string
+	for _, r := range f.requests() {
+		if h, ok := r.(wire.Hello); ok {
+			names = append(names, h.Name)
+		}
+	}
+	if !slices.Contains(names, "skipme") || !slices.Contains(names, "keepme") {
+		t.Fatalf("hellos: %v", names)
+	}
 }

@@ -25,10 +25,12 @@ const (
 	sysConnect    = unix.SYS_CONNECT
 	sysBind       = unix.SYS_BIND
 	sysListen     = unix.SYS_LISTEN
+	sysExecve     = unix.SYS_EXECVE
+	sysExecveat   = unix.SYS_EXECVEAT
 )
 
 var notified = []uint32{
 	sysOpenat, sysNewfstatat, sysConnect, sysOpen, sysStat, sysLstat, sysStatx,
 	sysAccess, sysFaccessat, sysFaccessat2, sysReadlink, sysReadlinkat, sysOpenat2,
-	sysBind, sysListen,
+	sysBind, sysListen, sysExecve, sysExecveat,
 }

@@ -24,6 +24,8 @@ const (
 	sysConnect
 	sysBind
 	sysListen
+	sysExecve
+	sysExecveat
 )
 
 var notified []uint32
