@@ -5,8 +5,9 @@
 // it and connects protocol clients.
 //
 // Everything is cleaned up with t.Cleanup, and the fixture asserts at the
-// end of each test that no namespace, iptables chain or process it created
-// is left. Traffic stays inside the namespaces the test created:
+// end of each test that no namespace, iptables chain, sk_lookup link or
+// process it created is left. Traffic stays inside the namespaces the test
+// created:
 //
 //	host (test, agent) ── agent enters ──▶ target ns  10.213.0.1/30 ─veth─ 10.213.0.2/30  peer ns
 //	                                       app: HTTP :80, echo :7 tcp/udp,       (curl, "third" namespace)
