@@ -83,6 +83,13 @@ func (s *Server) startSession(ctx context.Context, p sessionapi.StartSessionPara
 	s.mu.Lock()
 	p.ClientName = s.clientName
 	s.mu.Unlock()
+	if err := s.allowSession(ctx, p); err != nil {
+		return sessionapi.LaunchEnvironment{}, sessionRPCError(&sessionapi.SessionError{
+			Message: "mirrord: the workspace is not trusted",
+			Causes:  []string{err.Error()},
+			Help:    "Trust the workspace in your editor, or let the session use your own kubeconfig (KUBECONFIG or ~/.kube/config).",
+		})
+	}
 
 	token := s.progressToken(ctx, p)
 	// Progress goes out on a context of its own: the end must reach the

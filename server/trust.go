@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
+	"github.com/mirrord-ls/mirrord-ls/internal/sessionapi"
 	"github.com/mirrord-ls/mirrord-ls/internal/targets"
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/schema/configref"
@@ -116,6 +117,43 @@ func (s *Server) allowKubeconfig(kubeconfig string) error {
 	}
 	return fmt.Errorf("%w: the config names the kubeconfig %s; a kubeconfig named by a workspace file (its cluster, its exec credential plugins) is used only in a trusted workspace: trust the workspace, or remove `kubeconfig` to use your own (KUBECONFIG or ~/.kube/config)",
 		ErrWorkspaceNotTrusted, kubeconfig)
+}
+
+// sessionKubeconfigEnv are the launch-environment variables that choose
+// the kubeconfig of a session (`mirrord ext` reads them).
+var sessionKubeconfigEnv = []string{"MIRRORD_KUBECONFIG", "KUBECONFIG"}
+
+// allowSession decides whether mirrord/startSession may start a session in
+// this workspace. In an untrusted one neither the config (its `kubeconfig`)
+// nor the launch environment (which comes from the workspace's launch
+// configuration) may choose a kubeconfig other than the user's own: the
+// session would contact its cluster and run its exec plugins. A config that
+// cannot be read is left for the session to report.
+func (s *Server) allowSession(ctx context.Context, p sessionapi.StartSessionParams) error {
+	if s.workspaceTrusted() {
+		return nil
+	}
+	for _, name := range sessionKubeconfigEnv {
+		v := p.Env[name]
+		for _, path := range filepath.SplitList(v) {
+			if path == "" {
+				continue
+			}
+			path = configref.ExpandHome(path, s.opts.LookupEnv)
+			if !filepath.IsAbs(path) || !s.userKubeconfig(path) {
+				return fmt.Errorf("%w: the launch environment sets %s=%s; a kubeconfig chosen by a workspace file (its cluster, its exec credential plugins) is used only in a trusted workspace: trust the workspace, or remove %s from the launch configuration",
+					ErrWorkspaceNotTrusted, name, v, name)
+			}
+		}
+	}
+	if p.ConfigPath == "" {
+		return nil
+	}
+	ref, err := s.configClusterRef(ctx, "", p.ConfigPath)
+	if err != nil {
+		return nil
+	}
+	return s.allowKubeconfig(ref.Kubeconfig)
 }
 
 // trustGate is the ClusterCompleter the engine uses: it asks the real one

@@ -182,9 +182,20 @@ func TestStartSessionFromLSP(t *testing.T) {
 	if err := c.conn.Notify(ctx, "initialized", map[string]any{}); err != nil {
 		t.Fatal(err)
 	}
+	// The config names a kubeconfig: the session starts only once the
+	// editor says the workspace is trusted (docs/security.md).
+	cfg := f.config(t, nil)
 	var l launch
 	if _, err := c.conn.Call(ctx, "mirrord/startSession", map[string]any{
-		"configPath": f.config(t, nil), "target": "deployment/" + apiName, "executable": "sh",
+		"configPath": cfg, "target": "deployment/" + apiName, "executable": "sh",
+	}, &l); err == nil || !strings.Contains(err.Error(), "not trusted") {
+		t.Fatalf("mirrord/startSession in an untrusted workspace: %v, want a refusal", err)
+	}
+	if err := c.conn.Notify(ctx, "mirrord/didChangeWorkspaceTrust", map[string]any{"trusted": true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.conn.Call(ctx, "mirrord/startSession", map[string]any{
+		"configPath": cfg, "target": "deployment/" + apiName, "executable": "sh",
 		"workDoneToken": "start-1",
 	}, &l); err != nil {
 		t.Fatalf("mirrord/startSession: %v\n%s", err, stderr.String())

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -47,13 +48,47 @@ func CheckDir(dir string) error {
 	if !ok {
 		return fmt.Errorf("%w: cannot read the owner of %s", ErrUnsafeDir, dir)
 	}
-	if me := os.Geteuid(); int(sys.Uid) != me {
+	me := os.Geteuid()
+	if int(sys.Uid) != me {
 		return fmt.Errorf("%w: %s is owned by uid %d, not by you (uid %d); set %s to a directory of your own", ErrUnsafeDir, dir, sys.Uid, me, EnvDir)
 	}
 	if perm := st.Mode().Perm(); perm&0o022 != 0 {
 		return fmt.Errorf("%w: %s has mode %04o, writable by group or others (other users could plant or replace sessions); run chmod go-w %s, or use a directory of your own", ErrUnsafeDir, dir, modeBits(st.Mode()), dir)
 	}
-	return nil
+	return checkParents(dir, me)
+}
+
+// checkParents checks every directory above dir (symbolic links resolved):
+// each must belong to the user or root, and a directory others may write
+// must be sticky (as /tmp is), else another user could rename dir away and
+// put one of their own in its place.
+func checkParents(dir string, me int) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err == nil {
+		real, err = filepath.Abs(real)
+	}
+	if err != nil {
+		return fmt.Errorf("session directory: %w", err)
+	}
+	for p := filepath.Dir(real); ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("session directory: a parent: %w", err)
+		}
+		sys, ok := st.Sys().(*syscall.Stat_t)
+		if !ok {
+			return fmt.Errorf("%w: cannot read the owner of %s", ErrUnsafeDir, p)
+		}
+		if int(sys.Uid) != me && sys.Uid != 0 {
+			return fmt.Errorf("%w: %s, a parent of %s, is owned by uid %d (neither you nor root), who could replace the session directory; set %s to a directory of your own", ErrUnsafeDir, p, dir, sys.Uid, EnvDir)
+		}
+		if st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0 {
+			return fmt.Errorf("%w: %s, a parent of %s, has mode %04o: others may write it without the sticky bit, so they could replace the session directory; run chmod go-w (or +t) %s, or set %s to a directory of your own", ErrUnsafeDir, p, dir, modeBits(st.Mode()), p, EnvDir)
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }
 
 // modeBits is the permission bits with setuid/setgid/sticky, as chmod

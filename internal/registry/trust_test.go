@@ -148,6 +148,54 @@ func TestUnsafeDirRefused(t *testing.T) {
 	}
 }
 
+// TestUnsafeParentRefused: a safe session directory inside a directory that
+// others may write (without the sticky bit) or that another user owns can
+// be replaced by them: refused, naming the parent. A sticky parent (/tmp)
+// is fine.
+func TestUnsafeParentRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mode  os.FileMode
+		owner int // -1: keep
+		want  string
+	}{
+		{"private", 0o700, -1, ""},
+		{"sticky and world-writable", 0o777 | os.ModeSticky, -1, ""},
+		{"world-writable", 0o777, -1, "mode 0777"},
+		{"group-writable", 0o770, -1, "mode 0770"},
+		{"another user's", 0o755, otherUID, "owned by uid 65534"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := shortDir(t)
+			dir := filepath.Join(parent, "sessions")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if tc.owner >= 0 {
+				if os.Geteuid() != 0 {
+					t.Skip("chown to another user needs root")
+				}
+				if err := os.Chown(parent, tc.owner, tc.owner); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chmod(parent, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			err := CheckDir(dir)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnsafeDir) || !strings.Contains(err.Error(), parent+", a parent of") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("CheckDir: %v, want an unsafe-dir error naming the parent %s and %s", err, parent, tc.want)
+			}
+		})
+	}
+}
+
 // TestPeerOfAnotherUserRefused: a session serves no connection from
 // another user, even when the socket's mode would let them connect.
 func TestPeerOfAnotherUserRefused(t *testing.T) {
