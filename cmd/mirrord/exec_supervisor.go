@@ -96,5 +96,11 @@ func startSupervised(child *exec.Cmd, launch *session.Launch, stderr io.Writer) 
 		_ = child.Wait()
 		return nil, fmt.Errorf("supervisor: %w", err)
 	}
-	return func() { _ = sv.Close() }, nil
+	return func() {
+		if err := sv.Close(); err != nil {
+			fmt.Fprintf(stderr, "* warning: %v\n", err)
+		} else if sv.Orphaned() {
+			fmt.Fprintln(stderr, "* warning: processes the command left running continue without mirrord (their calls run natively)")
+		}
+	}, nil
 }

@@ -406,6 +406,22 @@ func probeOp(op, arg string) error {
 		// become PATH (a link to this binary) running the rest
 		path, rest, _ := strings.Cut(arg, ",")
 		return syscall.Exec(path, append([]string{path}, strings.Split(rest, ",")...), os.Environ())
+	case "orphan":
+		// leave a process behind that works after the supervisor is gone
+		self, _ := os.Executable()
+		cmd := exec.Command(self, "later="+arg)
+		cmd.Env = os.Environ()
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		fmt.Println("orphan started")
+		return cmd.Process.Release()
+	case "later":
+		time.Sleep(time.Second)
+		_, rerr := os.ReadFile("/remote/x")
+		_, lerr := os.ReadFile("/proc/self/stat")
+		return os.WriteFile(arg, []byte(fmt.Sprintf("remote=%v local=%v", rerr, lerr)), 0o644)
 	case "fds":
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {

@@ -20,8 +20,11 @@ const envInit = "_MIRRORD_SUPERVISOR_INIT"
 // MaybeInit must be the first thing main (or TestMain) does in a binary
 // that Prepare re-executes. In such a process it installs the seccomp
 // filter, hands the notification listener to the supervisor and execve's
-// the program; it never returns then. Elsewhere it does nothing.
+// the program; in the helper Close starts for processes left behind it
+// lets their calls run natively until they exit. It never returns then.
+// Elsewhere it does nothing.
 func MaybeInit() {
+	maybeDrain()
 	v, ok := os.LookupEnv(envInit)
 	if !ok {
 		return

@@ -74,6 +74,10 @@ type Supervisor struct {
 	stopW *os.File
 	done  chan struct{}
 	err   error
+	hup   bool // no task used the filter any more
+
+	orphaned   bool
+	handoffErr error
 
 	mu    sync.Mutex
 	procs map[int]*process    // by tgid
@@ -120,12 +124,23 @@ func (s *Supervisor) Stats() Stats {
 	return Stats{s.nNotif.Load(), s.nCont.Load(), s.nAnswered.Load(), s.nDropped.Load()}
 }
 
-// Close stops supervising; a supervised process still running then gets
-// ENOSYS from every notified call. It waits for the loop and handlers.
+// Close stops supervising and waits for the loop and handlers. Processes
+// that still run under the filter (the command left them behind) are
+// handed to a detached helper that lets their notified calls run
+// natively until they exit — as the C layer falls back to local
+// behaviour when its session ends — instead of failing them with ENOSYS.
+// Orphaned reports whether there were any.
 func (s *Supervisor) Close() error {
 	_, _ = s.stopW.Write([]byte{0})
 	<-s.done
-	return nil
+	return s.handoffErr
+}
+
+// Orphaned reports, after Close, whether processes were left to the
+// helper.
+func (s *Supervisor) Orphaned() bool {
+	<-s.done
+	return s.orphaned
 }
 
 func (s *Supervisor) loop() {
@@ -137,6 +152,9 @@ func (s *Supervisor) loop() {
 		}
 		s.procs, s.tids = map[int]*process{}, map[uint32]*process{}
 		s.mu.Unlock()
+		if !s.hup {
+			s.orphaned, s.handoffErr = handoff(s.fd)
+		}
 		_ = unix.Close(s.fd)
 		s.stopR.Close()
 		s.stopW.Close()
@@ -160,6 +178,7 @@ func (s *Supervisor) loop() {
 		}
 		if pfd[0].Revents&unix.POLLIN == 0 {
 			if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+				s.hup = true
 				return // no task uses the filter any more
 			}
 			continue

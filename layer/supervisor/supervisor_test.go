@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -233,5 +234,49 @@ func TestExecIntroducesNewImage(t *testing.T) {
 	}
 	if !slices.Contains(names, "skipme") || !slices.Contains(names, "keepme") {
 		t.Fatalf("hellos: %v", names)
+	}
+}
+
+// TestLeftBehindProcessRunsNatively: a process the command left behind
+// keeps working after Close (its calls run natively, as with the C layer
+// after the session ends) instead of failing with ENOSYS.
+func TestLeftBehindProcessRunsNatively(t *testing.T) {
+	f := newFakeIntproxy(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := filepath.Join(t.TempDir(), "result")
+	cmd := exec.Command(self, "orphan="+result)
+	cmd.Env = append(os.Environ(), envProbe+"=1")
+	pend, err := Prepare(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		pend.Close()
+		t.Fatal(err)
+	}
+	s, err := pend.Start(Config{Intproxy: f.path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Orphaned() {
+		t.Fatal("Close saw no process left behind")
+	}
+	var got []byte
+	deadline := time.Now().Add(15 * time.Second)
+	for len(got) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		got, _ = os.ReadFile(result)
+	}
+	if want := "remote=open /remote/x: no such file or directory local=<nil>"; string(got) != want {
+		t.Fatalf("the process left behind saw %q, want %q", got, want)
 	}
 }
