@@ -64,8 +64,6 @@ func run() int {
 	var o options
 	fs := pflag.NewFlagSet("mirrord-agent", pflag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:61337", "address clients connect to (HOST:PORT)")
-	fs.StringVar(&o.token, "token", "", "deprecated: visible to every user of the machine (ps); set $"+tokenEnv+" or use --token-file")
-	_ = fs.MarkHidden("token")
 	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the session token clients must present (default: $"+tokenEnv+")")
 	fs.StringVar(&o.redirect, "redirect", agent.RedirectAuto, "how incoming connections are steered to the agent: auto (sk_lookup, else iptables), sk_lookup or iptables")
 	fs.IntVar(&o.pid, "pid", 0, "target process: its network namespace, root and environment")
@@ -103,9 +101,6 @@ func run() int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if o.token != "" {
-		log.Warn("--token puts the session token on the command line, where every user of the machine can read it (ps); set $" + tokenEnv + " or use --token-file")
-	}
 	if err := o.readToken(os.Getenv(tokenEnv)); err != nil {
 		log.Error(err.Error())
 		return 2
@@ -168,10 +163,10 @@ func run() int {
 const tokenEnv = "MIRRORD_AGENT_TOKEN"
 
 // readToken sets o.token from --token-file, else from env (the value of
-// tokenEnv), unless the deprecated --token gave it.
+// tokenEnv). There is no flag that takes the token itself: a command line
+// is visible to every user of the machine (ps).
 func (o *options) readToken(env string) error {
 	switch {
-	case o.token != "":
 	case o.tokenFile != "":
 		data, err := os.ReadFile(o.tokenFile)
 		if err != nil {

@@ -55,7 +55,6 @@ func TestReadToken(t *testing.T) {
 	}{
 		{"env", options{}, "from-env", "from-env"},
 		{"file beats env", options{tokenFile: file}, "from-env", "from-file"},
-		{"deprecated flag", options{token: "from-flag", tokenFile: file}, "from-env", "from-flag"},
 		{"none", options{}, "", ""},
 	}
 	for _, tt := range tests {

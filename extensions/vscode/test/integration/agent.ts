@@ -24,8 +24,9 @@ export class PrestartedAgent {
     const token = randomBytes(16).toString("hex");
     // Short: the session sockets live here.
     const sessions = mkdtempSync("/tmp/mvsx");
-    const proc = spawn(bin, ["targetless", "--listen", "127.0.0.1:0", "--token", token, "--linger", "300s", "--communication-timeout", "300s"], {
-      env: { ...process.env, MIRRORD_AGENT_TOKEN: "" },
+    // The token goes through the environment, never the command line.
+    const proc = spawn(bin, ["targetless", "--listen", "127.0.0.1:0", "--linger", "300s", "--communication-timeout", "300s"], {
+      env: { ...process.env, MIRRORD_AGENT_TOKEN: token },
       stdio: ["ignore", "pipe", "pipe"],
     });
     proc.stderr?.resume();

@@ -64,6 +64,7 @@ public final class MirrordProjectService implements Disposable {
         o.extraArgs = Arrays.asList(s.extraArgs.trim().split("\\s+"));
       }
       o.workspaceFolder = projectDir();
+      o.workspaceTrusted = () -> com.intellij.ide.trustedProjects.TrustedProjects.isProjectTrusted(project);
       client = new MirrordLsClient(o);
       client.addListener(
           new MirrordLsClient.Listener() {

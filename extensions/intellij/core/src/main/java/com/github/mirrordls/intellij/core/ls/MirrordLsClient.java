@@ -66,6 +66,14 @@ public final class MirrordLsClient implements AutoCloseable {
     public String clientName = "intellij";
 
     public String clientVersion = "0.1.0";
+
+    /**
+     * Whether the user trusts the project (the platform asks {@code TrustedProjects.isTrusted}).
+     * Read at every server start ({@code initializationOptions.workspaceTrusted}); change it at run
+     * time with {@link MirrordLsClient#setWorkspaceTrusted}. Untrusted by default: mirrord-ls then
+     * never uses a kubeconfig a project file names (docs/security.md).
+     */
+    public java.util.function.BooleanSupplier workspaceTrusted = () -> false;
     /** Start plus initialize. */
     public Duration startTimeout = Duration.ofSeconds(20);
     /** Every call but startSession. */
@@ -298,7 +306,32 @@ public final class MirrordLsClient implements AutoCloseable {
     workspace.addProperty("workspaceFolders", true);
     caps.add("workspace", workspace);
     params.add("capabilities", caps);
+    JsonObject init = new JsonObject();
+    init.addProperty("workspaceTrusted", options.workspaceTrusted.getAsBoolean());
+    params.add("initializationOptions", init);
     return params;
+  }
+
+  /**
+   * Tells the running server that the user granted (or withdrew) trust in the project ({@code
+   * mirrord/didChangeWorkspaceTrust}); a server started later reads {@link
+   * Options#workspaceTrusted}.
+   */
+  public void setWorkspaceTrusted(boolean trusted) {
+    JsonRpcConnection c;
+    synchronized (lock) {
+      ensureStarted();
+      c = connection;
+    }
+    JsonObject p = new JsonObject();
+    p.addProperty("trusted", trusted);
+    try {
+      c.notify("mirrord/didChangeWorkspaceTrust", p);
+    } catch (IOException e) {
+      // the server died: the next start reads Options.workspaceTrusted
+      throw new RpcException(
+          RpcException.CONNECTION_CLOSED, "mirrord-ls is gone: " + e.getMessage(), null);
+    }
   }
 
   private void drainStderr(Process p) {

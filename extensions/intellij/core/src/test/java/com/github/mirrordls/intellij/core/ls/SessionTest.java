@@ -3,6 +3,7 @@ package com.github.mirrordls.intellij.core.ls;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.mirrordls.intellij.core.launch.EnvMerge;
@@ -13,6 +14,7 @@ import com.github.mirrordls.intellij.core.ls.Model.SessionInfo;
 import com.github.mirrordls.intellij.core.ls.Model.StartResult;
 import com.github.mirrordls.intellij.core.ls.Model.StartSessionParams;
 import com.github.mirrordls.intellij.core.picker.TargetPicker;
+import com.github.mirrordls.intellij.core.rpc.RpcException;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -57,13 +59,12 @@ class SessionTest {
             "targetless",
             "--listen",
             "127.0.0.1:0",
-            "--token",
-            token,
             "--linger",
             "300s",
             "--communication-timeout",
             "300s");
-    pb.environment().put("MIRRORD_AGENT_TOKEN", "");
+    // the token goes through the environment, never the command line
+    pb.environment().put("MIRRORD_AGENT_TOKEN", token);
     // a targetless agent's "remote" environment is its own
     pb.environment().put("REMOTE_MARK", "from-the-agent ✓");
     pb.redirectError(dir.resolve("agent.log").toFile());
@@ -166,6 +167,32 @@ class SessionTest {
     assertEquals(0, proc.exitValue(), cmd[0] + ": " + output);
     String[] lines = output.split("\n");
     return lines[lines.length - 1].trim();
+  }
+
+  /**
+   * A project config that names its own kubeconfig starts a session only once the project is
+   * trusted: untrusted (the default) the real mirrord-ls refuses before running anything; after
+   * {@code setWorkspaceTrusted(true)} the same start goes through (the pre-started agent serves it).
+   */
+  @Test
+  void aProjectKubeconfigNeedsTrust() throws Exception {
+    Path project = dir.resolve("project");
+    Path cfg = project.resolve(".mirrord").resolve("own-cluster.json");
+    Files.writeString(
+        cfg, "{\"kubeconfig\": \"../repo.kubeconfig\", \"target\": \"targetless\"}");
+    StartSessionParams p = new StartSessionParams();
+    p.workspaceFolder = project.toString();
+    p.configPath = cfg.toString();
+    p.executable = "python3";
+    RpcException refused =
+        assertThrows(RpcException.class, () -> MirrordLsClient.await(client.startSession(p, null)));
+    assertTrue(refused.getMessage().contains("not trusted"), refused.getMessage());
+    assertTrue(client.listSessions().isEmpty(), "a session started anyway");
+
+    client.setWorkspaceTrusted(true);
+    p.workDoneToken = null;
+    StartResult started = MirrordLsClient.await(client.startSession(p, null));
+    assertNotNull(started.sessionId, "the trusted start");
   }
 
   @Test
