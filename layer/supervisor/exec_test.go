@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
+	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 )
 
@@ -296,4 +297,86 @@ busybox cat /app/config.yaml`)
 	if got := p.steal(8080, "/stolen.txt", bb, "httpd", "-f", "-p", "8080", "-h", dir); got != "local busybox" {
 		t.Fatalf("stolen request got %q", got)
 	}
+}
+
+// TestNoLeakedFDsInIntproxy: over 10,000 notified calls answered by the
+// real intproxy and agent — 3,400 times a remote open, a remote stat and
+// a remote connection — leave the intproxy's fd count where it was.
+func TestNoLeakedFDsInIntproxy(t *testing.T) {
+	p := newPod(t)
+	bin := buildGoProbe(t, true)
+	dir := t.TempDir()
+	mark1, go1, mark2 := filepath.Join(dir, "m1"), filepath.Join(dir, "g1"), filepath.Join(dir, "m2")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := p.command(ctx, nil, dir, bin, "get=http://orders.internal/warm", "mark="+mark1, "wait="+go1,
+		"loop=3400,http://orders.internal/loop,/app/config.yaml", "mark="+mark2, "wait="+go1+"2")
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = os.WriteFile(go1+"2", nil, 0o644)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}()
+	waitFile := func(path string, d time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for {
+			if _, err := os.Stat(path); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s\nstdout %s\nstderr %s", path, out.String(), errb.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFile(mark1, 60*time.Second)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	infos, err := registry.List(ctx2, p.sessions)
+	cancel2()
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("sessions: %v %v", infos, err)
+	}
+	pid := infos[0].PID
+	before := fdCount(t, pid)
+	if err := os.WriteFile(go1, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(mark2, 4*time.Minute)
+	if !strings.Contains(out.String(), "loop 3400 ok") {
+		t.Fatalf("loop: %s\nstderr %s", out.String(), errb.String())
+	}
+	// the relays of the last connections end as the agent closes them
+	var after int
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		after = fdCount(t, pid)
+		if after <= before || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if after > before {
+		t.Fatalf("the intproxy had %d fds before the loop, %d after", before, after)
+	}
+	t.Logf("intproxy fds: %d before, %d after", before, after)
+}
+
+func fdCount(t testing.TB, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }

@@ -8,6 +8,10 @@
 //	cat=FILE      cat "CONTENT"
 //	stat=FILE     stat SIZE
 //	serve=ADDR    listening ADDR, then answers HTTP on ADDR (never returns)
+//	mark=FILE     creates FILE
+//	wait=FILE     waits (up to a minute) until FILE exists
+//	loop=N,URL,FILE  N times: read FILE, stat it, GET URL on a new
+//	              connection; prints loop N ok, or the first error
 package main
 
 import (
@@ -73,6 +77,41 @@ func run(op, arg string) {
 			fmt.Printf("request %s\n", r.URL.Path)
 			fmt.Fprintf(w, "from the local go: %s", r.URL.Path)
 		}))
+	case "mark":
+		if err := os.WriteFile(arg, nil, 0o644); err != nil {
+			fmt.Println("mark error", err)
+		}
+	case "wait":
+		for i := 0; i < 1200; i++ {
+			if _, err := os.Stat(arg); err == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		fmt.Println("wait: timed out")
+	case "loop":
+		var n int
+		parts := strings.Split(arg, ",")
+		fmt.Sscan(parts[0], &n)
+		c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+		for i := 0; i < n; i++ {
+			if _, err := os.ReadFile(parts[2]); err != nil {
+				fmt.Println("loop error", err)
+				return
+			}
+			if _, err := os.Stat(parts[2]); err != nil {
+				fmt.Println("loop error", err)
+				return
+			}
+			resp, err := c.Get(parts[1])
+			if err != nil {
+				fmt.Println("loop error", err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		fmt.Println("loop", n, "ok")
 	default:
 		fmt.Println("unknown operation", op)
 		os.Exit(2)
