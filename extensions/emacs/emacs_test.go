@@ -47,8 +47,10 @@ type result struct {
 		Server      bool   `json:"server"`
 		Diagnostics int    `json:"diagnostics"`
 	} `json:"other"`
-	EventsMentionPackageJSON bool     `json:"events_mention_package_json"`
-	LanguageIDs              []string `json:"language_ids"`
+	InitOptions              map[string]any `json:"init_options"`
+	TrustedContact           map[string]any `json:"trusted_contact"`
+	EventsMentionPackageJSON bool           `json:"events_mention_package_json"`
+	LanguageIDs              []string       `json:"language_ids"`
 }
 
 // hover is the contents of a textDocument/hover answer.
@@ -176,6 +178,15 @@ func TestEmacsEglot(t *testing.T) {
 	}
 	if res.EventsMentionPackageJSON {
 		t.Error("mirrord-ls was told about package.json")
+	}
+
+	// The project's trust travels in initializationOptions: untrusted by
+	// default, trusted inside mirrord-config-trusted-directories.
+	if v, ok := res.InitOptions["workspaceTrusted"]; !ok || v != false {
+		t.Errorf("initializationOptions = %v, want workspaceTrusted false for a project nobody trusted", res.InitOptions)
+	}
+	if v := res.TrustedContact["workspaceTrusted"]; v != true {
+		t.Errorf("contact for a trusted directory = %v, want workspaceTrusted true", res.TrustedContact)
 	}
 
 	// The whole picture, for review.

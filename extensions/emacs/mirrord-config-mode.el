@@ -45,6 +45,18 @@ Changing it after eglot is loaded takes effect for servers started later."
   :type '(repeat string)
   :group 'mirrord-config)
 
+(defcustom mirrord-config-trusted-directories nil
+  "Directories whose projects you trust mirrord-ls with.
+mirrord-ls uses a kubeconfig that a project's config file names (its
+`kubeconfig' field: that cluster, its exec credential plugins) only in a
+trusted project, as VS Code's workspace trust does; every project starts
+untrusted. A project is trusted when its root is one of these
+directories or inside one. Your own kubeconfig (KUBECONFIG or
+~/.kube/config) is used everywhere. Read when mirrord-ls starts for a
+project: run `eglot-reconnect' after changing it."
+  :type '(repeat directory)
+  :group 'mirrord-config)
+
 (defcustom mirrord-config-mode-hook nil
   "Hook run by every mirrord config mode, after the mode's own hooks.
 Add `eglot-ensure' here to start mirrord-ls in mirrord config files."
@@ -131,6 +143,29 @@ The format comes from the file's extension: .json, .yaml/.yml or .toml."
 ;;;###autoload
 (add-to-list 'auto-mode-alist '("/\\.mirrord/[^/]+\\.\\(?:json\\|ya?ml\\|toml\\)\\'" . mirrord-config-mode))
 
+(defun mirrord-config-trusted-p (dir)
+  "Return non-nil when DIR is in `mirrord-config-trusted-directories'."
+  (let ((dir (file-name-as-directory (file-truename dir))))
+    (seq-some (lambda (trusted)
+                (string-prefix-p (file-name-as-directory (file-truename (expand-file-name trusted)))
+                                 dir))
+              mirrord-config-trusted-directories)))
+
+(defun mirrord-config--project-root ()
+  "The root of the current project, else `default-directory'."
+  (let ((project (and (fboundp 'project-current) (project-current))))
+    (cond ((null project) default-directory)
+          ((fboundp 'project-root) (project-root project))
+          (t (car (with-no-warnings (project-roots project)))))))
+
+(defun mirrord-config-eglot-contact (&rest _)
+  "The eglot contact of mirrord-ls for the current project.
+It carries the project's trust: initializationOptions.workspaceTrusted."
+  (append mirrord-config-server-command
+          (list :initializationOptions
+                (list :workspaceTrusted
+                      (if (mirrord-config-trusted-p (mirrord-config--project-root)) t :json-false)))))
+
 (defun mirrord-config-eglot-setup ()
   "Make eglot start mirrord-ls for the mirrord config modes.
 The entry goes first in `eglot-server-programs', so it wins over entries
@@ -139,8 +174,7 @@ after adding such entries."
   (interactive)
   (when (boundp 'eglot-server-programs)
     (setq eglot-server-programs
-          (cons (cons mirrord-config-modes
-                      (lambda (&rest _) mirrord-config-server-command))
+          (cons (cons mirrord-config-modes #'mirrord-config-eglot-contact)
                 (seq-remove (lambda (entry) (equal (car-safe entry) mirrord-config-modes))
                             eglot-server-programs)))))
 

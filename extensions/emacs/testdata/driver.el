@@ -97,7 +97,13 @@ Then complete and hover after the \"mo\" of its `mode' key."
       (let ((server (eglot-current-server)))
         (drv-put 'servers (length (seq-filter (lambda (s) (equal (eglot--project s) (eglot--project server)))
                                               (gethash (eglot--project server) eglot--servers-by-project))))
-        (drv-put 'server_name (plist-get (eglot--server-info server) :name))))
+        (drv-put 'server_name (plist-get (eglot--server-info server) :name))
+        ;; What eglot sent as initializationOptions (the project is not in
+        ;; mirrord-config-trusted-directories), and what it would send for
+        ;; a project inside a trusted directory.
+        (drv-put 'init_options (eglot-initialization-options server))
+        (let ((mirrord-config-trusted-directories (list (file-name-directory (directory-file-name (getenv "MIRRORD_WS"))))))
+          (drv-put 'trusted_contact (plist-get (mirrord-config-eglot-contact) :initializationOptions)))))
     ;; A file of the same project that is not a mirrord config.
     (let ((buf (find-file (expand-file-name "package.json" ws))))
       (with-current-buffer buf
