@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -26,7 +28,39 @@ func TestMain(m *testing.M) {
 		<-h.Killed()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(withSecondUser(m.Run))
+}
+
+// withSecondUser creates the second local user of the trust tests (as
+// root; otherwise those tests skip), runs the tests and removes the user,
+// also when they fail.
+func withSecondUser(run func() int) int {
+	if os.Geteuid() != 0 {
+		return run()
+	}
+	name := fmt.Sprintf("mrgtest%d", os.Getpid()%100000)
+	if out, err := exec.Command("useradd", "--system", "--no-create-home", "--user-group",
+		"--shell", "/usr/sbin/nologin", "--comment", "mirrord-ls registry test", name).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "useradd %s: %v\n%s", name, err, out)
+		return 1
+	}
+	defer func() {
+		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "userdel %s: %v\n%s", name, err, out)
+		}
+	}()
+	u, err := user.Lookup(name)
+	if err == nil {
+		otherUID, err = strconv.Atoi(u.Uid)
+	}
+	if err == nil {
+		otherGID, err = strconv.Atoi(u.Gid)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "the user %s just created: %v\n", name, err)
+		return 1
+	}
+	return run()
 }
 
 func shortDir(t *testing.T) string {

@@ -18,8 +18,9 @@ import (
 	"time"
 )
 
-// otherUID is the second local user of the tests: nobody.
-const otherUID = 65534
+// otherUID and otherGID are the second local user of the tests, created
+// for the run by TestMain (withSecondUser) when the tests run as root.
+var otherUID, otherGID = -1, -1
 
 // runAsHelper runs the helper modes of the test binary (started as another
 // user by the tests below) and reports whether it did.
@@ -83,7 +84,7 @@ func asOtherUser(t *testing.T, ctx context.Context, env ...string) (*exec.Cmd, *
 	}
 	cmd := exec.CommandContext(ctx, bin, "-test.run=^$")
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=/tmp"}, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: otherUID, Gid: otherUID}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(otherUID), Gid: uint32(otherGID)}}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -139,10 +140,10 @@ func TestUnsafeDirRefused(t *testing.T) {
 	}
 	if os.Geteuid() == 0 {
 		dir := shortDir(t)
-		if err := os.Chown(dir, otherUID, otherUID); err != nil {
+		if err := os.Chown(dir, otherUID, otherGID); err != nil {
 			t.Fatal(err)
 		}
-		if err := CheckDir(dir); !errors.Is(err, ErrUnsafeDir) || !strings.Contains(err.Error(), "owned by uid 65534") {
+		if err := CheckDir(dir); !errors.Is(err, ErrUnsafeDir) || !strings.Contains(err.Error(), fmt.Sprintf("owned by uid %d", otherUID)) {
 			t.Errorf("a directory of another user: %v", err)
 		}
 	}
@@ -156,14 +157,14 @@ func TestUnsafeParentRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		mode  os.FileMode
-		owner int // -1: keep
+		other bool // the parent belongs to the second user
 		want  string
 	}{
-		{"private", 0o700, -1, ""},
-		{"sticky and world-writable", 0o777 | os.ModeSticky, -1, ""},
-		{"world-writable", 0o777, -1, "mode 0777"},
-		{"group-writable", 0o770, -1, "mode 0770"},
-		{"another user's", 0o755, otherUID, "owned by uid 65534"},
+		{"private", 0o700, false, ""},
+		{"sticky and world-writable", 0o777 | os.ModeSticky, false, ""},
+		{"world-writable", 0o777, false, "mode 0777"},
+		{"group-writable", 0o770, false, "mode 0770"},
+		{"another user's", 0o755, true, fmt.Sprintf("owned by uid %d", otherUID)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := shortDir(t)
@@ -171,11 +172,11 @@ func TestUnsafeParentRefused(t *testing.T) {
 			if err := os.Mkdir(dir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			if tc.owner >= 0 {
-				if os.Geteuid() != 0 {
-					t.Skip("chown to another user needs root")
+			if tc.other {
+				if otherUID < 0 {
+					t.Skip("needs root: the second user is created as root")
 				}
-				if err := os.Chown(parent, tc.owner, tc.owner); err != nil {
+				if err := os.Chown(parent, otherUID, otherGID); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -257,7 +258,7 @@ func TestSessionOfAnotherUserIgnored(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give a file to another user")
 	}
-	if err := os.Chown(SocketPath(dir, "owned"), otherUID, otherUID); err != nil {
+	if err := os.Chown(SocketPath(dir, "owned"), otherUID, otherGID); err != nil {
 		t.Fatal(err)
 	}
 
