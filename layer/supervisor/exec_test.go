@@ -31,6 +31,7 @@ type pod struct {
 	mirrord  string
 	sessions string
 	tmp      string
+	lastLog  string // intproxy log of the last command
 }
 
 // targetFiles: a name only the target's /etc/hosts knows (at the pod's
@@ -76,12 +77,13 @@ func (p *pod) command(ctx context.Context, cfg map[string]any, dir string, args 
 	}
 	cmd := exec.CommandContext(ctx, p.mirrord, append([]string{"exec", "-f", path, "-t", "pod/" + p.pod.Target, "--"}, args...)...)
 	cmd.Dir = dir
+	p.lastLog = filepath.Join(p.t.TempDir(), "intproxy.log")
 	cmd.Env = append(os.Environ(),
 		"TMPDIR="+p.tmp,
 		"MIRRORD_AGENT_ADDRESS="+p.agent.Addr,
 		"MIRRORD_AGENT_TOKEN="+p.agent.Token,
 		"MIRRORD_SESSIONS_DIR="+p.sessions,
-		"MIRRORD_INTPROXY_LOG="+filepath.Join(p.t.TempDir(), "intproxy.log"),
+		"MIRRORD_INTPROXY_LOG="+p.lastLog,
 		"no_proxy=*", "NO_PROXY=*",
 	)
 	cmd.WaitDelay = 5 * time.Second
@@ -379,4 +381,43 @@ func fdCount(t testing.TB, pid int) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// TestDebuggerLaunchesStaticGoProgram: dlv (a Go program, so it runs
+// under the supervisor) launches a static Go program with mirrord's
+// environment; dlv itself is skipped (skip_processes: it says hello, is
+// told to skip, and its calls run natively) while the debuggee, its
+// child under ptrace, sees the target. dlv comes from $MIRRORD_TEST_DLV or
+// PATH (`go install github.com/go-delve/delve/cmd/dlv@latest`).
+func TestDebuggerLaunchesStaticGoProgram(t *testing.T) {
+	dlv := os.Getenv("MIRRORD_TEST_DLV")
+	if dlv == "" {
+		var err error
+		if dlv, err = exec.LookPath("dlv"); err != nil {
+			t.Skip("no dlv (set MIRRORD_TEST_DLV)")
+		}
+	}
+	p := newPod(t)
+	bin := buildGoProbe(t, true)
+	initFile := filepath.Join(t.TempDir(), "dlv-init")
+	if err := os.WriteFile(initFile, []byte("continue\nexit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]any{"skip_processes": "dlv"}
+	args := append([]string{dlv, "exec", "--check-go-version=false", "--allow-non-terminal-interactive=true",
+		"--init", initFile, bin, "--"}, lookArgs...)
+	out, errOut := p.run(cfg, args...)
+	for _, line := range strings.Split(lookWant(), "\n") {
+		if !strings.Contains(out, line) {
+			t.Fatalf("the debuggee did not see %q:\nstdout:\n%s\nstderr:\n%s", line, out, errOut)
+		}
+	}
+	if !strings.Contains(out, "has exited with status 0") {
+		t.Fatalf("dlv did not run the program to its end:\n%s", out)
+	}
+	log, err := os.ReadFile(p.lastLog)
+	if err != nil || !strings.Contains(string(log), "skipping process") || !strings.Contains(string(log), "name=dlv") {
+		t.Fatalf("the intproxy did not skip dlv (%v):\n%s", err, log)
+	}
+	t.Logf("dlv output:\n%s", out)
 }
