@@ -220,7 +220,7 @@ func buildGoProbe(t testing.TB, static bool) string {
 // its DNS server knows, a service only its network reaches, a file only
 // it has.
 var lookArgs = []string{"env=REMOTE_ONLY", "lookup=orders.internal", "lookup=" + agenttest.AppDNSName,
-	"get=http://orders.internal/go", "cat=/app/config.yaml", "stat=/app/config.yaml"}
+	"get=http://orders.internal/go", "cat=/app/config.yaml", "stat=/app/config.yaml", "ls=/app"}
 
 func lookWant() string {
 	return strings.Join([]string{
@@ -230,6 +230,7 @@ func lookWant() string {
 		"get app app: GET /go",
 		`cat "db: orders\n"`,
 		"stat 11",
+		"ls config.yaml",
 	}, "\n") + "\n"
 }
 

@@ -57,6 +57,8 @@ func (s *Supervisor) dispatch(n *notif) func() {
 		slow = s.bind(n, p, a[0], a[1], a[2])
 	case sysListen:
 		slow = s.listen(n, p, a[0], a[1])
+	case sysGetpeername:
+		s.getpeername(n, p, a[0], a[1], a[2])
 	default:
 		s.cont(n)
 	}
@@ -353,12 +355,111 @@ func (s *Supervisor) connect(n *notif, p *process, fd, addr, size uint64) func()
 		}
 		// The program's socket connects to the intproxy's interceptor; a
 		// non-blocking one gets EINPROGRESS as it would from the kernel.
-		if err := unix.Connect(sk.fd, encodeSockaddr(sk.domain, via)); err != nil {
-			s.fail(n, err.(unix.Errno))
+		err = unix.Connect(sk.fd, encodeSockaddr(sk.domain, via))
+		if err == nil || err == unix.EINPROGRESS {
+			p.rememberPeer(sk.fd, sa.Addr)
+		}
+		if err != nil {
+			s.fail(n, errnoOf(err))
 			return
 		}
 		s.ret(n, 0)
 	}
+}
+
+// maxPeers bounds the remembered peers of a process (closes are not
+// notified, so entries of closed sockets stay until this many).
+const maxPeers = 4096
+
+func (p *process) rememberPeer(fd int, peer netip.AddrPort) {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return
+	}
+	p.mu.Lock()
+	if len(p.peers) >= maxPeers {
+		clear(p.peers)
+	}
+	p.peers[st.Ino] = peer
+	p.mu.Unlock()
+}
+
+// getpeername reports the remote address of a connection the supervisor
+// sent through an interceptor (the kernel would report the interceptor's
+// loopback address); everything else is the kernel's.
+func (s *Supervisor) getpeername(n *notif, p *process, fd, addr, lenAddr uint64) {
+	p.mu.Lock()
+	none := len(p.peers) == 0
+	p.mu.Unlock()
+	if none || addr == 0 || lenAddr == 0 {
+		s.cont(n)
+		return
+	}
+	sk, err := p.socket(fd)
+	if err != nil {
+		s.cont(n)
+		return
+	}
+	defer sk.close()
+	var st unix.Stat_t
+	if unix.Fstat(sk.fd, &st) != nil {
+		s.cont(n)
+		return
+	}
+	p.mu.Lock()
+	peer, ok := p.peers[st.Ino]
+	p.mu.Unlock()
+	if !ok {
+		s.cont(n)
+		return
+	}
+	var lb [4]byte
+	if r, err := readMem(n.PID, lenAddr, lb[:]); err != nil || r != 4 {
+		s.cont(n)
+		return
+	}
+	raw := sockaddrBytes(sk.domain, peer)
+	size := int(int32(binary.LittleEndian.Uint32(lb[:])))
+	if size < 0 {
+		s.fail(n, unix.EINVAL)
+		return
+	}
+	if !s.checked(n) {
+		return
+	}
+	binary.LittleEndian.PutUint32(lb[:], uint32(len(raw)))
+	if writeMem(n.PID, addr, raw[:min(size, len(raw))]) != nil || writeMem(n.PID, lenAddr, lb[:]) != nil {
+		s.fail(n, unix.EFAULT)
+		return
+	}
+	s.ret(n, 0)
+}
+
+// sockaddrBytes is struct sockaddr_in or sockaddr_in6 (v4-mapped in an
+// AF_INET6 socket) for a.
+func sockaddrBytes(domain int, a netip.AddrPort) []byte {
+	if domain == unix.AF_INET6 {
+		b := make([]byte, unix.SizeofSockaddrInet6)
+		binary.LittleEndian.PutUint16(b, unix.AF_INET6)
+		binary.BigEndian.PutUint16(b[2:], a.Port())
+		ip := a.Addr().As16()
+		copy(b[8:], ip[:])
+		return b
+	}
+	b := make([]byte, unix.SizeofSockaddrInet4)
+	binary.LittleEndian.PutUint16(b, unix.AF_INET)
+	binary.BigEndian.PutUint16(b[2:], a.Port())
+	ip := a.Addr().Unmap().As4()
+	copy(b[4:], ip[:])
+	return b
+}
+
+// errnoOf is err as an errno (EIO when it is not one).
+func errnoOf(err error) unix.Errno {
+	if e, ok := err.(unix.Errno); ok {
+		return e
+	}
+	return unix.EIO
 }
 
 // decodeAddr reads a wire address (family, port, 16 bytes).
@@ -419,7 +520,7 @@ func (s *Supervisor) bind(n *notif, p *process, fd, addr, size uint64) func() {
 			err = unix.Bind(sk.fd, encodeSockaddr(sk.domain, netip.AddrPortFrom(sa.Addr.Addr(), 0)))
 		}
 		if err != nil {
-			s.fail(n, err.(unix.Errno))
+			s.fail(n, errnoOf(err))
 			return
 		}
 		p.mu.Lock()
@@ -454,7 +555,7 @@ func (s *Supervisor) listen(n *notif, p *process, fd, backlog uint64) func() {
 			return
 		}
 		if err := unix.Listen(sk.fd, int(int32(backlog))); err != nil {
-			s.fail(n, err.(unix.Errno))
+			s.fail(n, errnoOf(err))
 			return
 		}
 		lsa, err := unix.Getsockname(sk.fd)

@@ -324,6 +324,13 @@ func probeOp(op, arg string) error {
 		b, err := io.ReadAll(c)
 		fmt.Printf("connect %s\n", b)
 		return err
+	case "peer":
+		c, err := net.DialTimeout("tcp", arg, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		fmt.Printf("peer %s\n", c.RemoteAddr())
 	case "listen":
 		ln, err := net.Listen("tcp", arg)
 		if err != nil {

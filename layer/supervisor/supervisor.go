@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -268,7 +269,7 @@ func (s *Supervisor) sendFD(n *notif, fd int, cloexec bool) {
 		s.nDropped.Add(1)
 		if err != unix.ENOENT {
 			s.log.Warn("install an fd in the supervised process", "pid", n.PID, "err", err)
-			s.fail(n, err.(unix.Errno))
+			s.fail(n, errnoOf(err))
 		}
 		return
 	}
@@ -292,6 +293,9 @@ type process struct {
 	pidfdGone bool
 	tids      []uint32
 	listeners map[uint64]uint16 // socket inode -> port the app asked to bind
+	// peers are the remote addresses of the outgoing connections the
+	// supervisor connected to an interceptor, by socket inode.
+	peers map[uint64]netip.AddrPort
 }
 
 // proc returns the process of thread tid, introducing it to the intproxy
@@ -365,7 +369,7 @@ func (s *Supervisor) newProcess(st status) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, listeners: map[uint64]uint16{}}
+	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, listeners: map[uint64]uint16{}, peers: map[uint64]netip.AddrPort{}}
 	c, err := p.dial(st, true)
 	if err != nil {
 		s.log.Warn("supervised process runs without mirrord", "pid", st.tgid, "err", err)

@@ -63,8 +63,10 @@ func TestConnectGoesThroughInterceptor(t *testing.T) {
 		}
 	}()
 	out, _ := supervised(t, f, Config{},
-		"connect=192.0.2.7:80", "connect=[::ffff:192.0.2.8]:80", "connect=192.0.2.9:1", "connect="+local.Addr().String())
-	want := "connect via intproxy\nconnect via intproxy\nconnect: error dial tcp 192.0.2.9:1: connect: connection refused\nconnect local server\n"
+		"connect=192.0.2.7:80", "connect=[::ffff:192.0.2.8]:80", "connect=192.0.2.9:1", "connect="+local.Addr().String(),
+		"peer=192.0.2.7:81", "peer="+local.Addr().String())
+	want := "connect via intproxy\nconnect via intproxy\nconnect: error dial tcp 192.0.2.9:1: connect: connection refused\nconnect local server\n" +
+		"peer 192.0.2.7:81\npeer " + local.Addr().String() + "\n"
 	if out != want {
 		t.Fatalf("probe output:\n%s\nwant:\n%s", out, want)
 	}
@@ -74,7 +76,7 @@ func TestConnectGoesThroughInterceptor(t *testing.T) {
 			asked = append(asked, c.Addr.String())
 		}
 	}
-	if len(asked) != 4 {
+	if len(asked) != 6 {
 		t.Fatalf("connects asked: %v", asked)
 	}
 }

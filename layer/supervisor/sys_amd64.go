@@ -10,27 +10,28 @@ const Supported = true
 
 // Syscalls the supervisor decides on.
 const (
-	sysOpen       = unix.SYS_OPEN
-	sysOpenat     = unix.SYS_OPENAT
-	sysOpenat2    = unix.SYS_OPENAT2
-	sysStat       = unix.SYS_STAT
-	sysLstat      = unix.SYS_LSTAT
-	sysNewfstatat = unix.SYS_NEWFSTATAT
-	sysStatx      = unix.SYS_STATX
-	sysAccess     = unix.SYS_ACCESS
-	sysFaccessat  = unix.SYS_FACCESSAT
-	sysFaccessat2 = unix.SYS_FACCESSAT2
-	sysReadlink   = unix.SYS_READLINK
-	sysReadlinkat = unix.SYS_READLINKAT
-	sysConnect    = unix.SYS_CONNECT
-	sysBind       = unix.SYS_BIND
-	sysListen     = unix.SYS_LISTEN
-	sysExecve     = unix.SYS_EXECVE
-	sysExecveat   = unix.SYS_EXECVEAT
+	sysOpen        = unix.SYS_OPEN
+	sysOpenat      = unix.SYS_OPENAT
+	sysOpenat2     = unix.SYS_OPENAT2
+	sysStat        = unix.SYS_STAT
+	sysLstat       = unix.SYS_LSTAT
+	sysNewfstatat  = unix.SYS_NEWFSTATAT
+	sysStatx       = unix.SYS_STATX
+	sysAccess      = unix.SYS_ACCESS
+	sysFaccessat   = unix.SYS_FACCESSAT
+	sysFaccessat2  = unix.SYS_FACCESSAT2
+	sysReadlink    = unix.SYS_READLINK
+	sysReadlinkat  = unix.SYS_READLINKAT
+	sysConnect     = unix.SYS_CONNECT
+	sysBind        = unix.SYS_BIND
+	sysListen      = unix.SYS_LISTEN
+	sysExecve      = unix.SYS_EXECVE
+	sysExecveat    = unix.SYS_EXECVEAT
+	sysGetpeername = unix.SYS_GETPEERNAME
 )
 
 var notified = []uint32{
 	sysOpenat, sysNewfstatat, sysConnect, sysOpen, sysStat, sysLstat, sysStatx,
 	sysAccess, sysFaccessat, sysFaccessat2, sysReadlink, sysReadlinkat, sysOpenat2,
-	sysBind, sysListen, sysExecve, sysExecveat,
+	sysBind, sysListen, sysExecve, sysExecveat, sysGetpeername,
 }

@@ -26,6 +26,7 @@ const (
 	sysListen
 	sysExecve
 	sysExecveat
+	sysGetpeername
 )
 
 var notified []uint32

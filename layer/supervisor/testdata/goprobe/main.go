@@ -8,6 +8,7 @@
 //	cat=FILE      cat "CONTENT"
 //	stat=FILE     stat SIZE
 //	serve=ADDR    listening ADDR, then answers HTTP on ADDR (never returns)
+//	ls=DIR        ls NAME,NAME... (os.ReadDir: open without O_DIRECTORY)
 //	mark=FILE     creates FILE
 //	wait=FILE     waits (up to a minute) until FILE exists
 //	loop=N,URL,FILE  N times: read FILE, stat it, GET URL on a new
@@ -77,6 +78,17 @@ func run(op, arg string) {
 			fmt.Printf("request %s\n", r.URL.Path)
 			fmt.Fprintf(w, "from the local go: %s", r.URL.Path)
 		}))
+	case "ls":
+		ents, err := os.ReadDir(arg)
+		if err != nil {
+			fmt.Println("ls error", err)
+			return
+		}
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		fmt.Println("ls", strings.Join(names, ","))
 	case "mark":
 		if err := os.WriteFile(arg, nil, 0o644); err != nil {
 			fmt.Println("mark error", err)
