@@ -31,6 +31,15 @@ fi
 want javac    openjdk-17-jdk-headless  # the IntelliJ plugin core (make intellij-test)
 [ -e /usr/share/java/gson.jar ] || need+=(libgoogle-gson-java)
 [ -e /usr/share/java/junit-platform-console-standalone.jar ] || need+=(junit5)
+# The real-editor test of the VS Code extension (make vscode-real-test):
+# Debian's chromium, and what scripts/code-server-install.sh needs to build
+# code-server's native modules from npm without downloads.
+want chromium   chromium
+want rg         ripgrep
+want g++        g++
+want pkg-config pkg-config
+[ -e /usr/share/fonts/truetype/liberation ] || need+=(fonts-liberation)
+[ -e /usr/include/krb5.h ] || need+=(libkrb5-dev)
 want gcc      gcc          # the LD_PRELOAD layer
 want make     make
 want git      git
@@ -54,4 +63,6 @@ if [ "$major" -lt 20 ]; then
   echo "deps: node $(node --version) is too old; the VS Code extension needs node >= 20" >&2
   exit 1
 fi
+# Emacs 30 beside Debian's Emacs 28, for the Emacs test (idempotent).
+bash "$(dirname "$0")/emacs30-install.sh" >/dev/null
 echo "deps: ok"

@@ -87,8 +87,9 @@ Then complete and hover after the \"mo\" of its `mode' key."
     ;; The configuration docs/editors.md gives (the test extracts it).
     (load (getenv "MIRRORD_INIT") nil t)
     (require 'eglot)
-    (drv-put 'eglot_version (if (boundp 'eglot-version) eglot-version
-                              (let ((lib (locate-library "eglot"))) (and lib (file-name-nondirectory (directory-file-name (file-name-directory lib)))))))
+    (drv-put 'eglot_version (cond ((boundp 'eglot-version) eglot-version)
+                                  ((string-match-p "/progmodes/" (or (locate-library "eglot") "")) "eglot (built in)")
+                                  (t (let ((lib (locate-library "eglot"))) (and lib (file-name-nondirectory (directory-file-name (file-name-directory lib))))))))
     (drv-put 'emacs_version emacs-version)
     (drv-put 'configs
              (vconcat (mapcar (lambda (f) (drv-open-config (expand-file-name f ws)))
@@ -120,11 +121,15 @@ Then complete and hover after the \"mo\" of its `mode' key."
       (let ((events (with-current-buffer (jsonrpc-events-buffer (eglot-current-server)) (buffer-string))))
         (drv-put 'events_mention_package_json (if (string-match-p "package\\.json" events) t :json-false))
         (drv-put 'language_ids (vconcat (seq-uniq (let (ids (start 0))
-                                                    (while (string-match ":languageId \"\\([^\"]+\\)\"" events start)
+                                                    ;; eglot 1.9 logs plists, Emacs 30's eglot JSON
+                                                    (while (string-match "\\(?::languageId \\|\"languageId\": ?\\)\"\\([^\"]+\\)\"" events start)
                                                       (push (match-string 1 events) ids)
                                                       (setq start (match-end 0)))
                                                     (nreverse ids)))))))
-    (eglot-shutdown (with-current-buffer (get-file-buffer json-file) (eglot-current-server)))))
+    ;; From a buffer the server manages: Emacs 30's eglot flushes the
+    ;; current buffer's changes before the shutdown request.
+    (with-current-buffer (get-file-buffer json-file)
+      (eglot-shutdown (eglot-current-server)))))
 
 (let ((out (getenv "MIRRORD_OUT")))
   (condition-case err
