@@ -5,6 +5,8 @@
 import * as fs from "node:fs";
 import * as vscode from "vscode";
 import {
+  CancellationTokenSource,
+  type CancellationToken,
   CloseAction,
   ErrorAction,
   LanguageClient,
@@ -15,6 +17,7 @@ import {
 } from "vscode-languageclient/node";
 import { CONFIG_DOCUMENT_PATTERNS } from "./configFiles";
 import { Method } from "./protocol";
+import type { Cancel } from "./cancel";
 import { RestartPolicy } from "./restartPolicy";
 import type { RpcChannel } from "./serverApi";
 import { resolveServerCommand, type ServerCommand } from "./serverPath";
@@ -76,6 +79,9 @@ export function startServer(context: vscode.ExtensionContext, output: vscode.Log
       },
     },
   };
+  const trace = traceChannel(output);
+  clientOptions.traceOutputChannel = trace.channel;
+  context.subscriptions.push(trace);
   const client = new LanguageClient("mirrord", "mirrord", serverOptions, clientOptions);
   client.onNotification(Method.sessionsChanged, (params: unknown) => events.sessionsChanged(params));
   client.onDidChangeState((e) => {
@@ -108,7 +114,10 @@ export function startServer(context: vscode.ExtensionContext, output: vscode.Log
         policy.reset();
         await client.start();
       }
-      return client.sendRequest(method, params, token);
+      // An absent token must not be passed at all: vscode-jsonrpc takes a
+      // trailing undefined for a second parameter and sends
+      // "params": [params, null], which the server rejects.
+      return token ? client.sendRequest(method, params, asToken(token)) : client.sendRequest(method, params);
     },
     onWorkDone(token, report) {
       return client.onProgress(WorkDoneProgress.type, token, (value) => {
@@ -130,6 +139,68 @@ export function startServer(context: vscode.ExtensionContext, output: vscode.Log
     },
     async dispose() {
       if (client.state !== State.Stopped) await client.stop();
+    },
+  };
+}
+
+/**
+ * A real vscode-jsonrpc token for a Cancel: the connection recognises a
+ * token by its shape, and one it does not recognise is sent as a parameter.
+ */
+function asToken(token: Cancel): CancellationToken {
+  const source = new CancellationTokenSource();
+  if (token.isCancellationRequested) source.cancel();
+  else token.onCancellationRequested(() => source.cancel());
+  return source.token;
+}
+
+
+/** The LogLevel the language client needs to trace at a mirrord.trace.server value. */
+export function traceLevel(setting: string | undefined): vscode.LogLevel {
+  return setting === "messages" || setting === "verbose" ? vscode.LogLevel.Trace : vscode.LogLevel.Off;
+}
+
+/**
+ * The trace channel of the language client. vscode-languageclient 11 traces
+ * only when its trace channel's log level is Trace, and then writes with
+ * channel.trace(), which the mirrord channel (at Info by default) drops: so
+ * mirrord.trace.server alone logged nothing. This channel reports the level
+ * mirrord.trace.server asks for and writes the trace into the mirrord
+ * channel at Info, where it is seen.
+ */
+function traceChannel(output: vscode.LogOutputChannel): vscode.Disposable & { channel: vscode.LogOutputChannel } {
+  const setting = (): vscode.LogLevel => traceLevel(vscode.workspace.getConfiguration("mirrord").get<string>("trace.server"));
+  let level = setting();
+  const changed = new vscode.EventEmitter<vscode.LogLevel>();
+  const sub = vscode.workspace.onDidChangeConfiguration((e) => {
+    if (!e.affectsConfiguration("mirrord.trace.server")) return;
+    level = setting();
+    changed.fire(level);
+  });
+  const channel: vscode.LogOutputChannel = {
+    name: output.name,
+    get logLevel() {
+      return level;
+    },
+    onDidChangeLogLevel: changed.event,
+    trace: (message: string) => output.info(`[trace] ${message}`),
+    debug: (message: string, ...args: unknown[]) => output.debug(message, ...args),
+    info: (message: string, ...args: unknown[]) => output.info(message, ...args),
+    warn: (message: string, ...args: unknown[]) => output.warn(message, ...args),
+    error: (error: string | Error, ...args: unknown[]) => output.error(error, ...args),
+    append: (value: string) => output.append(value),
+    appendLine: (value: string) => output.appendLine(value),
+    replace: (value: string) => output.replace(value),
+    clear: () => output.clear(),
+    show: (a?: unknown, b?: boolean) => (typeof a === "boolean" ? output.show(a) : output.show(b)),
+    hide: () => output.hide(),
+    dispose: () => undefined,
+  };
+  return {
+    channel,
+    dispose: () => {
+      sub.dispose();
+      changed.dispose();
     },
   };
 }
