@@ -50,9 +50,21 @@ export class StatusBar implements vscode.Disposable {
     const enabled = this.toggle.enabled;
     this.item.text = `mirrord $(circle-large-${enabled ? "filled" : "outline"})${this.sessions > 0 ? ` ${this.sessions}` : ""}`;
     this.item.tooltip = this.tooltip(enabled);
+    // Without it the accessible label is the text plus the whole markdown
+    // tooltip, links and all.
+    this.item.accessibilityInformation = { label: this.accessibleLabel(enabled), role: "button" };
     const show = vscode.workspace.getConfiguration("mirrord").get<boolean>("showStatusBarButton", true);
     if (show) this.item.show();
     else this.item.hide();
+  }
+
+  private accessibleLabel(enabled: boolean): string {
+    const active = this.active.path;
+    return [
+      `mirrord, ${enabled ? "enabled" : "disabled"}`,
+      active ? `, active config ${vscode.workspace.asRelativePath(active)}` : "",
+      this.sessions > 0 ? `, ${this.sessions} running session${this.sessions === 1 ? "" : "s"}` : "",
+    ].join("");
   }
 
   private tooltip(enabled: boolean): vscode.MarkdownString {
