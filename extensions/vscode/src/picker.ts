@@ -58,8 +58,19 @@ export async function pickTarget(
   token?: Cancel,
 ): Promise<PickedTarget | undefined> {
   const last = store.get<PickedTarget>(LAST_TARGET_KEY);
-  let namespace = req.namespace;
-  let list: TargetList = await api.listTargets(listParams(req, namespace), token);
+  // Without a namespace in the config, the picker opens where the last
+  // target was chosen, so "Use most recent target" is offered even when it
+  // is not in the kubeconfig's namespace; a namespace that went away falls
+  // back to the default listing.
+  let namespace = req.namespace ?? last?.namespace;
+  let list: TargetList;
+  try {
+    list = await api.listTargets(listParams(req, namespace), token);
+  } catch (err) {
+    if (namespace === req.namespace || token?.isCancellationRequested) throw err;
+    namespace = req.namespace;
+    list = await api.listTargets(listParams(req, namespace), token);
+  }
   let page: string | undefined;
 
   for (;;) {

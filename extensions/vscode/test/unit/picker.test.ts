@@ -115,6 +115,28 @@ describe("pickTarget", () => {
     assert.equal(store.get(LAST_TARGET_KEY), undefined);
   });
 
+  it("opens in the last target's namespace when the config names none (found in the real editor)", async () => {
+    const store = new MemoryStore();
+    await store.update(LAST_TARGET_KEY, { target: "deployment/web", namespace: "staging" });
+    const ui = new ScriptedUi([labelled("Use most recent target")]);
+    assert.deepEqual(await pickTarget(api(), ui, store, {}), { target: "deployment/web", namespace: "staging" });
+    assert.equal(ui.picks[0]?.title, "mirrord: choose a target in staging");
+  });
+
+  it("falls back to the default listing when the last target's namespace is gone", async () => {
+    const store = new MemoryStore();
+    await store.update(LAST_TARGET_KEY, { target: "deployment/old", namespace: "deleted" });
+    const ui = new ScriptedUi([labelled("targetless")]);
+    assert.deepEqual(await pickTarget(api(), ui, store, {}), { target: TARGETLESS, namespace: "default" });
+  });
+
+  it("keeps the config's namespace over the last target's", async () => {
+    const store = new MemoryStore();
+    await store.update(LAST_TARGET_KEY, { target: "deployment/web", namespace: "staging" });
+    const ui = new ScriptedUi([labelled("targetless")]);
+    assert.deepEqual(await pickTarget(api(), ui, store, { namespace: "empty" }), { target: TARGETLESS, namespace: "empty" });
+  });
+
   it("starts in the config's namespace and says when it is empty", async () => {
     const ui = new ScriptedUi([labelled("targetless")]);
     const got = await pickTarget(api(), ui, new MemoryStore(), { namespace: "empty" });
