@@ -20,8 +20,12 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 )
 
-// requestTimeout bounds reading a stream's first message.
-const requestTimeout = 10 * time.Second
+// requestTimeout bounds reading a stream's first message. The client is
+// authenticated, and a stream's request shares the connection with every
+// other stream's data: under load (1,000 streams busy on a slow machine) it
+// can wait behind megabytes, so the bound is generous; it only stops a
+// stream that never asks from holding a goroutine forever.
+const requestTimeout = 60 * time.Second
 
 // errEvicted ends the handshake of a connection that addPending closed.
 var errEvicted = errors.New("closed as the oldest connection in the handshake (too many pending)")
