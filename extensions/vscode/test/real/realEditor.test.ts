@@ -1,0 +1,524 @@
+// The extension in a real VS Code: code-server (Code 1.100) in headless
+// Chromium driven by playwright-core, the .vsix from `make vsix` installed,
+// mirrord-ls bundled in it, and launches against real pods of the local
+// cluster's real node. Assertions read the DOM and the state the editor
+// writes (the mirrord output channel's log file, the debuggee's output);
+// screenshots are saved as artifacts. Run with `make vscode-real-test`
+// (docs/vscode.md).
+
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it as nodeIt, type TestContext } from "node:test";
+import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import { clusterInfo, ORDERS_PAGE, POD_FILE, POD_FILE_TEXT, POD_GREETING, TestNamespace, type ClusterInfo } from "./cluster";
+import { CodeServer, onSignal, rssMiB } from "./codeServer";
+import { until } from "./wait";
+import { Workbench } from "./workbench";
+
+const REPO = path.resolve(__dirname, "../../../../../..");
+const VERSION = (JSON.parse(readFileSync(path.join(REPO, "extensions/vscode/package.json"), "utf8")) as { version: string }).version;
+const VSIX = process.env.MIRRORD_VSIX ?? path.join(REPO, "bin", `mirrord-ls-vscode-${VERSION}.vsix`);
+const CODE_SERVER = process.env.CODE_SERVER_DIR ?? "";
+const ARTIFACTS = process.env.MIRRORD_REAL_ARTIFACTS ?? path.join(REPO, ".cache/vscode-real/artifacts");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+/** What the debuggee writes: see app.js below. */
+interface Probe {
+  pid: number;
+  greeting: string | null;
+  file: string;
+  orders: string;
+  ordersPage: string;
+  echo?: string;
+  echoClosed?: boolean;
+  echoError?: string;
+}
+
+// The debuggee: what it sees of the target (an env var, a pod-only file,
+// a Service name resolved and called), then a connection held open to the
+// echo Service so stopping the session is visible to it.
+const APP = `const fs = require("fs"), dns = require("dns"), http = require("http"), net = require("net");
+const result = { pid: process.pid, greeting: process.env.APP_GREETING ?? null };
+const write = () => fs.writeFileSync(process.env.PROBE_OUT, JSON.stringify(result));
+try { result.file = fs.readFileSync(${JSON.stringify(POD_FILE)}, "utf8").trim(); } catch (e) { result.file = "error: " + e.code; }
+dns.lookup("orders", (err, address) => {
+  result.orders = err ? "error: " + err.code : address;
+  http.get("http://orders/", (res) => {
+    let body = "";
+    res.on("data", (d) => (body += d));
+    res.on("end", () => { result.ordersPage = body.trim(); hold(); });
+  }).on("error", (e) => { result.ordersPage = "error: " + e.message; hold(); });
+});
+function hold() {
+  const s = net.connect(9000, "echo", () => s.write("ping\\n"));
+  s.on("data", (d) => { result.echo = d.toString().trim(); write(); });
+  s.on("close", () => { result.echoClosed = true; write(); });
+  s.on("error", (e) => { result.echoError = e.message; write(); });
+}
+setInterval(() => undefined, 1000);
+`;
+
+// A config with two mistakes (an enum value and a key), for Problems and
+// the config-error launch; a copy of it is edited by the completion,
+// quick-fix and restart tests.
+const BROKEN = `{
+  "feature": {
+    "network": { "incoming": "mirorr" }
+  },
+  "agnet": {}
+}
+`;
+
+function writeWorkspace(ws: string, c: ClusterInfo): void {
+  const w = (rel: string, text: string): void => {
+    mkdirSync(path.dirname(path.join(ws, rel)), { recursive: true });
+    writeFileSync(path.join(ws, rel), text);
+  };
+  // The launch config: our agent image, pinned to the real node (the
+  // targetless agent has no target node to follow; kwok nodes run nothing).
+  w(
+    ".mirrord/mirrord.json",
+    `${JSON.stringify(
+      {
+        agent: { image: c.agentImage, startup_timeout: 90, node_selector: { "kubernetes.io/hostname": c.node } },
+        feature: { network: { incoming: "mirror", outgoing: true }, fs: "read", env: true },
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  w("broken/mirrord.json", BROKEN);
+  w("edit/mirrord.json", BROKEN);
+  w("app.js", APP);
+  const probe = { PROBE_OUT: "${workspaceFolder}/out/probe.json" };
+  w(
+    ".vscode/launch.json",
+    `${JSON.stringify(
+      {
+        version: "0.2.0",
+        configurations: [
+          { name: "Node probe", type: "node", request: "launch", program: "${workspaceFolder}/app.js", env: probe },
+          {
+            name: "Node probe (broken config)",
+            type: "node",
+            request: "launch",
+            program: "${workspaceFolder}/app.js",
+            env: { ...probe, MIRRORD_CONFIG_FILE: "${workspaceFolder}/broken/mirrord.json" },
+          },
+        ],
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  mkdirSync(path.join(ws, "out"), { recursive: true });
+}
+
+/**
+ * Stops the sessions the extension started (their intproxies are not in
+ * code-server's process group: sessions outlive the editor by design).
+ */
+function stopSessions(log: string): void {
+  const mirrord = path.join(path.dirname(VSIX), "mirrord");
+  for (const m of log.matchAll(/session (\S+) started for/g)) {
+    spawnSync(mirrord, ["session", "stop", m[1]!], { timeout: 30_000, stdio: "ignore" });
+  }
+}
+
+let failureShot: ((name: string) => Promise<unknown>) | undefined;
+
+/** A test step that leaves a screenshot when it fails. */
+function it(name: string, fn: (t: TestContext) => Promise<void>): void {
+  nodeIt(name, async (t) => {
+    try {
+      await fn(t);
+    } catch (err) {
+      await failureShot?.(`FAILED ${name}`);
+      throw err;
+    }
+  });
+}
+
+const metrics: string[] = [];
+function metric(t: TestContext, line: string): void {
+  metrics.push(line);
+  t.diagnostic(`metric: ${line}`);
+  console.log(`real-editor metric: ${line}`);
+}
+
+describe("the extension in a real VS Code (code-server + Chromium)", { timeout: 20 * 60_000 }, () => {
+  let home = "";
+  let ws = "";
+  let cluster: ClusterInfo;
+  let ns: TestNamespace | undefined;
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  let context: BrowserContext | undefined;
+  let wb: Workbench;
+  const probePath = (): string => path.join(ws, "out/probe.json");
+  const readProbe = (): Probe | undefined => {
+    try {
+      return JSON.parse(readFileSync(probePath(), "utf8")) as Probe;
+    } catch {
+      return undefined;
+    }
+  };
+  const log = (): string => server?.extensionLog() ?? "";
+  const waitLog = (what: string, re: RegExp, timeoutMs = 60_000): Promise<string> =>
+    until(`the mirrord log to show ${what}`, timeoutMs, () => re.exec(log())?.[0]);
+
+  before(async () => {
+    assert.ok(CODE_SERVER && existsSync(path.join(CODE_SERVER, "out/node/entry.js")), `CODE_SERVER_DIR=${CODE_SERVER} is not a code-server install (scripts/code-server-install.sh)`);
+    assert.ok(existsSync(VSIX), `${VSIX} is missing: make vsix`);
+    rmSync(ARTIFACTS, { recursive: true, force: true });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    cluster = clusterInfo(REPO);
+    home = mkdtempSync(path.join(tmpdir(), "mirrord-vscode-real-"));
+    ws = path.join(home, "workspace");
+    writeWorkspace(ws, cluster);
+    const [created, started] = await Promise.allSettled([
+      TestNamespace.create(cluster),
+      CodeServer.start({
+        dir: CODE_SERVER,
+        vsix: VSIX,
+        home: path.join(home, "code-server"),
+        env: { KUBECONFIG: cluster.kubeconfig },
+        settings: {
+          "mirrord.trace.server": "messages",
+          "workbench.startupEditor": "none",
+          "workbench.tips.enabled": false,
+          "security.workspace.trust.enabled": false,
+          "extensions.autoCheckUpdates": false,
+          "extensions.autoUpdate": false,
+          "telemetry.telemetryLevel": "off",
+          "debug.internalConsoleOptions": "neverOpen",
+        },
+      }),
+    ]);
+    if (created.status === "fulfilled") ns = created.value;
+    onSignal(() => {
+      stopSessions(server?.extensionLog() ?? "");
+      ns?.deleteNow();
+      rmSync(home, { recursive: true, force: true });
+    });
+    if (started.status === "fulfilled") server = started.value;
+    if (created.status === "rejected") throw created.reason;
+    if (started.status === "rejected") throw started.reason;
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"] });
+    context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    wb = new Workbench(await context.newPage(), ARTIFACTS);
+    failureShot = async (name) => {
+      await wb.screenshot(name);
+      if (server) writeFileSync(path.join(ARTIFACTS, "mirrord.log"), server.extensionLog());
+    };
+  });
+
+  after(async () => {
+    if (wb) await wb.screenshot("final");
+    await context?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    stopSessions(server?.extensionLog() ?? "");
+    await ns?.delete();
+    if (metrics.length > 0) writeFileSync(path.join(ARTIFACTS, "metrics.txt"), `${metrics.join("\n")}\n`);
+    if (server) {
+      writeFileSync(path.join(ARTIFACTS, "mirrord.log"), server.extensionLog());
+      try {
+        writeFileSync(path.join(ARTIFACTS, "code-server.log"), readFileSync(path.join(server.home, "code-server.log")));
+      } catch {
+        // no log
+      }
+    }
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it("shows the status item after the window opens", async (t) => {
+    const t0 = Date.now();
+    await wb.page.goto(server!.folderUrl(ws));
+    await wb.waitReady();
+    const workbench = Date.now() - t0;
+    assert.equal(await wb.mirrordEnabled(), false, "mirrord starts disabled (enabledByDefault is false)");
+    metric(t, `window open -> workbench ${workbench} ms, -> mirrord status item ${Date.now() - t0} ms`);
+    const label = await wb.statusItem().locator("a").getAttribute("aria-label");
+    assert.equal(label, "mirrord, disabled", "the status item's accessible label is short, not its markdown tooltip");
+    await waitLog("the server running", /mirrord-ls \S+ is running; methods: .*mirrord\/startSession/);
+    await wb.screenshot("window-open");
+  });
+
+  it("mirrord.trace.server logs the JSON-RPC traffic", async () => {
+    await waitLog("a traced request", /\[trace\] Sending request 'initialize/);
+    await waitLog("a traced answer", /\[trace\] Received response 'mirrord\/listSessions/);
+  });
+
+  it("toggles off -> on -> off, and the state survives a window reload", async () => {
+    await wb.statusItem().locator("a").click();
+    await wb.waitMirrord(true);
+    await wb.statusItem().locator("a").click();
+    await wb.waitMirrord(false);
+    await wb.statusItem().locator("a").click();
+    await wb.waitMirrord(true);
+    await wb.screenshot("toggle-on");
+    await wb.reloadWindow();
+    await wb.waitMirrord(true, 120_000);
+    // ... and the palette command toggles too.
+    await wb.runCommand("mirrord: Toggle mirrord (enable/disable)");
+    await wb.waitMirrord(false);
+    await wb.reloadWindow();
+    await wb.waitMirrord(false, 120_000);
+    await waitLog("the server of the reloaded window", /mirrord-ls \S+ is running[^\n]*\n[\s\S]*mirrord-ls \S+ is running[\s\S]*mirrord-ls \S+ is running/, 120_000);
+  });
+
+  it("tooltip links run the extension's commands", async () => {
+    const hoverLink = async (text: string): Promise<void> => {
+      await wb.page.mouse.move(0, 0);
+      await wb.statusItem().hover();
+      const link = wb.page.locator(".monaco-hover a").filter({ hasText: text }).first();
+      await link.waitFor({ state: "visible", timeout: 30_000 });
+      await link.click();
+    };
+    await hoverLink("disabled");
+    await wb.waitMirrord(true);
+    await hoverLink("enabled");
+    await wb.waitMirrord(false);
+    await hoverLink("Open config");
+    await wb.waitActiveEditor(".mirrord/mirrord.json");
+    await hoverLink("Log");
+    await wb.waitOutputChannel("mirrord", "[info]");
+    await wb.screenshot("tooltip-log");
+    await hoverLink("Sessions");
+    await wb.notification("no sessions are running");
+    await wb.dismissHover();
+    await wb.clearNotifications();
+  });
+
+  it("shows mirrord-ls's diagnostics with exact ranges, and no second JSON-schema problem", async () => {
+    await wb.openFile("broken/mirrord.json");
+    const rows = await wb.waitProblems("two problems in broken/mirrord.json", (r) => r.filter((l) => /mirorr|agnet/.test(l)).length >= 2);
+    await wb.screenshot("problems");
+    const mine = rows.filter((l) => /generated by mirrord/.test(l));
+    const value = mine.find((l) => l.includes("unknown value `mirorr`"));
+    const key = mine.find((l) => l.includes("unknown field `agnet`"));
+    // Positions are 1-based in the Problems view.
+    const lines = BROKEN.split("\n");
+    assert.ok(value?.includes(`at line 3 and character ${lines[2]!.indexOf('"mirorr"') + 1}`), `mirorr problem: ${value}`);
+    assert.ok(key?.includes(`at line 5 and character ${lines[4]!.indexOf('"agnet"') + 1}`), `agnet problem: ${key}`);
+    const others = rows.filter((l) => /^(Error|Warning|Info)/.test(l) && !/generated by mirrord/.test(l) && /mirorr|agnet|incoming|not allowed|Value is not accepted|Property/.test(l));
+    assert.deepEqual(others, [], "VS Code's own JSON validation adds no second problem");
+    // The range's end: opening the problem selects it.
+    const row = wb.page.locator(".markers-panel .monaco-list-row").filter({ hasText: "mirorr" }).first();
+    await row.click();
+    await wb.page.keyboard.press("Enter");
+    // The status shows the selection's active end: the range is [30, 38).
+    await until("the problem's range selected", 30_000, async () => {
+      const s = await wb.selectionStatus();
+      return s === `Ln 3, Col ${lines[2]!.indexOf('"mirorr"') + 1 + '"mirorr"'.length} (${'"mirorr"'.length} selected)` ? s : undefined;
+    });
+  });
+
+  it("completes keys and enum values, and applies a quick fix", async () => {
+    await wb.openFile("edit/mirrord.json");
+    const lines = BROKEN.split("\n");
+    // Inside the enum value: "mirorr" -> offers mirror/steal/off.
+    await wb.goTo(`3:${lines[2]!.indexOf('"mirorr"') + 2}`);
+    await wb.page.keyboard.press("Control+Space");
+    const values = await wb.suggestions();
+    await wb.screenshot("completion-values");
+    for (const v of ["mirror", "steal", "off"]) assert.ok(values.some((l) => l.startsWith(v) || l.includes(`"${v}"`)), `enum value ${v} offered: ${values.join(" | ")}`);
+    await wb.page.keyboard.press("Escape");
+    // A new key in "feature": offers its fields.
+    await wb.goTo(`2:${lines[1]!.length + 1}`);
+    await wb.page.keyboard.press("Enter");
+    await wb.page.keyboard.type('"');
+    await wb.page.keyboard.press("Control+Space");
+    const keys = await wb.suggestions();
+    await wb.screenshot("completion-keys");
+    for (const k of ["network", "fs", "env"]) assert.ok(keys.some((l) => l.startsWith(k) || l.includes(`"${k}"`)), `key ${k} offered: ${keys.join(" | ")}`);
+    await wb.page.keyboard.press("Escape");
+    await wb.page.keyboard.press("Control+Z");
+    await wb.page.keyboard.press("Control+Z");
+    await until("the edit undone", 10_000, async () => ((await wb.editorText()).startsWith(BROKEN.split("\n").slice(0, 3).join("\n")) ? true : undefined));
+    // Quick fix on the misspelled key.
+    await wb.goTo(`5:${lines[4]!.indexOf('"agnet"') + 2}`);
+    await wb.page.keyboard.press("Control+.");
+    const action = wb.page.locator(".action-widget .monaco-list-row").filter({ hasText: 'Change to "agent"' }).first();
+    await action.waitFor({ state: "visible", timeout: 30_000 });
+    await wb.screenshot("quick-fix");
+    await until("the fix focused in the action list", 10_000, async () => {
+      if (((await action.getAttribute("class")) ?? "").includes("focused")) return true;
+      await wb.page.keyboard.press("ArrowDown");
+      return undefined;
+    });
+    await wb.page.keyboard.press("Enter");
+    await until("the quick fix applied", 30_000, async () => ((await wb.editorText()).includes('"agent": {}') ? true : undefined));
+    await wb.waitProblems("the agnet problem gone from edit/mirrord.json", (r) => !r.some((l) => l.includes("`agnet`") && l.includes("edit")) && r.filter((l) => l.includes("mirorr")).length >= 1);
+  });
+
+  it("restarts a killed mirrord-ls, and diagnostics come back", async () => {
+    const before = server!.newestServerPid();
+    assert.ok(before, "a mirrord-ls runs");
+    process.kill(before, "SIGKILL");
+    await waitLog("the restart", /mirrord-ls exited; restarting it/);
+    const after = await until("a new mirrord-ls", 60_000, () => {
+      const p = server!.newestServerPid();
+      return p && p !== before ? p : undefined;
+    });
+    assert.notEqual(after, before);
+    // A new mistake in the open document is diagnosed by the new server.
+    await wb.openFile("edit/mirrord.json");
+    const line = (await wb.editorText()).split("\n")[4] ?? "";
+    const col = line.indexOf('"agent"') + 7;
+    await wb.goTo(`5:${col}`);
+    await wb.page.keyboard.type("x");
+    await wb.waitProblems("the new server's diagnostic for agentx", (r) => r.some((l) => l.includes("`agentx`") && /generated by mirrord/.test(l)));
+    await wb.screenshot("after-restart");
+  });
+
+  it("runs every other command: select active config, open config, restart server, show log", async () => {
+    await wb.runCommand("mirrord: Select active configuration");
+    await wb.quickPick("select the active config");
+    await wb.pick(".mirrord/mirrord.json");
+    await until("the active config in the tooltip", 30_000, async () =>
+      ((await wb.statusItem().locator("a").getAttribute("aria-label")) ?? "").includes("active config .mirrord/mirrord.json") ? true : undefined,
+    );
+    await wb.runCommand("mirrord: Open configuration (create the default if none)");
+    await wb.waitActiveEditor(".mirrord/mirrord.json");
+    await wb.runCommand("mirrord: Select active configuration");
+    await wb.quickPick("select the active config");
+    await wb.pick("Unset active config");
+    await until("no active config", 30_000, async () =>
+      ((await wb.statusItem().locator("a").getAttribute("aria-label")) ?? "").includes("active config") ? undefined : true,
+    );
+    const before = server!.newestServerPid();
+    await wb.runCommand("mirrord: Restart server");
+    await waitLog("the restart", /restarting mirrord-ls/);
+    await until("a restarted mirrord-ls", 60_000, () => {
+      const p = server!.newestServerPid();
+      return p && p !== before ? p : undefined;
+    });
+    await wb.runCommand("mirrord: Show log");
+    await wb.waitOutputChannel("mirrord", "[info]");
+    const errors = (await wb.notificationTexts()).filter((n) => /invalid params|mirrord: .*:/.test(n));
+    assert.deepEqual(errors, [], "no command failed");
+    await wb.clearNotifications();
+  });
+
+  it("Esc in the target picker cancels the launch", async () => {
+    if (!(await wb.mirrordEnabled())) await wb.runCommand("mirrord: Toggle mirrord (enable/disable)");
+    await wb.waitMirrord(true);
+    await wb.closeQuickInput();
+    await wb.page.keyboard.press("F5");
+    await wb.quickPick("mirrord: choose a target", 120_000);
+    await wb.screenshot("picker-esc");
+    await wb.page.keyboard.press("Escape");
+    await waitLog("the cancelled launch", /launch "Node probe" cancelled in the target picker/);
+    assert.equal(await wb.debugging(), false, "no debug session started");
+    assert.equal(existsSync(probePath()), false, "the program did not run");
+  });
+
+  it("F5 runs the Node program in a real pod picked in the real quick pick; Show sessions stops it", async (t) => {
+    const f5 = Date.now();
+    await wb.page.keyboard.press("F5");
+    const first = await wb.quickPick("mirrord: choose a target", 120_000);
+    const pickerShown = Date.now() - f5;
+    assert.ok(first.some((l) => l.includes("Select another namespace")), `namespace switch offered: ${first.join(" | ")}`);
+    await wb.pick("Select another namespace", "another namespace");
+    await wb.quickPick("choose a namespace");
+    await wb.pick(ns!.name);
+    await until(`the picker to list ${ns!.name}`, 60_000, async () => ((await wb.quickPickTitle()).includes(ns!.name) ? true : undefined));
+    const rows = await wb.quickPick(`in ${ns!.name}`);
+    await wb.screenshot("picker-namespace");
+    // The filter narrows the list to the one target.
+    await wb.page.locator(".quick-input-widget input").fill("deployment/api");
+    const filtered = await until("the filtered picker", 30_000, async () => {
+      const r = await wb.quickPick(`in ${ns!.name}`);
+      return r.some((l) => l.includes("deployment/orders")) ? undefined : r;
+    });
+    assert.ok(filtered.some((l) => l.startsWith("deployment/api")), `filter keeps deployment/api: ${filtered.join(" | ")} (all: ${rows.join(" | ")})`);
+    const chosen = Date.now();
+    await wb.pick("deployment/api");
+    const probe = await until("the debuggee's probe", 240_000, () => {
+      const p = readProbe();
+      return p?.echo || p?.echoError ? p : undefined;
+    });
+    const running = Date.now();
+    await wb.screenshot("debuggee-running");
+    assert.equal(probe.greeting, POD_GREETING, "the pod's environment");
+    assert.equal(probe.file, POD_FILE_TEXT, "the pod-only file");
+    assert.match(probe.orders, /^\d+\.\d+\.\d+\.\d+$/, "the orders Service resolved");
+    assert.equal(probe.ordersPage, ORDERS_PAGE, "the orders Service called");
+    assert.equal(probe.echo, "ping");
+    assert.ok(await wb.debugging(), "the debug session runs");
+    metric(t, `F5 -> target picker ${pickerShown} ms; target chosen -> debuggee running with mirrord in the real pod ${running - chosen} ms; F5 -> running ${running - f5} ms (includes the picker's clicks)`);
+    const ext = rssMiB(server!.newestExtensionHostPid());
+    const ls = rssMiB(server!.newestServerPid());
+    metric(t, `memory with a session running: extension host ${ext} MiB, mirrord-ls ${ls} MiB, together ${(ext ?? 0) + (ls ?? 0)} MiB`);
+    await waitLog("the session", /session \S+ started for "Node probe"/);
+
+    await wb.runCommand("mirrord: Show sessions");
+    const sessions = await wb.quickPick(/mirrord: 1 session/);
+    await wb.screenshot("show-sessions");
+    assert.ok(sessions.some((l) => l.includes("deployment/api") && l.includes(ns!.name)), `the session is listed: ${sessions.join(" | ")}`);
+    await wb.pick("deployment/api");
+    await wb.quickPick("mirrord: session");
+    await wb.pick("Stop this session");
+    await wb.notification("stopped session");
+    const closed = await until("the debuggee to see its connection closed", 120_000, () => {
+      const p = readProbe();
+      return p?.echoClosed || p?.echoError ? p : undefined;
+    });
+    assert.ok(closed.echoClosed, `the debuggee's connection through the session was closed: ${JSON.stringify(closed)}`);
+    await wb.page.keyboard.press("Shift+F5");
+    await until("the debug session to end", 60_000, async () => ((await wb.debugging()) ? undefined : true));
+    await wb.clearNotifications();
+  });
+
+  it("runs targetless from the picker; Stop all sessions ends it", async () => {
+    rmSync(probePath(), { force: true });
+    await wb.page.keyboard.press("F5");
+    const first = await wb.quickPick("mirrord: choose a target", 120_000);
+    // The picker opens where the last target was chosen, offering it first.
+    assert.ok((await wb.quickPickTitle()).includes(ns!.name), `the picker opens in ${ns!.name}: ${await wb.quickPickTitle()}`);
+    assert.ok(first[0]?.includes("Use most recent target: deployment/api"), `most recent target first: ${first.join(" | ")}`);
+    await wb.pick('No target ("targetless")', "targetless");
+    const probe = await until("the targetless debuggee's probe", 240_000, () => {
+      const p = readProbe();
+      return p?.echo || p?.echoError ? p : undefined;
+    });
+    assert.equal(probe.echo, "ping", `the echo Service through the targetless agent: ${JSON.stringify(probe)}`);
+    assert.equal(probe.greeting, null, "no target environment");
+    assert.match(probe.orders, /^\d+\.\d+\.\d+\.\d+$/, "the cluster's DNS");
+    await wb.runCommand("mirrord: Stop all sessions");
+    await wb.notification("stopped 1 session");
+    await until("the targetless debuggee to see its connection closed", 120_000, () => (readProbe()?.echoClosed ? true : undefined));
+    await wb.page.keyboard.press("Shift+F5");
+    await until("the debug session to end", 60_000, async () => ((await wb.debugging()) ? undefined : true));
+    await wb.clearNotifications();
+  });
+
+  it("a config error cancels the launch with a message that opens the config at the error", async () => {
+    rmSync(probePath(), { force: true });
+    await wb.runCommand("Debug: Select and Start Debugging");
+    await wb.quickPick(/./);
+    // The debug quick access keeps its "debug " prefix.
+    await wb.pick("Node probe (broken config)", "debug Node probe (broken config)");
+    const toast = await wb.notification("broken/mirrord.json:3:");
+    await wb.screenshot("config-error");
+    assert.equal(await wb.debugging(), false, "no debug session started");
+    await toast.locator(".monaco-button").filter({ hasText: "Open config" }).click();
+    await wb.waitActiveEditor("broken/mirrord.json");
+    const lines = BROKEN.split("\n");
+    const col = lines[2]!.indexOf('"mirorr"') + 1 + '"mirorr"'.length;
+    await until("the error selected", 30_000, async () => ((await wb.selectionStatus()) === `Ln 3, Col ${col} (${'"mirorr"'.length} selected)` ? true : undefined));
+    assert.equal(existsSync(probePath()), false, "the program did not run");
+  });
+
+  it("no request of the session failed with invalid params", async () => {
+    await Promise.resolve();
+    const text = log();
+    assert.ok(text.includes("Sending request 'mirrord/discoverConfig"), "the log has the traced requests");
+    assert.deepEqual(text.split("\n").filter((l) => /invalid params|params must be an object/.test(l)), []);
+  });
+});
