@@ -4,14 +4,18 @@
 #   make vscode-lint   eslint (also run by `make lint`)
 #   make vsix          package bin/mirrord-ls-vscode-<version>.vsix with the
 #                      schema from `mirrord schema` and bin/mirrord-ls inside
+#   make vscode-real-test  the extension in a real VS Code: code-server (npm,
+#                      cached by scripts/code-server-install.sh), Debian's
+#                      chromium and playwright-core, the .vsix of `make vsix`,
+#                      launches against real pods of the local cluster
 # npm ci runs only when node_modules is missing or the lockfile changed
 # (stamp file). The @vscode/test-electron smoke suite needs a VS Code and is
 # not run here: `cd extensions/vscode && npm run test:electron`.
-.PHONY: vscode-test vscode-lint vsix
+.PHONY: vscode-test vscode-lint vsix vscode-real-test
 VSCODE_DIR := extensions/vscode
 VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.mirrord-npm-ci.stamp
 VSCODE_NPM := npm --prefix $(VSCODE_DIR) --loglevel=error --no-audit --no-fund --no-update-notifier
-TEST_EXTRA += vscode-test
+TEST_EXTRA += vscode-test vscode-real-test
 
 $(VSCODE_STAMP): $(VSCODE_DIR)/package-lock.json
 	@command -v npm >/dev/null || { echo "vscode: npm is missing (make deps)" >&2; exit 1; }
@@ -34,3 +38,14 @@ lint: vscode-lint
 vsix: $(VSCODE_STAMP) build
 	MIRRORD_BIN=$(CURDIR)/$(BIN)/mirrord MIRRORD_LS_BIN=$(CURDIR)/$(BIN)/mirrord-ls VSIX_OUT=$(CURDIR)/$(BIN) \
 		$(VSCODE_NPM) run --silent package
+
+# The real-editor suite (docs/vscode.md). code-server is installed once per
+# version under .cache/; the cluster is started (or reused) and stopped
+# afterwards only if this target started it. Screenshots, the mirrord log
+# and the numbers go to .cache/vscode-real/artifacts/.
+vscode-real-test: $(VSCODE_STAMP) vsix cluster-build images
+	@command -v chromium >/dev/null || { echo "vscode-real-test: chromium is missing (make deps)" >&2; exit 1; }
+	cs=$$(bash scripts/code-server-install.sh) || exit 1; \
+	MIRRORD_CLUSTER_MANAGED_BY=test bash scripts/cluster-up.sh || exit 1; \
+	CODE_SERVER_DIR=$$cs MIRRORD_VSIX=$(CURDIR)/$(BIN)/mirrord-ls-vscode-$$(node -p 'require("./$(VSCODE_DIR)/package.json").version').vsix \
+	  $(VSCODE_NPM) run test:real; rc=$$?; bash scripts/cluster-down.sh --if-unused; exit $$rc
