@@ -422,3 +422,42 @@ func TestDebuggerLaunchesStaticGoProgram(t *testing.T) {
 	}
 	t.Logf("dlv output:\n%s", out)
 }
+
+// TestWriteModeAndUnixStream: busybox in write mode creates, renames and
+// removes files in the target (mkdir, rename, unlink notified and done by
+// the intproxy; the new file written back when the shell exits), and a
+// Go program's unix stream connection matching unix_streams reaches a
+// socket only the target has.
+func TestWriteModeAndUnixStream(t *testing.T) {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("no busybox")
+	}
+	p := newPod(t)
+	for name, content := range map[string]string{"data/a.txt": "A", "data/b.txt": "B"} {
+		path := filepath.Join(p.pod.Root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := map[string]any{"feature": map[string]any{"fs": map[string]any{"read_write": "^/data/"}}}
+	p.run(cfg, bb, "sh", "-c", "mkdir /data/sub && mv /data/a.txt /data/sub/moved.txt && rm /data/b.txt && echo new > /data/new.txt")
+	for name, want := range map[string]string{"data/sub/moved.txt": "A", "data/new.txt": "new\n"} {
+		if got, err := os.ReadFile(filepath.Join(p.pod.Root, name)); err != nil || string(got) != want {
+			t.Errorf("target's %s: %q, %v; want %q", name, got, err, want)
+		}
+	}
+	for _, gone := range []string{"data/a.txt", "data/b.txt"} {
+		if _, err := os.Stat(filepath.Join(p.pod.Root, gone)); !os.IsNotExist(err) {
+			t.Errorf("target's %s still exists (%v)", gone, err)
+		}
+	}
+	bin := buildGoProbe(t, true)
+	cfg = map[string]any{"feature": map[string]any{"network": map[string]any{"outgoing": map[string]any{"unix_streams": "app\\.sock$"}}}}
+	if out, _ := p.run(cfg, bin, "unix=/"+agenttest.AppSocket); out != "unix over a unix socket\n" {
+		t.Fatalf("unix stream: %q", out)
+	}
+}

@@ -59,6 +59,25 @@ func (s *Supervisor) dispatch(n *notif) func() {
 		slow = s.listen(n, p, a[0], a[1])
 	case sysGetpeername:
 		s.getpeername(n, p, a[0], a[1], a[2])
+	case sysMkdir:
+		slow = s.pathOp(n, p, wire.PathMkdir, a[0], 0, a[1])
+	case sysMkdirat:
+		slow = s.pathOp(n, p, wire.PathMkdir, a[1], 0, a[2])
+	case sysUnlink:
+		slow = s.pathOp(n, p, wire.PathUnlink, a[0], 0, 0)
+	case sysRmdir:
+		slow = s.pathOp(n, p, wire.PathRmdir, a[0], 0, 0)
+	case sysUnlinkat:
+		kind := wire.PathUnlink
+		if a[2]&unix.AT_REMOVEDIR != 0 {
+			kind = wire.PathRmdir
+		}
+		slow = s.pathOp(n, p, kind, a[1], 0, 0)
+	case sysRename:
+		slow = s.pathOp(n, p, wire.PathRename, a[0], a[1], 0)
+	case sysRenameat, sysRenameat2:
+		// renameat2's flags are ignored for a remote rename, as in C
+		slow = s.pathOp(n, p, wire.PathRename, a[1], a[3], 0)
 	default:
 		s.cont(n)
 	}
@@ -208,6 +227,45 @@ func (s *Supervisor) stat(n *notif, p *process, pathAddr, buf uint64, follow, st
 	}
 }
 
+// pathOp is mkdir, unlink, rmdir or rename (newAddr) of a path the fast
+// rules do not keep local: the intproxy does it in the target (write
+// mode), says local, or EXDEV for a rename between a local and a remote
+// path.
+func (s *Supervisor) pathOp(n *notif, p *process, kind uint8, pathAddr, newAddr, mode uint64) func() {
+	if p.hello.flags&wire.FlagFS == 0 {
+		s.cont(n)
+		return nil
+	}
+	path, err := readPath(n.PID, pathAddr)
+	if err != nil {
+		s.cont(n)
+		return nil
+	}
+	var newPath string
+	remote := !p.pathLocal(path)
+	if kind == wire.PathRename {
+		if newPath, err = readPath(n.PID, newAddr); err != nil {
+			s.cont(n)
+			return nil
+		}
+		remote = remote || !p.pathLocal(newPath)
+	}
+	if !remote {
+		s.cont(n)
+		return nil
+	}
+	return func() {
+		if !s.checked(n) {
+			return
+		}
+		r, err := p.ask(wire.NewRequest(wire.OpPath).U8(kind).U32(uint32(mode)).Str(path).Str(newPath).Frame())
+		closeIf(r.fd)
+		if s.answer(n, r, err) {
+			s.ret(n, 0)
+		}
+	}
+}
+
 func (s *Supervisor) access(n *notif, p *process, pathAddr, mode uint64) func() {
 	path, ok := s.pathArg(n, p, pathAddr)
 	if !ok {
@@ -310,6 +368,12 @@ func isLoopback(a netip.Addr) bool {
 
 func (s *Supervisor) connect(n *notif, p *process, fd, addr, size uint64) func() {
 	f := p.hello.flags
+	if f&wire.FlagUnixRemote != 0 && size > 2 && size <= unix.SizeofSockaddrUnix && addr != 0 {
+		var fam [2]byte
+		if r, err := readMem(n.PID, addr, fam[:]); err == nil && r == 2 && binary.LittleEndian.Uint16(fam[:]) == unix.AF_UNIX {
+			return s.connectUnix(n, p, fd, addr, size)
+		}
+	}
 	if f&(wire.FlagOutTCP|wire.FlagOutUDP) == 0 {
 		s.cont(n)
 		return nil
@@ -460,6 +524,52 @@ func errnoOf(err error) unix.Errno {
 		return e
 	}
 	return unix.EIO
+}
+
+// connectUnix sends a unix stream connection to the target when the
+// intproxy says so (outgoing.unix_streams): the program's socket connects
+// to the intproxy's local socket for it.
+func (s *Supervisor) connectUnix(n *notif, p *process, fd, addr, size uint64) func() {
+	buf := make([]byte, size)
+	if r, err := readMem(n.PID, addr, buf); err != nil || r != len(buf) {
+		s.cont(n)
+		return nil
+	}
+	path, _ := cString(buf[2:])
+	if len(path) == 0 || path[0] != '/' { // unnamed or abstract: local
+		s.cont(n)
+		return nil
+	}
+	return func() {
+		sk, err := p.socket(fd)
+		if err != nil {
+			s.cont(n)
+			return
+		}
+		defer sk.close()
+		if sk.domain != unix.AF_UNIX || sk.typ != unix.SOCK_STREAM {
+			s.cont(n)
+			return
+		}
+		if !s.checked(n) {
+			return
+		}
+		r, err := p.ask(wire.NewRequest(wire.OpConnect).U8(wire.ProtoUnix).U8(wire.FamUnix).Str(string(path)).Frame())
+		closeIf(r.fd)
+		if !s.answer(n, r, err) {
+			return
+		}
+		if len(r.body) < 2 || len(r.body) < 2+int(binary.LittleEndian.Uint16(r.body)) {
+			s.fail(n, unix.EIO)
+			return
+		}
+		via := string(r.body[2 : 2+int(binary.LittleEndian.Uint16(r.body))])
+		if err := unix.Connect(sk.fd, &unix.SockaddrUnix{Name: via}); err != nil {
+			s.fail(n, errnoOf(err))
+			return
+		}
+		s.ret(n, 0)
+	}
 }
 
 // decodeAddr reads a wire address (family, port, 16 bytes).

@@ -49,6 +49,7 @@ type fakeIntproxy struct {
 	wg    sync.WaitGroup
 
 	interceptor net.Listener
+	unixSock    string // answers "via intproxy unix"
 	listenPort  uint16
 	ignoreLocal bool
 }
@@ -68,7 +69,23 @@ func newFakeIntproxy(t testing.TB) *fakeIntproxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.wg.Add(2)
+	f.unixSock = filepath.Join(dir, "u.sock")
+	uln, err := net.Listen("unix", f.unixSock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.wg.Add(3)
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := uln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("via intproxy unix"))
+			c.Close()
+		}
+	}()
 	go func() {
 		defer f.wg.Done()
 		for {
@@ -100,6 +117,7 @@ func newFakeIntproxy(t testing.TB) *fakeIntproxy {
 	t.Cleanup(func() {
 		f.ln.Close()
 		f.interceptor.Close()
+		uln.Close()
 		f.mu.Lock()
 		for c := range f.conns {
 			c.Close()
@@ -165,14 +183,15 @@ func (f *fakeIntproxy) answer(req any) (*wire.Builder, int) {
 		if r.Name == "skipme" {
 			return wire.NewResponse(wire.StatusOK).U32(wire.FlagSkip).U16(0), -1
 		}
-		flags := wire.FlagFS | wire.FlagFSFast | wire.FlagOutTCP | wire.FlagOutUDP | wire.FlagDNS | wire.FlagIncoming
+		flags := wire.FlagFS | wire.FlagFSFast | wire.FlagOutTCP | wire.FlagOutUDP | wire.FlagDNS | wire.FlagIncoming | wire.FlagUnixRemote
 		if f.ignoreLocal {
 			flags |= wire.FlagIgnoreLocalhost
 		}
-		b := wire.NewResponse(wire.StatusOK).U32(flags).U16(3)
+		b := wire.NewResponse(wire.StatusOK).U32(flags).U16(4)
 		b.U8(wire.RulePrefix).U8(wire.ActAsk).Str("/remote/")
 		b.U8(wire.RulePrefix).U8(wire.ActLocal).Str("/proc")
 		b.U8(wire.RulePrefix).U8(wire.ActLocal).Str("/sys")
+		b.U8(wire.RulePrefix).U8(wire.ActLocal).Str(os.TempDir())
 		return b, -1
 	case wire.Open:
 		if !strings.HasPrefix(r.Path, "/remote/") {
@@ -205,6 +224,12 @@ func (f *fakeIntproxy) answer(req any) (*wire.Builder, int) {
 		}
 		return wire.NewResponse(wire.StatusOK).Str("/remote/target"), -1
 	case wire.Connect:
+		if r.Proto == wire.ProtoUnix {
+			if r.Path != "/remote/app.sock" {
+				return local, -1
+			}
+			return wire.NewResponse(wire.StatusOK).Str(f.unixSock), -1
+		}
 		if !netip.MustParsePrefix("192.0.2.0/24").Contains(r.Addr.Addr().Unmap()) {
 			return local, -1
 		}
@@ -219,6 +244,15 @@ func (f *fakeIntproxy) answer(req any) (*wire.Builder, int) {
 		}
 		return wire.NewResponse(wire.StatusOK).U16(port).U8(1), -1
 	case wire.Listen:
+		return wire.NewResponse(wire.StatusOK), -1
+	case wire.PathOp:
+		a, b := strings.HasPrefix(r.Path, "/remote/"), strings.HasPrefix(r.NewPath, "/remote/")
+		if r.Kind == wire.PathRename && a != b {
+			return wire.NewResponse(wire.StatusErrno).U32(uint32(unix.EXDEV)), -1
+		}
+		if !a {
+			return local, -1
+		}
 		return wire.NewResponse(wire.StatusOK), -1
 	}
 	return local, -1
@@ -324,6 +358,24 @@ func probeOp(op, arg string) error {
 		b, err := io.ReadAll(c)
 		fmt.Printf("connect %s\n", b)
 		return err
+	case "unix":
+		c, err := net.DialTimeout("unix", arg, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		b, err := io.ReadAll(c)
+		fmt.Printf("unix %s\n", b)
+		return err
+	case "mkdir":
+		fmt.Printf("mkdir %v\n", os.Mkdir(arg, 0o755))
+	case "rmdir":
+		fmt.Printf("rmdir %v\n", unix.Rmdir(arg))
+	case "unlink":
+		fmt.Printf("unlink %v\n", unix.Unlink(arg))
+	case "rename":
+		a, b, _ := strings.Cut(arg, ",")
+		fmt.Printf("rename %v\n", unix.Rename(a, b))
 	case "peer":
 		c, err := net.DialTimeout("tcp", arg, 10*time.Second)
 		if err != nil {

@@ -282,3 +282,39 @@ func TestLeftBehindProcessRunsNatively(t *testing.T) {
 		t.Fatalf("the process left behind saw %q, want %q", got, want)
 	}
 }
+
+// TestPathOpsAndUnixStreams: mkdir, rmdir, unlink and rename of remote
+// paths are the intproxy's (EXDEV between a local and a remote path),
+// local ones run natively; a unix stream connection the intproxy takes
+// goes to its socket.
+func TestPathOpsAndUnixStreams(t *testing.T) {
+	f := newFakeIntproxy(t)
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local")
+	out, _ := supervised(t, f, Config{},
+		"mkdir=/remote/d", "rmdir=/remote/d", "unlink=/remote/f", "rename=/remote/a,/remote/b",
+		"rename=/remote/a,"+local, "mkdir="+local, "rename="+local+","+local+"2", "rmdir="+local+"2",
+		"unix=/remote/app.sock")
+	want := strings.Join([]string{
+		"mkdir <nil>", "rmdir <nil>", "unlink <nil>", "rename <nil>",
+		"rename invalid cross-device link", "mkdir <nil>", "rename <nil>", "rmdir <nil>",
+		"unix via intproxy unix",
+	}, "\n") + "\n"
+	if out != want {
+		t.Fatalf("probe output:\n%s\nwant:\n%s", out, want)
+	}
+	var got []string
+	for _, r := range f.requests() {
+		if po, ok := r.(wire.PathOp); ok {
+			got = append(got, fmt.Sprintf("%d %s %s", po.Kind, po.Path, po.NewPath))
+		}
+	}
+	// the local mkdir/rename/rmdir (the temp dir is a local rule) were
+	// never asked
+	if len(got) != 5 {
+		t.Fatalf("path operations asked: %q", got)
+	}
+	if _, err := os.Stat(local + "2"); !os.IsNotExist(err) {
+		t.Fatalf("the local rmdir did not happen: %v", err)
+	}
+}

@@ -28,10 +28,19 @@ const (
 	sysExecve      = unix.SYS_EXECVE
 	sysExecveat    = unix.SYS_EXECVEAT
 	sysGetpeername = unix.SYS_GETPEERNAME
+	sysMkdir       = unix.SYS_MKDIR
+	sysMkdirat     = unix.SYS_MKDIRAT
+	sysUnlink      = unix.SYS_UNLINK
+	sysUnlinkat    = unix.SYS_UNLINKAT
+	sysRmdir       = unix.SYS_RMDIR
+	sysRename      = unix.SYS_RENAME
+	sysRenameat    = unix.SYS_RENAMEAT
+	sysRenameat2   = unix.SYS_RENAMEAT2
 )
 
 var notified = []uint32{
 	sysOpenat, sysNewfstatat, sysConnect, sysOpen, sysStat, sysLstat, sysStatx,
 	sysAccess, sysFaccessat, sysFaccessat2, sysReadlink, sysReadlinkat, sysOpenat2,
 	sysBind, sysListen, sysExecve, sysExecveat, sysGetpeername,
+	sysMkdir, sysMkdirat, sysUnlink, sysUnlinkat, sysRmdir, sysRename, sysRenameat, sysRenameat2,
 }

@@ -27,6 +27,14 @@ const (
 	sysExecve
 	sysExecveat
 	sysGetpeername
+	sysMkdir
+	sysMkdirat
+	sysUnlink
+	sysUnlinkat
+	sysRmdir
+	sysRename
+	sysRenameat
+	sysRenameat2
 )
 
 var notified []uint32

@@ -8,6 +8,7 @@
 //	cat=FILE      cat "CONTENT"
 //	stat=FILE     stat SIZE
 //	serve=ADDR    listening ADDR, then answers HTTP on ADDR (never returns)
+//	unix=PATH     unix PATH's echo of "over a unix socket"
 //	ls=DIR        ls NAME,NAME... (os.ReadDir: open without O_DIRECTORY)
 //	mark=FILE     creates FILE
 //	wait=FILE     waits (up to a minute) until FILE exists
@@ -78,6 +79,25 @@ func run(op, arg string) {
 			fmt.Printf("request %s\n", r.URL.Path)
 			fmt.Fprintf(w, "from the local go: %s", r.URL.Path)
 		}))
+	case "unix":
+		c, err := net.DialTimeout("unix", arg, 10*time.Second)
+		if err != nil {
+			fmt.Println("unix error", err)
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		msg := "over a unix socket"
+		if _, err := c.Write([]byte(msg)); err != nil {
+			fmt.Println("unix error", err)
+			return
+		}
+		b := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, b); err != nil {
+			fmt.Println("unix error", err)
+			return
+		}
+		fmt.Println("unix", string(b))
 	case "ls":
 		ents, err := os.ReadDir(arg)
 		if err != nil {
