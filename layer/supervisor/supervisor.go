@@ -278,10 +278,11 @@ func (s *Supervisor) sendFD(n *notif, fd int, cloexec bool) {
 
 // process is one supervised process (thread group).
 type process struct {
-	s     *Supervisor
-	tgid  int
-	pidfd int
-	hello helloInfo
+	s       *Supervisor
+	tgid    int
+	pidfd   int
+	taskDir int // /proc/TGID/task (O_PATH): is a thread id still ours?
+	hello   helloInfo
 	// off: the intproxy could not be reached or said to skip this
 	// process; every call runs natively.
 	off bool
@@ -305,7 +306,18 @@ func (s *Supervisor) proc(tid uint32) *process {
 	p := s.tids[tid]
 	s.mu.Unlock()
 	if p != nil {
-		return p
+		// A thread id other than the leader's can be recycled once that
+		// thread exits (thread exits are not seen here): check it is
+		// still one of p's threads. The notifying thread waits in its
+		// call, so its id cannot change hands after this check.
+		if int(tid) == p.tgid || unix.Faccessat(p.taskDir, strconv.FormatUint(uint64(tid), 10), unix.F_OK, 0) == nil {
+			return p
+		}
+		s.mu.Lock()
+		if s.tids[tid] == p {
+			delete(s.tids, tid)
+		}
+		s.mu.Unlock()
 	}
 	st, err := readStatus(int(tid))
 	if err != nil {
@@ -369,7 +381,12 @@ func (s *Supervisor) newProcess(st status) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, listeners: map[uint64]uint16{}, peers: map[uint64]netip.AddrPort{}}
+	taskDir, err := unix.Open("/proc/"+strconv.Itoa(st.tgid)+"/task", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		_ = unix.Close(pidfd)
+		return nil, err
+	}
+	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, taskDir: taskDir, listeners: map[uint64]uint16{}, peers: map[uint64]netip.AddrPort{}}
 	c, err := p.dial(st, true)
 	if err != nil {
 		s.log.Warn("supervised process runs without mirrord", "pid", st.tgid, "err", err)
@@ -510,6 +527,7 @@ func (p *process) close() {
 	p.mu.Unlock()
 	if !done {
 		_ = unix.Close(p.pidfd)
+		_ = unix.Close(p.taskDir)
 	}
 }
 
