@@ -515,6 +515,18 @@ describe("the extension in a real VS Code (code-server + Chromium)", { timeout: 
     assert.equal(existsSync(probePath()), false, "the program did not run");
   });
 
+  it("Open configuration creates the default config when there is none", async () => {
+    const config = path.join(ws, ".mirrord/mirrord.json");
+    await wb.runCommand("View: Close All Editors");
+    rmSync(config);
+    await wb.runCommand("mirrord: Open configuration (create the default if none)");
+    await wb.waitActiveEditor(".mirrord/mirrord.json");
+    const written = await until("the default config on disk", 30_000, () => (existsSync(config) ? readFileSync(config, "utf8") : undefined));
+    assert.deepEqual(JSON.parse(written), { feature: { network: { incoming: "mirror", outgoing: true }, fs: "read", env: true } });
+    await until("the default config in the editor", 30_000, async () => ((await wb.editorText()).includes('"incoming": "mirror"') ? true : undefined));
+    await wb.screenshot("default-config");
+  });
+
   it("no request of the session failed with invalid params", () => {
     const text = log();
     assert.ok(text.includes("Sending request 'mirrord/discoverConfig"), "the log has the traced requests");
