@@ -132,9 +132,15 @@ func (s *syncBuffer) String() string {
 // it listens, and returns what the peer gets from the target's port.
 func (p *pod) steal(port int, path string, args ...string) string {
 	p.t.Helper()
-	cfg := map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": "steal"}}}
-	got, _ := p.incoming(cfg, port, path, func(got, _ string) bool { return strings.Contains(got, "local") }, args...)
+	got, _ := p.stealOut(port, path, args...)
 	return got
+}
+
+// stealOut is steal that also returns the server's stdout.
+func (p *pod) stealOut(port int, path string, args ...string) (string, string) {
+	p.t.Helper()
+	cfg := map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": "steal"}}}
+	return p.incoming(cfg, port, path, func(got, _ string) bool { return strings.Contains(got, "local") }, args...)
 }
 
 // mirror runs a server under mirrord exec mirroring the target's port
@@ -244,8 +250,13 @@ func testGoProgram(t *testing.T, static bool) {
 	if !strings.Contains(errOut, "under the seccomp supervisor") {
 		t.Errorf("mirrord exec did not say it used the supervisor: %s", errOut)
 	}
-	if got := p.steal(8080, "/stolen", bin, "serve=:8080"); got != "from the local go: /stolen" {
+	got, stdout := p.stealOut(8080, "/stolen", bin, "serve=:8080")
+	if got != "from the local go: /stolen" {
 		t.Fatalf("stolen request got %q", got)
+	}
+	// the Go server sees the real caller, the peer, not the intproxy
+	if !strings.Contains(stdout, "request /stolen from "+agenttest.PeerIP.String()+":") {
+		t.Fatalf("the stolen request's peer is not the caller:\n%s", stdout)
 	}
 	if got, _ := p.mirror(agenttest.AppHTTPPort, "/mirrored", bin, "serve=:8080"); got != "app: GET /mirrored" {
 		t.Fatalf("mirrored request got %q, want the target's answer", got)

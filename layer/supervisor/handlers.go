@@ -59,6 +59,10 @@ func (s *Supervisor) dispatch(n *notif) func() {
 		slow = s.listen(n, p, a[0], a[1])
 	case sysGetpeername:
 		s.getpeername(n, p, a[0], a[1], a[2])
+	case sysAccept:
+		slow = s.accept(n, p, a[0], a[1], a[2], 0)
+	case sysAccept4:
+		slow = s.accept(n, p, a[0], a[1], a[2], a[3])
 	case sysMkdir:
 		slow = s.pathOp(n, p, wire.PathMkdir, a[0], 0, a[1])
 	case sysMkdirat:
@@ -431,6 +435,86 @@ func (s *Supervisor) connect(n *notif, p *process, fd, addr, size uint64) func()
 	}
 }
 
+// accept of a subscribed, non-blocking listener is done by the
+// supervisor, so that the program learns who really connected: a stolen
+// or mirrored connection comes from the intproxy's local dial, and the
+// intproxy says whose it is (as it tells the C layer). The new socket is
+// installed with ADDFD. A blocking listener is left to the kernel: the
+// supervisor would wait in accept for the program, which then could not
+// run a signal handler meanwhile.
+func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint64) func() {
+	p.mu.Lock()
+	none := len(p.subscribed) == 0
+	p.mu.Unlock()
+	if none || flags&^uint64(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+		s.cont(n)
+		return nil
+	}
+	return func() {
+		sk, err := p.socket(fd)
+		if err != nil {
+			s.cont(n)
+			return
+		}
+		defer sk.close()
+		var st unix.Stat_t
+		if unix.Fstat(sk.fd, &st) != nil {
+			s.cont(n)
+			return
+		}
+		p.mu.Lock()
+		port, ok := p.subscribed[st.Ino]
+		p.mu.Unlock()
+		fl, err := unix.FcntlInt(uintptr(sk.fd), unix.F_GETFL, 0)
+		if !ok || err != nil || fl&unix.O_NONBLOCK == 0 {
+			s.cont(n)
+			return
+		}
+		var size int
+		if addr != 0 {
+			var lb [4]byte
+			if r, err := readMem(n.PID, lenAddr, lb[:]); err != nil || r != 4 {
+				s.cont(n) // let the kernel fail it
+				return
+			}
+			if size = int(int32(binary.LittleEndian.Uint32(lb[:]))); size < 0 {
+				s.fail(n, unix.EINVAL)
+				return
+			}
+		}
+		if !s.checked(n) {
+			return
+		}
+		nfd, from, err := unix.Accept4(sk.fd, int(flags&unix.SOCK_NONBLOCK)|unix.SOCK_CLOEXEC)
+		if err != nil {
+			s.fail(n, errnoOf(err)) // EAGAIN, as the kernel would say
+			return
+		}
+		defer closeIf(nfd)
+		peer, _ := addrOfSockaddr(from)
+		if peer.Addr().Unmap().IsLoopback() {
+			r, err := p.ask(wire.NewRequest(wire.OpAccepted).U16(port).U16(peer.Port()).Frame())
+			closeIf(r.fd)
+			if err == nil && r.status == wire.StatusOK {
+				if real, ok := decodeAddr(r.body); ok {
+					peer = real
+					p.rememberPeer(nfd, real)
+				}
+			}
+		}
+		if addr != 0 && peer.IsValid() {
+			raw := sockaddrBytes(sk.domain, peer)
+			var lb [4]byte
+			binary.LittleEndian.PutUint32(lb[:], uint32(len(raw)))
+			if writeMem(n.PID, addr, raw[:min(size, len(raw))]) != nil || writeMem(n.PID, lenAddr, lb[:]) != nil {
+				s.fail(n, unix.EFAULT)
+				return
+			}
+		}
+		s.sendFD(n, nfd, flags&unix.SOCK_CLOEXEC != 0)
+	}
+}
+
 // maxPeers bounds the remembered peers of a process (closes are not
 // notified, so entries of closed sockets stay until this many).
 const maxPeers = 4096
@@ -681,6 +765,9 @@ func (s *Supervisor) listen(n *notif, p *process, fd, backlog uint64) func() {
 			return
 		}
 		if s.answer(n, r, err) {
+			p.mu.Lock()
+			p.subscribed[st.Ino] = actual.Port()
+			p.mu.Unlock()
 			s.ret(n, 0)
 		}
 	}

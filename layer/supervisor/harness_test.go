@@ -51,6 +51,7 @@ type fakeIntproxy struct {
 	interceptor net.Listener
 	unixSock    string // answers "via intproxy unix"
 	listenPort  uint16
+	dialPort    uint16 // local port of the delivered connection
 	ignoreLocal bool
 }
 
@@ -244,7 +245,33 @@ func (f *fakeIntproxy) answer(req any) (*wire.Builder, int) {
 		}
 		return wire.NewResponse(wire.StatusOK).U16(port).U8(1), -1
 	case wire.Listen:
+		// deliver one connection, as the intproxy does for a stolen one
+		target := r.Actual
+		if target.Addr().IsUnspecified() {
+			target = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), target.Port())
+		}
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			c, err := net.DialTimeout("tcp", target.String(), 5*time.Second)
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.dialPort = uint16(c.LocalAddr().(*net.TCPAddr).Port)
+			f.mu.Unlock()
+			time.Sleep(2 * time.Second)
+			c.Close()
+		}()
 		return wire.NewResponse(wire.StatusOK), -1
+	case wire.Accepted:
+		f.mu.Lock()
+		ours := r.PeerPort == f.dialPort
+		f.mu.Unlock()
+		if !ours {
+			return local, -1
+		}
+		return wire.NewResponse(wire.StatusOK).Addr(netip.MustParseAddrPort("203.0.113.9:5555")), -1
 	case wire.PathOp:
 		a, b := strings.HasPrefix(r.Path, "/remote/"), strings.HasPrefix(r.NewPath, "/remote/")
 		if r.Kind == wire.PathRename && a != b {
@@ -390,6 +417,18 @@ func probeOp(op, arg string) error {
 		}
 		defer ln.Close()
 		fmt.Printf("listen %s\n", ln.Addr())
+	case "acceptone":
+		ln, err := net.Listen("tcp", arg)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		fmt.Printf("accepted %s\n", c.RemoteAddr())
 	case "swap":
 		// openat with a buffer the test rewrites (through the
 		// supervisor's afterRead hook) once the supervisor has read it

@@ -297,6 +297,9 @@ type process struct {
 	// peers are the remote addresses of the outgoing connections the
 	// supervisor connected to an interceptor, by socket inode.
 	peers map[uint64]netip.AddrPort
+	// subscribed are the listeners whose target port is subscribed, by
+	// socket inode: their local port.
+	subscribed map[uint64]uint16
 }
 
 // proc returns the process of thread tid, introducing it to the intproxy
@@ -386,7 +389,7 @@ func (s *Supervisor) newProcess(st status) (*process, error) {
 		_ = unix.Close(pidfd)
 		return nil, err
 	}
-	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, taskDir: taskDir, listeners: map[uint64]uint16{}, peers: map[uint64]netip.AddrPort{}}
+	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, taskDir: taskDir, listeners: map[uint64]uint16{}, peers: map[uint64]netip.AddrPort{}, subscribed: map[uint64]uint16{}}
 	c, err := p.dial(st, true)
 	if err != nil {
 		s.log.Warn("supervised process runs without mirrord", "pid", st.tgid, "err", err)

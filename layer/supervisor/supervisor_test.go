@@ -318,3 +318,20 @@ func TestPathOpsAndUnixStreams(t *testing.T) {
 		t.Fatalf("the local rmdir did not happen: %v", err)
 	}
 }
+
+// TestAcceptReportsRealPeer: a connection the intproxy delivers to a
+// subscribed listener is accepted with the peer the intproxy names, not
+// its own loopback dial.
+func TestAcceptReportsRealPeer(t *testing.T) {
+	f := newFakeIntproxy(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.listenPort = uint16(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	out, _ := supervised(t, f, Config{}, "acceptone=127.0.0.1:8080")
+	if out != "accepted 203.0.113.9:5555\n" {
+		t.Fatalf("probe output %q", out)
+	}
+}

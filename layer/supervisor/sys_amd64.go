@@ -36,6 +36,8 @@ const (
 	sysRename      = unix.SYS_RENAME
 	sysRenameat    = unix.SYS_RENAMEAT
 	sysRenameat2   = unix.SYS_RENAMEAT2
+	sysAccept      = unix.SYS_ACCEPT
+	sysAccept4     = unix.SYS_ACCEPT4
 )
 
 var notified = []uint32{
@@ -43,4 +45,5 @@ var notified = []uint32{
 	sysAccess, sysFaccessat, sysFaccessat2, sysReadlink, sysReadlinkat, sysOpenat2,
 	sysBind, sysListen, sysExecve, sysExecveat, sysGetpeername,
 	sysMkdir, sysMkdirat, sysUnlink, sysUnlinkat, sysRmdir, sysRename, sysRenameat, sysRenameat2,
+	sysAccept, sysAccept4,
 }

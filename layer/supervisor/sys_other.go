@@ -35,6 +35,8 @@ const (
 	sysRename
 	sysRenameat
 	sysRenameat2
+	sysAccept
+	sysAccept4
 )
 
 var notified []uint32

@@ -7,7 +7,8 @@
 //	get=URL       get X-Served-By BODY
 //	cat=FILE      cat "CONTENT"
 //	stat=FILE     stat SIZE
-//	serve=ADDR    listening ADDR, then answers HTTP on ADDR (never returns)
+//	serve=ADDR    listening ADDR, then answers HTTP on ADDR (never returns),
+//	              printing request PATH from PEER
 //	unix=PATH     unix PATH's echo of "over a unix socket"
 //	ls=DIR        ls NAME,NAME... (os.ReadDir: open without O_DIRECTORY)
 //	mark=FILE     creates FILE
@@ -76,7 +77,7 @@ func run(op, arg string) {
 		}
 		fmt.Println("listening", ln.Addr())
 		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			fmt.Printf("request %s\n", r.URL.Path)
+			fmt.Printf("request %s from %s\n", r.URL.Path, r.RemoteAddr)
 			fmt.Fprintf(w, "from the local go: %s", r.URL.Path)
 		}))
 	case "unix":
