@@ -49,7 +49,8 @@ type agentSlot struct {
 	mu      sync.Mutex
 	client  *protocol.Client
 	where   string
-	changed chan struct{} // closed and replaced on every change
+	pod     *resolve.Result // the target's pod the agent serves; nil: targetless
+	changed chan struct{}   // closed and replaced on every change
 }
 
 func newAgentSlot() *agentSlot {
@@ -58,12 +59,20 @@ func newAgentSlot() *agentSlot {
 
 // set publishes a connected client (nil: none), with a description of
 // where it runs ("pod/x" or "targetless").
-func (s *agentSlot) set(c *protocol.Client, where string) {
+func (s *agentSlot) set(c *protocol.Client, where string, pod *resolve.Result) {
 	s.mu.Lock()
-	s.client, s.where = c, where
+	s.client, s.where, s.pod = c, where, pod
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
+}
+
+// targetPod is the pod of the published agent's target (nil: none, or
+// targetless).
+func (s *agentSlot) targetPod() *resolve.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pod
 }
 
 // get waits until a live client is published or ctx ends.

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -59,7 +60,13 @@ type Config struct {
 	// Tracker finds the target's pod; nil runs targetless.
 	Tracker Tracker
 	// Agents connects to an agent for a pod.
-	Agents   AgentSource
+	Agents AgentSource
+	// Pods, when set, carries -L connections to the target pod's own
+	// loopback (localhost, 127.0.0.0/8, ::1) straight through the
+	// kubelet's port-forward, as kubectl port-forward does: the same path
+	// and the same meaning, without the agent's hop. Other destinations,
+	// and every connection when it fails, go through the agent.
+	Pods     PodPorts
 	Incoming Incoming
 	// Report receives status lines; nil reports nothing.
 	Report *Reporter
@@ -69,6 +76,16 @@ type Config struct {
 	// Reconnect bounds how long a lost agent (with its pod still there) is
 	// reconnected to before the run fails (default 60 s).
 	Reconnect time.Duration
+}
+
+// PodPorts opens connections to ports on a pod's loopback
+// (kube/agentpod.Tunnels).
+type PodPorts interface {
+	DialPod(ctx context.Context, namespace, pod string, port uint16) (io.ReadWriteCloser, error)
+	// Use says the target is now namespace/pod: what was opened to other
+	// pods may go, and the way to this one is prepared (it returns when it
+	// is, or when ctx ends).
+	Use(ctx context.Context, namespace, pod string)
 }
 
 // Forwarder runs the routes of one command.
@@ -294,7 +311,7 @@ func (f *Forwarder) serve(ctx context.Context, client *protocol.Client, res *res
 	gctx, gcancel := context.WithCancel(ctx)
 	var routesWG sync.WaitGroup
 	defer func() {
-		f.slot.set(nil, "")
+		f.slot.set(nil, "", nil)
 		gcancel()
 		client.Close() // ends every stream of this agent: its connections close
 		routesWG.Wait()
@@ -317,8 +334,18 @@ func (f *Forwarder) serve(ctx context.Context, client *protocol.Client, res *res
 			f.acceptIncoming(gctx, f.cfg.Routes.Remote[i], sub)
 		}()
 	}
-	f.slot.set(client, where)
-	go f.warmDests(gctx, client)
+	f.slot.set(client, where, res)
+	// Prepared before "ready": the -L hosts resolved in the target and
+	// the tunnel to its pod open, so the first connection waits for
+	// neither (a failure is met, and reported, by that connection).
+	wctx, wcancel := context.WithTimeout(gctx, 10*time.Second)
+	var warm sync.WaitGroup
+	if f.cfg.Pods != nil && res != nil && res.Pod != nil {
+		warm.Go(func() { f.cfg.Pods.Use(wctx, res.Pod.Namespace, res.Pod.Name) })
+	}
+	warm.Go(func() { f.warmDests(wctx, client) })
+	warm.Wait()
+	wcancel()
 	for i, r := range f.cfg.Routes.Local {
 		f.rep.Statusf("-L %s -> %s ready (via %s)", f.listeners[i].Addr(), r.Dest(), where)
 	}

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/internal/relay"
+	"github.com/mirrord-ls/mirrord-ls/kube/resolve"
 )
 
 // firstChunk is the buffer of the lazy first read.
@@ -71,6 +74,13 @@ func (f *Forwarder) serveLocal(ctx context.Context, route LocalRoute, c net.Conn
 	if err != nil {
 		f.fail(c, "-L %s %s: %v", c.LocalAddr(), name, err)
 		return
+	}
+	if f.cfg.Pods != nil && loopbackHost(route.Host) {
+		if pod := f.slot.targetPod(); pod != nil && pod.Pod != nil {
+			if f.serveDirect(wctx, cancel, route, c, buf[:n], rerr, pod, name, start) {
+				return
+			}
+		}
 	}
 	// The first bytes travel with the connect request. A failed connect
 	// on a cached address resolves the name again and tries once more.
@@ -136,4 +146,55 @@ func (f *Forwarder) fail(c net.Conn, format string, a ...any) {
 		_ = tc.SetLinger(0)
 	}
 	c.Close()
+}
+
+// loopbackHost reports whether host names the loopback (of the target's
+// pod, for an -L route).
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// serveDirect carries an -L connection to the target pod's own loopback
+// through the kubelet's port-forward (Config.Pods). It reports false, with
+// nothing sent, when that connection cannot be opened: the caller then
+// goes through the agent.
+func (f *Forwarder) serveDirect(ctx context.Context, cancel context.CancelFunc, route LocalRoute, c net.Conn, first []byte, rerr error, pod *resolve.Result, name string, start time.Time) bool {
+	remote, err := f.cfg.Pods.DialPod(ctx, pod.Pod.Namespace, pod.Pod.Name, route.RemotePort)
+	if err != nil {
+		f.rep.Statusf("-L %s %s -> %s: port-forward to pod %s/%s: %v; going through the agent", c.LocalAddr(), name, route.Dest(), pod.Pod.Namespace, pod.Pod.Name, err)
+		return false
+	}
+	cancel()
+	f.rep.Connf("-L %s %s from %s -> %s via port-forward to pod %s/%s: connected in %s", c.LocalAddr(), name, c.RemoteAddr(), route.Dest(), pod.Pod.Namespace, pod.Pod.Name, time.Since(start).Round(time.Microsecond))
+	var wrapOut, wrapIn func(io.Writer) io.Writer
+	if f.rep.Level() >= Data {
+		wrapOut = func(w io.Writer) io.Writer {
+			return &dumpWriter{w: w, r: f.rep, conn: "-L " + name, dir: '>', off: int64(len(first))}
+		}
+		wrapIn = func(w io.Writer) io.Writer { return &dumpWriter{w: w, r: f.rep, conn: "-L " + name, dir: '<'} }
+		f.rep.dump("-L "+name, '>', 0, first)
+	}
+	if _, err := remote.Write(first); err != nil {
+		remote.Close()
+		f.fail(c, "-L %s %s: send to pod %s/%s: %v", c.LocalAddr(), name, pod.Pod.Namespace, pod.Pod.Name, err)
+		return true
+	}
+	if rerr != nil {
+		_ = relay.CloseWrite(remote)
+		var w io.Writer = c
+		if wrapIn != nil {
+			w = wrapIn(c)
+		}
+		in, err := io.Copy(w, remote)
+		remote.Close()
+		f.connDone(name, c, int64(len(first)), in, err, start)
+		return true
+	}
+	res := relay.Pipe(c, remote, relay.Options{WrapAB: wrapOut, WrapBA: wrapIn})
+	f.connDone(name, c, int64(len(first))+res.AB, res.BA, res.Err, start)
+	return true
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/internal/targetpath"
 	"github.com/mirrord-ls/mirrord-ls/internal/version"
+	"github.com/mirrord-ls/mirrord-ls/kube/agentpod"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
 	"github.com/mirrord-ls/mirrord-ls/portforward"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
@@ -143,6 +144,13 @@ func runPortForward(ctx context.Context, f portForwardFlags, stderr io.Writer) e
 				rep.Statusf("agent %s deleted", describeAgent(a))
 			}}
 		cfg.Agents = agents
+		if target.Kind != targetpath.Targetless {
+			// -L to the target pod's own loopback: straight through the
+			// kubelet's port-forward, as kubectl does.
+			pods := agentpod.NewTunnels(kube.REST)
+			cfg.Pods = pods
+			defer pods.Close()
+		}
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()

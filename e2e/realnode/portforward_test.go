@@ -110,3 +110,82 @@ func TestPortForward(t *testing.T) {
 	f.agentsGone(t, f.ns)
 	f.iptablesClean(t, "app="+apiName)
 }
+
+// echoOnce sends msg on a new connection to port and returns what comes
+// back before the far end closes (msg ends the request with a newline;
+// the write side is then closed).
+func echoOnce(port int, msg string) (string, error) {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(c, msg); err != nil {
+		return "", err
+	}
+	_ = c.(*net.TCPConn).CloseWrite()
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+// TestPortForwardPodLoopback: -L to the target pod's own loopback goes
+// straight through the kubelet's port-forward to the pod (as kubectl
+// port-forward does, not through the agent), and follows the target to its
+// replacement pod when the pod is deleted.
+func TestPortForwardPodLoopback(t *testing.T) {
+	f := setup(t)
+	lport := freePort(t)
+	s := &session{done: make(chan error, 1)}
+	s.cmd = exec.Command(mirrordBin(t), "port-forward", "-v", "-f", f.config(t, nil), "-t", "deployment/"+echoName,
+		"-L", fmt.Sprintf("%d:localhost:%d", lport, echoPort))
+	s.cmd.Env = append(os.Environ(), f.env()...)
+	s.cmd.Stdout, s.cmd.Stderr = s, s
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	defer s.stop(t)
+	s.waitOutput(t, "ready", 2*time.Minute)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	check := func(round string) {
+		pod, err := readyPod(ctx, f.c, f.ns, "app="+echoName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		via := "via port-forward to pod " + f.ns + "/" + pod.Name
+		eventually(t, 60*time.Second, func() string {
+			msg := "hello " + round + "\n"
+			got, err := echoOnce(lport, msg)
+			if err != nil || got != msg || !strings.Contains(s.output(), via) {
+				return fmt.Sprintf("%s: echo %q %v, want %q %s\n%s", round, got, err, msg, via, s.output())
+			}
+			return ""
+		})
+	}
+	check("first")
+	if strings.Contains(s.output(), "going through the agent") {
+		t.Fatalf("a connection fell back to the agent:\n%s", s.output())
+	}
+	old, err := readyPod(ctx, f.c, f.ns, "app="+echoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := int64(0)
+	if err := f.c.Client.CoreV1().Pods(f.ns).Delete(ctx, old.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, func() string {
+		p, err := readyPod(ctx, f.c, f.ns, "app="+echoName)
+		if err != nil || p.Name == old.Name {
+			return "no replacement pod for " + old.Name
+		}
+		return ""
+	})
+	check("second")
+	s.stop(t)
+	f.agentsGone(t, f.ns)
+}

@@ -26,6 +26,30 @@ import (
 // an io.ReadWriteCloser for protocol.NewClient; closing it ends the
 // port-forward connection.
 func Dial(ctx context.Context, cfg *rest.Config, namespace, pod string, port int32) (io.ReadWriteCloser, error) {
+	t, err := OpenTunnel(ctx, cfg, namespace, pod)
+	if err != nil {
+		return nil, err
+	}
+	s, err := t.open(port)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	s.ownsConn = true
+	return s, nil
+}
+
+// Tunnel is one port-forward connection to a pod. Each DialPort opens a new
+// connection to a port on the pod's loopback through it (an error and a data
+// stream, as kubectl port-forward does), so a connection costs no TLS
+// handshake or upgrade of its own.
+type Tunnel struct {
+	conn           httpstream.Connection
+	Namespace, Pod string
+}
+
+// OpenTunnel dials the pod's port-forward subresource.
+func OpenTunnel(ctx context.Context, cfg *rest.Config, namespace, pod string) (*Tunnel, error) {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kube client: %w", err)
@@ -53,13 +77,12 @@ func Dial(ctx context.Context, cfg *rest.Config, namespace, pod string, port int
 		conn, _, err := dialer.Dial(portforward.PortForwardProtocolV1Name)
 		ch <- result{conn, err}
 	}()
-	var conn httpstream.Connection
 	select {
 	case r := <-ch:
 		if r.err != nil {
 			return nil, fmt.Errorf("port-forward to pod %s/%s: %w", namespace, pod, r.err)
 		}
-		conn = r.conn
+		return &Tunnel{conn: r.conn, Namespace: namespace, Pod: pod}, nil
 	case <-ctx.Done():
 		go func() {
 			if r := <-ch; r.conn != nil {
@@ -68,13 +91,27 @@ func Dial(ctx context.Context, cfg *rest.Config, namespace, pod string, port int
 		}()
 		return nil, ctx.Err()
 	}
-	s, err := openStreams(conn, port)
+}
+
+// DialPort opens a connection to port on the pod's loopback. Closing it
+// leaves the tunnel open; CloseWrite half-closes it.
+func (t *Tunnel) DialPort(port int32) (io.ReadWriteCloser, error) {
+	return t.open(port)
+}
+
+func (t *Tunnel) open(port int32) (*stream, error) {
+	s, err := openStreams(t.conn, port)
 	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("port-forward to pod %s/%s port %d: %w", namespace, pod, port, err)
+		return nil, fmt.Errorf("port-forward to pod %s/%s port %d: %w", t.Namespace, t.Pod, port, err)
 	}
 	return s, nil
 }
+
+// Done is closed when the tunnel's connection has ended.
+func (t *Tunnel) Done() <-chan bool { return t.conn.CloseChan() }
+
+// Close ends the tunnel and every connection through it.
+func (t *Tunnel) Close() error { return t.conn.Close() }
 
 var requestIDs atomic.Int64
 
@@ -82,6 +119,7 @@ var requestIDs atomic.Int64
 type stream struct {
 	conn      httpstream.Connection
 	data, err httpstream.Stream
+	ownsConn  bool // Close ends the connection too (Dial's one-stream tunnel)
 
 	once     sync.Once
 	closed   atomic.Bool // by Close: errors need no explanation
@@ -170,7 +208,116 @@ func (s *stream) Close() error {
 		s.closed.Store(true)
 		_ = s.data.Reset()
 		s.conn.RemoveStreams(s.data, s.err)
-		s.conn.Close()
+		if s.ownsConn {
+			s.conn.Close()
+		}
 	})
 	return nil
 }
+
+// CloseWrite half-closes the data stream: the pod's side reads EOF and can
+// still answer.
+func (s *stream) CloseWrite() error { return s.data.Close() }
+
+// Tunnels keeps one Tunnel per pod and opens connections to pod ports
+// through them; a tunnel that ended is opened again on the next use.
+type Tunnels struct {
+	cfg *rest.Config
+	mu  sync.Mutex
+	m   map[string]*Tunnel // by namespace/pod
+}
+
+// NewTunnels returns an empty set of tunnels through cfg's API server.
+func NewTunnels(cfg *rest.Config) *Tunnels {
+	return &Tunnels{cfg: cfg, m: map[string]*Tunnel{}}
+}
+
+// DialPod opens a connection to port on the pod's loopback.
+func (ts *Tunnels) DialPod(ctx context.Context, namespace, pod string, port uint16) (io.ReadWriteCloser, error) {
+	key := namespace + "/" + pod
+	for attempt := 0; ; attempt++ {
+		t, err := ts.tunnel(ctx, key, namespace, pod)
+		if err != nil {
+			return nil, err
+		}
+		s, err := t.DialPort(int32(port))
+		if err == nil {
+			return s, nil
+		}
+		select {
+		case <-t.Done():
+			// The tunnel had ended: drop it and open a new one, once.
+			ts.drop(key, t)
+			if attempt == 0 {
+				continue
+			}
+		default:
+		}
+		return nil, err
+	}
+}
+
+func (ts *Tunnels) tunnel(ctx context.Context, key, namespace, pod string) (*Tunnel, error) {
+	ts.mu.Lock()
+	t := ts.m[key]
+	ts.mu.Unlock()
+	if t != nil {
+		select {
+		case <-t.Done():
+			ts.drop(key, t)
+		default:
+			return t, nil
+		}
+	}
+	t, err := OpenTunnel(ctx, ts.cfg, namespace, pod)
+	if err != nil {
+		return nil, err
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if other := ts.m[key]; other != nil {
+		// Another connection opened one meanwhile: use it.
+		t.Close()
+		return other, nil
+	}
+	ts.m[key] = t
+	return t, nil
+}
+
+func (ts *Tunnels) drop(key string, t *Tunnel) {
+	ts.mu.Lock()
+	if ts.m[key] == t {
+		delete(ts.m, key)
+	}
+	ts.mu.Unlock()
+	t.Close()
+}
+
+// Use says the target is now namespace/pod: the tunnels to other pods are
+// closed, and one to this pod is opened (it returns when it is, or when ctx
+// ends), so that the first connection does not wait for it. An error is
+// left for the first connection to meet.
+func (ts *Tunnels) Use(ctx context.Context, namespace, pod string) {
+	ts.keep(namespace, pod)
+	_, _ = ts.tunnel(ctx, namespace+"/"+pod, namespace, pod)
+}
+
+// keep closes the tunnels to every pod but namespace/pod; empty names
+// close them all.
+func (ts *Tunnels) keep(namespace, pod string) {
+	ts.mu.Lock()
+	var stale []*Tunnel
+	for k, t := range ts.m {
+		if k != namespace+"/"+pod {
+			stale = append(stale, t)
+			delete(ts.m, k)
+		}
+	}
+	ts.mu.Unlock()
+	for _, t := range stale {
+		t.Close()
+	}
+}
+
+// Close closes every tunnel.
+func (ts *Tunnels) Close() { ts.keep("", "") }
