@@ -21,6 +21,7 @@ fi
 for c in node npm rg cc make python3; do
   command -v "$c" >/dev/null || { echo "code-server-install: $c is missing (make deps)" >&2; exit 1; }
 done
+mkdir -p "$root/.cache"
 exec 9>"$root/.cache/code-server-$version.lock"
 flock 9
 if [ -e "$stamp" ] && [ -e "$entry" ]; then
