@@ -225,8 +225,9 @@ func throughput(b *testing.B, port, size int) float64 {
 
 // BenchmarkForward compares `mirrord port-forward -L` with `kubectl
 // port-forward` to the same pod port (both through the apiserver and the
-// kubelet): round trip of small messages on one connection (p50/p90), time
-// to the first echoed byte of a new connection, and echo throughput.
+// kubelet), and -L through the agent to the pod's IP: round trip of small
+// messages on one connection (p50/p90), time to the first echoed byte of a
+// new connection, and echo throughput.
 func BenchmarkForward(b *testing.B) {
 	f := setup(b)
 	cfg := f.config(b, nil)
@@ -246,10 +247,23 @@ func BenchmarkForward(b *testing.B) {
 		b.ReportMetric(percentile(firsts, 0.5), "first-byte-ms")
 		b.ReportMetric(mbs/float64(b.N), "MB/s")
 	}
+	// -L to the target pod's own loopback: mirrord goes straight through
+	// the kubelet's port-forward, as kubectl does.
 	b.Run("mirrord", func(b *testing.B) {
 		port := freePort(b)
 		cmd := exec.Command(mirrordBin(b), "port-forward", "-f", cfg, "-t", "deployment/"+echoName,
 			"-L", fmt.Sprintf("%d:localhost:%d", port, echoPort))
+		cmd.Env = append(os.Environ(), f.env()...)
+		fw := startForwarder(b, cmd, regexp.MustCompile(`-L .* ready`), port)
+		defer fw.stop()
+		run(b, fw)
+	})
+	// -L to the pod's IP: through the agent (the path of every
+	// destination other than the target's loopback).
+	b.Run("mirrord-agent", func(b *testing.B) {
+		port := freePort(b)
+		cmd := exec.Command(mirrordBin(b), "port-forward", "-f", cfg, "-t", "deployment/"+echoName,
+			"-L", fmt.Sprintf("%d:%s:%d", port, f.podIP(b, "app="+echoName), echoPort))
 		cmd.Env = append(os.Environ(), f.env()...)
 		fw := startForwarder(b, cmd, regexp.MustCompile(`-L .* ready`), port)
 		defer fw.stop()

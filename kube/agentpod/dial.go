@@ -130,20 +130,37 @@ type stream struct {
 
 func openStreams(conn httpstream.Connection, port int32) (*stream, error) {
 	id := strconv.FormatInt(requestIDs.Add(1), 10)
-	h := http.Header{}
-	h.Set(corev1.StreamType, corev1.StreamTypeError)
-	h.Set(corev1.PortHeader, strconv.Itoa(int(port)))
-	h.Set(corev1.PortForwardRequestIDHeader, id)
-	errStream, err := conn.CreateStream(h)
-	if err != nil {
-		return nil, fmt.Errorf("create error stream: %w", err)
+	header := func(kind string) http.Header {
+		h := http.Header{}
+		h.Set(corev1.StreamType, kind)
+		h.Set(corev1.PortHeader, strconv.Itoa(int(port)))
+		h.Set(corev1.PortForwardRequestIDHeader, id)
+		return h
+	}
+	// The kubelet pairs the two streams by request id, in either order:
+	// they are created at once, so a connection waits for one round trip
+	// to the kubelet, not two (kubectl creates them one after the other).
+	var (
+		errStream, data httpstream.Stream
+		errErr, dataErr error
+		wg              sync.WaitGroup
+	)
+	wg.Go(func() { errStream, errErr = conn.CreateStream(header(corev1.StreamTypeError)) })
+	data, dataErr = conn.CreateStream(header(corev1.StreamTypeData))
+	wg.Wait()
+	if errErr != nil || dataErr != nil {
+		for _, st := range []httpstream.Stream{errStream, data} {
+			if st != nil {
+				_ = st.Reset()
+				conn.RemoveStreams(st)
+			}
+		}
+		if errErr != nil {
+			return nil, fmt.Errorf("create error stream: %w", errErr)
+		}
+		return nil, fmt.Errorf("create data stream: %w", dataErr)
 	}
 	errStream.Close() // we only read from it
-	h.Set(corev1.StreamType, corev1.StreamTypeData)
-	data, err := conn.CreateStream(h)
-	if err != nil {
-		return nil, fmt.Errorf("create data stream: %w", err)
-	}
 	s := &stream{conn: conn, data: data, err: errStream, errReady: make(chan struct{})}
 	go func() {
 		defer close(s.errReady)
