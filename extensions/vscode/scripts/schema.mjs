@@ -1,6 +1,7 @@
-// Writes dist/mirrord-schema.json from `mirrord schema` (the Go CLI), for
-// the jsonValidation contribution. Fails loudly instead of shipping an empty
-// or stale schema.
+// Writes dist/mirrord-schema.json from `mirrord schema` (the Go CLI), packed
+// with the extension as a reference for users and other tools (VS Code's own
+// JSON validation does not use it: docs/vscode.md, "Editing configs"). Fails
+// loudly instead of shipping an empty or stale schema.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
