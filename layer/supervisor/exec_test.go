@@ -472,3 +472,24 @@ func TestWriteModeAndUnixStream(t *testing.T) {
 		t.Fatalf("unix stream: %q", out)
 	}
 }
+
+// TestSupervisorForAnyProgram: with layer_mode supervisor, programs the C
+// layer would serve — curl (glibc's resolver reading the target's
+// /etc/hosts) and python, and a shell script starting them — see the
+// target without LD_PRELOAD.
+func TestSupervisorForAnyProgram(t *testing.T) {
+	for _, bin := range []string{"curl", "python3", "sh"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("no %s", bin)
+		}
+	}
+	p := newPod(t)
+	cfg := map[string]any{"layer_mode": "supervisor"}
+	out, errOut := p.run(cfg, "sh", "-c", `echo "preload=$LD_PRELOAD"
+curl -sS --max-time 10 http://orders.internal/curl; echo
+python3 -c 'import os; print(open("/app/config.yaml").read().strip(), os.environ["REMOTE_ONLY"])'`)
+	want := "preload=\napp: GET /curl\ndb: orders from-the-pod\n"
+	if out != want {
+		t.Fatalf("got:\n%s\nwant:\n%s\nstderr: %s", out, want, errOut)
+	}
+}

@@ -520,6 +520,44 @@ func probeOp(op, arg string) error {
 		_, rerr := os.ReadFile("/remote/x")
 		_, lerr := os.ReadFile("/proc/self/stat")
 		return os.WriteFile(arg, []byte(fmt.Sprintf("remote=%v local=%v", rerr, lerr)), 0o644)
+	case "parallel":
+		// N goroutines (so several threads) at once: remote reads, stats
+		// and connects, each checked
+		n := 0
+		_, _ = fmt.Sscan(arg, &n)
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for g := 0; g < n; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 50; i++ {
+					path := fmt.Sprintf("/remote/g%d/%d", g, i)
+					b, err := os.ReadFile(path)
+					if err != nil || string(b) != "remote:"+path {
+						errs <- fmt.Errorf("%s: %q %v", path, b, err)
+						return
+					}
+					c, err := net.DialTimeout("tcp", "192.0.2.7:80", 10*time.Second)
+					if err != nil {
+						errs <- err
+						return
+					}
+					b, err = io.ReadAll(c)
+					c.Close()
+					if err != nil || string(b) != "via intproxy" {
+						errs <- fmt.Errorf("connect: %q %v", b, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			return err
+		}
+		fmt.Println("parallel ok")
 	case "fds":
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {

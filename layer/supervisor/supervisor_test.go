@@ -335,3 +335,13 @@ func TestAcceptReportsRealPeer(t *testing.T) {
 		t.Fatalf("probe output %q", out)
 	}
 }
+
+// TestConcurrentCalls: 16 goroutines of a Go program (several threads)
+// making remote reads and connects at once each get their own answer.
+func TestConcurrentCalls(t *testing.T) {
+	f := newFakeIntproxy(t)
+	out, _ := supervised(t, f, Config{}, "parallel=16")
+	if out != "parallel ok\n" {
+		t.Fatalf("probe output %q", out)
+	}
+}
