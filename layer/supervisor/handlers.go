@@ -144,7 +144,9 @@ func (s *Supervisor) answer(n *notif, r response, err error) bool {
 	switch {
 	case err != nil:
 		// as the C layer: the intproxy is gone, decide locally
-		s.log.Debug("intproxy request", "pid", n.PID, "err", err)
+		s.lostOnce.Do(func() {
+			s.log.Warn("lost the intproxy: supervised calls run natively from now on", "err", err)
+		})
 		s.cont(n)
 	case r.status == wire.StatusLocal:
 		s.cont(n)

@@ -86,6 +86,7 @@ type Supervisor struct {
 	wg    sync.WaitGroup      // handlers and process watchers
 
 	nNotif, nCont, nAnswered, nDropped atomic.Uint64
+	lostOnce                           sync.Once
 }
 
 // New supervises the listener fd (taking ownership of it).
