@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
 
 	"golang.org/x/sys/unix"
@@ -144,9 +145,11 @@ func (s *Supervisor) answer(n *notif, r response, err error) bool {
 	switch {
 	case err != nil:
 		// as the C layer: the intproxy is gone, decide locally
-		s.lostOnce.Do(func() {
-			s.log.Warn("lost the intproxy: supervised calls run natively from now on", "err", err)
-		})
+		if !errors.Is(err, errProcessGone) {
+			s.lostOnce.Do(func() {
+				s.log.Warn("lost the intproxy: supervised calls run natively from now on", "err", err)
+			})
+		}
 		s.cont(n)
 	case r.status == wire.StatusLocal:
 		s.cont(n)

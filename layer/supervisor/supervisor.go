@@ -459,6 +459,9 @@ func (p *process) dial(st status, first bool) (*ctlConn, error) {
 	return c, nil
 }
 
+// errProcessGone ends a request of a process that exited meanwhile.
+var errProcessGone = errors.New("process gone")
+
 // ask sends a request on an idle control connection (a new one when all
 // are busy: one slow call, such as a subscription, must not hold up the
 // others) and returns the answer.
@@ -466,7 +469,7 @@ func (p *process) ask(frame []byte) (response, error) {
 	p.mu.Lock()
 	if p.gone {
 		p.mu.Unlock()
-		return response{fd: -1}, errors.New("process gone")
+		return response{fd: -1}, errProcessGone
 	}
 	var c *ctlConn
 	if n := len(p.idle); n > 0 {
@@ -493,7 +496,7 @@ func (p *process) ask(frame []byte) (response, error) {
 		p.all = removeConn(p.all, c)
 		if err == nil {
 			closeIf(r.fd)
-			err = errors.New("process gone")
+			err = errProcessGone
 		}
 		return response{fd: -1}, err
 	}
