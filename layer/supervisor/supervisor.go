@@ -494,9 +494,9 @@ func (p *process) ask(frame []byte) (response, error) {
 	if err != nil || p.gone {
 		c.Close()
 		p.all = removeConn(p.all, c)
-		if err == nil {
-			closeIf(r.fd)
-			err = errProcessGone
+		closeIf(r.fd)
+		if p.gone {
+			err = errProcessGone // exited or exec'd meanwhile
 		}
 		return response{fd: -1}, err
 	}
