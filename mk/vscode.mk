@@ -15,7 +15,6 @@
 VSCODE_DIR := extensions/vscode
 VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.mirrord-npm-ci.stamp
 VSCODE_NPM := npm --prefix $(VSCODE_DIR) --loglevel=error --no-audit --no-fund --no-update-notifier
-TEST_EXTRA += vscode-test vscode-real-test
 
 $(VSCODE_STAMP): $(VSCODE_DIR)/package-lock.json
 	@command -v npm >/dev/null || { echo "vscode: npm is missing (make deps)" >&2; exit 1; }
@@ -33,7 +32,6 @@ vscode-test: $(VSCODE_STAMP) build cluster-build images
 vscode-lint: $(VSCODE_STAMP)
 	$(VSCODE_NPM) run --silent lint
 
-lint: vscode-lint
 
 vsix: $(VSCODE_STAMP) build
 	MIRRORD_BIN=$(CURDIR)/$(BIN)/mirrord MIRRORD_LS_BIN=$(CURDIR)/$(BIN)/mirrord-ls VSIX_OUT=$(CURDIR)/$(BIN) \
