@@ -284,7 +284,25 @@ func TestLayerModeOverride(t *testing.T) {
 		t.Fatalf("MIRRORD_LAYER_MODE=auto over the file's preload:\n%s", out)
 	}
 }
-func TestDynamicGoProgram(t *testing.T) { testGoProgram(t, false) }
+func TestDynamicGoProgram(t *testing.T) {
+	testGoProgram(t, false)
+}
+
+// TestCgoResolver: a dynamically linked Go program using glibc's resolver
+// (GODEBUG=netdns=cgo) — getaddrinfo reading the target's /etc/hosts and
+// asking its DNS server, from inside the supervised process.
+func TestCgoResolver(t *testing.T) {
+	p := newPod(t)
+	bin := buildGoProbe(t, false)
+	out, errOut := p.runEnv(nil, []string{"GODEBUG=netdns=cgo+2"}, bin, "lookup=orders.internal", "lookup="+agenttest.AppDNSName)
+	want := "lookup orders.internal " + agenttest.PodIP.String() + "\nlookup " + agenttest.AppDNSName + " " + agenttest.PeerIP.String() + "\n"
+	if out != want {
+		t.Fatalf("got:\n%s\nwant:\n%s\nstderr: %s", out, want, errOut)
+	}
+	if !strings.Contains(errOut, "cgo") {
+		t.Fatalf("the cgo resolver was not used:\n%s", errOut)
+	}
+}
 
 func TestStaticBusybox(t *testing.T) {
 	bb, err := exec.LookPath("busybox")
