@@ -99,6 +99,7 @@ export function activate(context: vscode.ExtensionContext): void {
             log,
             enabled: () => toggle.enabled,
             activeConfig: () => active.path,
+            trusted: () => vscode.workspace.isTrusted,
           },
           token as Cancel | undefined,
         ).then((resolved) => resolved as vscode.DebugConfiguration | undefined);

@@ -8,6 +8,7 @@ import { mergeLaunchEnv, hintsFor, stringEnv } from "./launchEnv";
 import { pickTarget, type PickedTarget } from "./picker";
 import type { ConfigProblem, Discovery } from "./protocol";
 import type { ServerApi } from "./serverApi";
+import { untrustedRefusal } from "./trust";
 import type { Log, Store, Ui } from "./ui";
 
 export interface LaunchDeps {
@@ -20,6 +21,8 @@ export interface LaunchDeps {
   enabled(): boolean;
   /** The active config chosen with "Select active configuration", if any. */
   activeConfig(): string | undefined;
+  /** Whether the user trusts the workspace (vscode.workspace.isTrusted), read at every launch. */
+  trusted(): boolean;
 }
 
 export const OPEN_CONFIG = "Open config";
@@ -40,6 +43,14 @@ export async function resolveLaunch(
   if (!gate.inject) {
     log.info(`launch "${config.name}": not using mirrord (${gate.reason})`);
     return config;
+  }
+  // Restricted Mode: VS Code disables debugging there, but the extension
+  // refuses on its own too, before asking the server anything.
+  const refusal = untrustedRefusal(deps.trusted());
+  if (refusal) {
+    log.warn(`launch "${config.name}": refused, the workspace is not trusted`);
+    void ui.error(refusal);
+    return undefined;
   }
   log.info(`launch "${config.name}" (${config.type}): using mirrord (${gate.reason})`);
   const folder = workspaceFolder ? { workspaceFolder } : {};

@@ -18,3 +18,19 @@ export interface Notifier {
 export function grantTrust(server: Notifier): Promise<void> {
   return server.sendNotification(Method.didChangeWorkspaceTrust, { trusted: true });
 }
+
+/**
+ * The message of a launch refused in an untrusted workspace (VS Code's
+ * Restricted Mode): a session runs the workspace's program with mirrord and
+ * contacts a cluster, which only a trusted workspace may ask for.
+ */
+export const UNTRUSTED_LAUNCH =
+  "mirrord: this workspace is not trusted (Restricted Mode), so mirrord starts no session for it. Trust the workspace (“Workspaces: Manage Workspace Trust”) to launch with mirrord.";
+
+/**
+ * untrustedRefusal is the message that refuses what starts a session or
+ * runs a workspace program, or undefined when the workspace is trusted.
+ */
+export function untrustedRefusal(trusted: boolean): string | undefined {
+  return trusted ? undefined : UNTRUSTED_LAUNCH;
+}

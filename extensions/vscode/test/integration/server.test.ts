@@ -181,6 +181,7 @@ describe("resolveLaunch against mirrord-ls", () => {
     log: new NullLog(),
     enabled: () => true,
     activeConfig: () => (active ? at(active) : undefined),
+    trusted: () => true,
   });
 
   it("a broken active config stops the launch with its error and opens it at the range", async () => {

@@ -5,6 +5,7 @@ import { INJECTED_MARKER, type LaunchConfig } from "../../src/gating";
 import { OPEN_CONFIG, resolveLaunch, type LaunchDeps } from "../../src/launch";
 import type { Discovery, SessionStart, VerifyResult } from "../../src/protocol";
 import type { ServerApi } from "../../src/serverApi";
+import { UNTRUSTED_LAUNCH } from "../../src/trust";
 import { fakeApi, labelled, esc, MemoryStore, NullLog, ScriptedUi } from "./fakes";
 
 const CONFIG = "/w/.mirrord/mirrord.json";
@@ -20,7 +21,7 @@ const started: SessionStart = {
 
 const goLaunch = (env: LaunchConfig["env"] = {}): LaunchConfig => ({ type: "go", request: "launch", name: "api", program: "${workspaceFolder}/cmd/api", env });
 
-function deps(api: ServerApi, ui: ScriptedUi, opts: { enabled?: boolean; active?: string } = {}): LaunchDeps & { log: NullLog } {
+function deps(api: ServerApi, ui: ScriptedUi, opts: { enabled?: boolean; active?: string; trusted?: boolean } = {}): LaunchDeps & { log: NullLog } {
   return {
     api,
     ui,
@@ -28,6 +29,7 @@ function deps(api: ServerApi, ui: ScriptedUi, opts: { enabled?: boolean; active?
     log: new NullLog(),
     enabled: () => opts.enabled ?? true,
     activeConfig: () => opts.active,
+    trusted: () => opts.trusted ?? true,
   };
 }
 
@@ -41,6 +43,48 @@ describe("resolveLaunch", () => {
     const attach = { ...goLaunch({ MIRRORD_ACTIVE: "1" }), request: "attach" };
     assert.equal(await resolveLaunch(attach, "/w", deps(api, new ScriptedUi())), attach);
     assert.equal(api.calls.length, 0);
+  });
+
+  it("refuses a mirrord launch in an untrusted workspace before asking the server anything", async () => {
+    const api = fakeApi({
+      discoverConfig: () => Promise.resolve(found),
+      verifyConfig: () => Promise.resolve(withTarget),
+      startSession: () => Promise.resolve(started),
+    });
+    for (const config of [goLaunch(), goLaunch({ MIRRORD_ACTIVE: "1" })]) {
+      const ui = new ScriptedUi();
+      const d = deps(api, ui, { trusted: false });
+      assert.equal(await resolveLaunch(config, "/w", d), undefined, "the launch is cancelled");
+      assert.deepEqual(ui.messages, [{ level: "error", text: UNTRUSTED_LAUNCH, actions: [] }]);
+      assert.match(UNTRUSTED_LAUNCH, /not trusted \(Restricted Mode\).*Manage Workspace Trust/);
+      assert.deepEqual(ui.progress, [], "no session was started");
+      assert.ok(d.log.lines.some((l) => /^warn: .*refused, the workspace is not trusted/.test(l)), d.log.lines.join("\n"));
+    }
+    assert.deepEqual(api.calls, [], "no request reached the server");
+  });
+
+  it("leaves a launch mirrord does not apply to alone in an untrusted workspace", async () => {
+    const api = fakeApi({});
+    const ui = new ScriptedUi();
+    for (const config of [goLaunch(), goLaunch({ MIRRORD_ACTIVE: "0" })]) {
+      assert.equal(await resolveLaunch(config, "/w", deps(api, ui, { enabled: false, trusted: false })), config);
+    }
+    assert.deepEqual(ui.messages, []);
+    assert.deepEqual(api.calls, []);
+  });
+
+  it("reads the trust at every launch: granted meanwhile, the next launch starts its session", async () => {
+    const api = fakeApi({
+      discoverConfig: () => Promise.resolve(found),
+      verifyConfig: () => Promise.resolve(withTarget),
+      startSession: () => Promise.resolve(started),
+    });
+    let trusted = false;
+    const d = { ...deps(api, new ScriptedUi()), trusted: () => trusted };
+    assert.equal(await resolveLaunch(goLaunch(), "/w", d), undefined);
+    trusted = true;
+    assert.ok(await resolveLaunch(goLaunch(), "/w", d));
+    assert.deepEqual(api.calls.map((c) => c.method), ["discoverConfig", "verifyConfig", "startSession"]);
   });
 
   it("discovers, verifies and starts a session for a config with a target", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { grantTrust, initializationOptions, type Notifier } from "../../src/trust";
+import { grantTrust, initializationOptions, type Notifier, UNTRUSTED_LAUNCH, untrustedRefusal } from "../../src/trust";
 
 describe("workspace trust", () => {
   const cases: { name: string; trusted: boolean }[] = [
@@ -22,5 +22,12 @@ describe("workspace trust", () => {
     };
     await grantTrust(server);
     assert.deepEqual(sent, [{ method: "mirrord/didChangeWorkspaceTrust", params: { trusted: true } }]);
+  });
+});
+
+describe("the launch guard", () => {
+  it("refuses in an untrusted workspace only", () => {
+    assert.equal(untrustedRefusal(true), undefined);
+    assert.equal(untrustedRefusal(false), UNTRUSTED_LAUNCH);
   });
 });
