@@ -20,6 +20,11 @@ export interface CodeServerOptions {
   env?: NodeJS.ProcessEnv;
   /** User settings (settings.json). */
   settings?: Record<string, unknown>;
+  /**
+   * Keep VS Code's workspace trust on: without it the server runs with
+   * --disable-workspace-trust and every folder is trusted.
+   */
+  workspaceTrust?: boolean;
 }
 
 const onSignalHooks: (() => void)[] = [];
@@ -57,7 +62,7 @@ export class CodeServer {
     const log = createWriteStream(logPath);
     const proc = spawn(
       process.execPath,
-      [entry, ...common, "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override"],
+      [entry, ...common, "--disable-telemetry", "--disable-update-check", ...(o.workspaceTrust ? [] : ["--disable-workspace-trust"]), "--disable-getting-started-override"],
       { env, detached: true, stdio: ["ignore", "pipe", "pipe"] },
     );
     const killGroup = (): void => {
