@@ -315,7 +315,10 @@ func (f *fixture) kubectlRun(t testing.TB, args ...string) (string, error) {
 // podExec runs sh -c script in a pod's container through kubectl exec.
 func (f *fixture) podExec(t testing.TB, target, script string) (string, error) {
 	t.Helper()
-	return f.kubectlRun(t, "exec", target, "--", "sh", "-c", script)
+	// The container is named: an agent's ephemeral container left in the
+	// pod spec (they cannot be removed) would make kubectl say which one it
+	// picked, on the output the tests read.
+	return f.kubectlRun(t, "exec", target, "-c", "app", "--", "sh", "-c", script)
 }
 
 // agentsGone waits until no agent pod, Job or Secret of ns's sessions is

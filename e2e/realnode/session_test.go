@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -182,9 +183,19 @@ func TestStartSessionFromLSP(t *testing.T) {
 	if err := c.conn.Notify(ctx, "initialized", map[string]any{}); err != nil {
 		t.Fatal(err)
 	}
-	// The config names a kubeconfig: the session starts only once the
-	// editor says the workspace is trusted (docs/security.md).
-	cfg := f.config(t, nil)
+	// A config that names a kubeconfig of the workspace's own (a copy of
+	// the cluster's): the session starts only once the editor says the
+	// workspace is trusted (docs/security.md). (The cluster's own file is
+	// the user's KUBECONFIG here, which any workspace may use.)
+	kc, err := os.ReadFile(f.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsKubeconfig := filepath.Join(t.TempDir(), "repo.kubeconfig")
+	if err := os.WriteFile(wsKubeconfig, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.config(t, map[string]any{"kubeconfig": wsKubeconfig})
 	var l launch
 	if _, err := c.conn.Call(ctx, "mirrord/startSession", map[string]any{
 		"configPath": cfg, "target": "deployment/" + apiName, "executable": "sh",

@@ -101,7 +101,17 @@ func TestResolve(t *testing.T) {
 	if _, err := cl.BatchV1().Jobs(ns).Create(ctx, cronRun, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	c.CreatePod(t, ns, kubetest.Pod("nightly-run", map[string]string{"app": "nightly"}, nil, "report"))
+	// The job is suspended, so the job controller would adopt a matching
+	// orphan pod and delete it: the pod belongs to another controller (a
+	// config map stands in), which the job controller leaves alone. The
+	// resolver goes by the job's selector.
+	holder, err := cl.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "nightly-holder"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nightlyRun := kubetest.Pod("nightly-run", map[string]string{"app": "nightly"}, nil, "report")
+	nightlyRun.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(holder, corev1.SchemeGroupVersion.WithKind("ConfigMap"))}
+	c.CreatePod(t, ns, nightlyRun)
 
 	// Services: one selecting the multi pod, one without a selector.
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "backend"}, Spec: corev1.ServiceSpec{

@@ -96,8 +96,23 @@ func (s *Supervisor) dispatch(n *notif) func() {
 // subscriptions and writes back its files. A failed execve only costs a
 // new hello.
 func (s *Supervisor) execve(n *notif) {
+	tgid := 0
 	s.mu.Lock()
 	p := s.tids[n.PID]
+	s.mu.Unlock()
+	if p != nil {
+		tgid = p.tgid
+	} else if st, err := readStatus(int(n.PID)); err == nil {
+		tgid = st.tgid
+	}
+	// Other threads of the old image may still call before the exec
+	// replaces them: remember the old comm, so that the new image is told
+	// apart from them (execDone).
+	comm, commErr := readComm(tgid)
+	s.mu.Lock()
+	if tgid != 0 && commErr == nil {
+		s.execing[tgid] = comm
+	}
 	if p != nil {
 		s.forgetLocked(p)
 	}

@@ -83,7 +83,11 @@ type Supervisor struct {
 	mu    sync.Mutex
 	procs map[int]*process    // by tgid
 	tids  map[uint32]*process // by thread id
-	wg    sync.WaitGroup      // handlers and process watchers
+	// execing holds, by tgid, the comm of a process that called execve
+	// and whose new image has not been seen yet: until its comm changes,
+	// a notification may still come from an old image's thread.
+	execing map[int]string
+	wg      sync.WaitGroup // handlers and process watchers
 
 	nNotif, nCont, nAnswered, nDropped atomic.Uint64
 	lostOnce                           sync.Once
@@ -101,7 +105,7 @@ func New(listener int, cfg Config) (*Supervisor, error) {
 	}
 	s := &Supervisor{
 		cfg: cfg, log: cfg.Log, fd: listener, stopR: r, stopW: w, done: make(chan struct{}),
-		procs: map[int]*process{}, tids: map[uint32]*process{},
+		procs: map[int]*process{}, tids: map[uint32]*process{}, execing: map[int]string{},
 	}
 	// Wake the supervised thread on the CPU that answers it (and the
 	// supervisor on the CPU that notified): a notified call is two
@@ -152,7 +156,7 @@ func (s *Supervisor) loop() {
 		for _, p := range s.procs {
 			p.close()
 		}
-		s.procs, s.tids = map[int]*process{}, map[uint32]*process{}
+		s.procs, s.tids, s.execing = map[int]*process{}, map[uint32]*process{}, map[int]string{}
 		s.mu.Unlock()
 		if !s.hup {
 			s.orphaned, s.handoffErr = handoff(s.fd)
@@ -309,6 +313,16 @@ func (s *Supervisor) proc(tid uint32) *process {
 	s.mu.Lock()
 	p := s.tids[tid]
 	s.mu.Unlock()
+	if p != nil && s.execDone(p.tgid) {
+		// p is the old image's, met again by one of its threads between
+		// the execve and the new image's first call: the new image is
+		// introduced afresh.
+		s.mu.Lock()
+		s.forgetLocked(p)
+		s.mu.Unlock()
+		p.closeConns()
+		p = nil
+	}
 	if p != nil {
 		// A thread id other than the leader's can be recycled once that
 		// thread exits (thread exits are not seen here): check it is
@@ -327,6 +341,7 @@ func (s *Supervisor) proc(tid uint32) *process {
 	if err != nil {
 		return nil
 	}
+	s.execDone(st.tgid)
 	s.mu.Lock()
 	p = s.procs[st.tgid]
 	if p != nil {
@@ -538,6 +553,33 @@ func (p *process) close() {
 	}
 }
 
+// execDone reports whether tgid had called execve and its new image now
+// runs (its comm changed); the pending exec is then cleared. While the comm
+// is unchanged (the old image's threads, a failed execve, or an image of
+// the same name) it reports false and keeps checking: one read of
+// /proc/TGID/comm per call, for processes between execve and their new
+// image only.
+func (s *Supervisor) execDone(tgid int) bool {
+	s.mu.Lock()
+	old, pending := s.execing[tgid]
+	s.mu.Unlock()
+	if !pending {
+		return false
+	}
+	if comm, err := readComm(tgid); err == nil && comm == old {
+		return false
+	}
+	s.mu.Lock()
+	delete(s.execing, tgid)
+	s.mu.Unlock()
+	return true
+}
+
+func readComm(tgid int) (string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tgid) + "/comm")
+	return strings.TrimSpace(string(b)), err
+}
+
 // forgetLocked removes p from the maps; s.mu is held.
 func (s *Supervisor) forgetLocked(p *process) {
 	if s.procs[p.tgid] == p {
@@ -566,6 +608,7 @@ func (s *Supervisor) watch(p *process) {
 	}
 	s.mu.Lock()
 	s.forgetLocked(p)
+	delete(s.execing, p.tgid)
 	s.mu.Unlock()
 	p.close()
 }
