@@ -23,10 +23,18 @@ intellij-core: deps
 
 # The tests use non-ASCII file names and environment values: the JVM decodes
 # both with the locale's charset, so the run pins a UTF-8 locale.
-intellij-test: intellij-core build
+# RealClusterTest runs a session on the local cluster's real node: the
+# cluster is started (or reused) here and stopped afterwards only if this
+# target started it.
+INTELLIJ_CLUSTER := $(CURDIR)/.cache/cluster/state
+intellij-test: intellij-core build cluster-build images
+	MIRRORD_CLUSTER_MANAGED_BY=test bash scripts/cluster-up.sh
 	LANG=C.UTF-8 LC_ALL=C.UTF-8 MIRRORD_LS_BIN=$(CURDIR)/$(BIN)/mirrord-ls \
+	  MIRRORD_TEST_KUBECONFIG=$(INTELLIJ_CLUSTER)/admin.kubeconfig MIRRORD_TEST_CLUSTER_ENV=$(INTELLIJ_CLUSTER)/cluster.env \
+	  MIRRORD_TEST_KUBECTL=$(CURDIR)/.cache/cluster/bin/kubectl \
+	  MIRRORD_TEST_BUSYBOX_REF=$(CURDIR)/.cache/images/busybox.ref MIRRORD_TEST_AGENT_REF=$(CURDIR)/.cache/images/mirrord-agent.ref \
 	  java -Xss1m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar $(INTELLIJ_JUNIT) \
 	  --class-path $(INTELLIJ_OUT)/main:$(INTELLIJ_OUT)/test:$(INTELLIJ_GSON) \
 	  --scan-class-path $(INTELLIJ_OUT)/test \
 	  --disable-banner --disable-ansi-colors --details=tree --fail-if-no-tests \
-	  --reports-dir=$(INTELLIJ_OUT)/reports
+	  --reports-dir=$(INTELLIJ_OUT)/reports; rc=$$?; bash scripts/cluster-down.sh --if-unused; exit $$rc
