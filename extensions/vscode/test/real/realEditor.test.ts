@@ -7,7 +7,9 @@
 // (docs/vscode.md).
 
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createInterface } from "node:readline";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -496,6 +498,79 @@ describe("the extension in a real VS Code (code-server + Chromium)", { timeout: 
     await wb.page.keyboard.press("Shift+F5");
     await until("the debug session to end", 60_000, async () => ((await wb.debugging()) ? undefined : true));
     await wb.clearNotifications();
+  });
+
+  it("F5 with a pre-started agent: the debuggee runs with the agent's environment", async (t) => {
+    rmSync(probePath(), { force: true });
+    // A targetless agent on loopback; its own environment is the
+    // "remote" one. The token travels in the environment only.
+    const token = randomBytes(16).toString("hex");
+    const agent = spawn(path.join(path.dirname(VSIX), "mirrord-agent"), ["targetless", "--listen", "127.0.0.1:0", "--linger", "120s"], {
+      env: { ...process.env, MIRRORD_AGENT_TOKEN: token, APP_GREETING: "from the pre-started agent" },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      const addr = await new Promise<string>((resolve, reject) => {
+        let listening = "";
+        const timer = setTimeout(() => reject(new Error("mirrord-agent not ready after 30s")), 30_000);
+        agent.once("exit", (code) => reject(new Error(`mirrord-agent exited with ${String(code)}`)));
+        createInterface({ input: agent.stdout }).on("line", (line) => {
+          if (line.startsWith("listening on ")) listening = line.slice("listening on ".length);
+          if (line.startsWith("agent ready") && listening) {
+            clearTimeout(timer);
+            resolve(listening);
+          }
+        });
+      });
+      mkdirSync(path.join(ws, "prestarted"), { recursive: true });
+      writeFileSync(path.join(ws, "prestarted/mirrord.json"), `${JSON.stringify({ target: "targetless", feature: { env: true, fs: "local" } })}\n`);
+      const launchFile = path.join(ws, ".vscode/launch.json");
+      const launch = JSON.parse(readFileSync(launchFile, "utf8")) as { configurations: object[] };
+      launch.configurations.push({
+        name: "Node probe (pre-started agent)",
+        type: "node",
+        request: "launch",
+        program: "${workspaceFolder}/app.js",
+        env: {
+          PROBE_OUT: "${workspaceFolder}/out/probe.json",
+          MIRRORD_CONFIG_FILE: "${workspaceFolder}/prestarted/mirrord.json",
+          MIRRORD_AGENT_ADDRESS: addr,
+          MIRRORD_AGENT_TOKEN: token,
+        },
+      });
+      writeFileSync(launchFile, `${JSON.stringify(launch, null, 2)}\n`);
+      // VS Code notices the changed launch.json on its own time: open the
+      // list again until it offers the new configuration.
+      await until(
+        "the new launch configuration offered",
+        60_000,
+        async () => {
+          await wb.runCommand("Debug: Select and Start Debugging");
+          const rows = await wb.quickPick(/./);
+          if (rows.some((r) => r.includes("Node probe (pre-started agent)"))) return true;
+          await wb.page.keyboard.press("Escape");
+          return undefined;
+        },
+        1000,
+      );
+      const f5 = Date.now();
+      await wb.pick("Node probe (pre-started agent)", "debug Node probe (pre-started agent)");
+      const probe = await until("the debuggee's probe", 120_000, () => {
+        const p = readProbe();
+        return p?.echo || p?.echoError ? p : undefined;
+      });
+      const running = Date.now();
+      await wb.screenshot("prestarted-running");
+      assert.equal(probe.greeting, "from the pre-started agent", `the agent's environment: ${JSON.stringify(probe)}`);
+      metric(t, `F5 -> debuggee running with mirrord (pre-started agent) ${running - f5} ms`);
+      await wb.runCommand("mirrord: Stop all sessions");
+      await wb.notification("stopped 1 session");
+      await wb.page.keyboard.press("Shift+F5");
+      await until("the debug session to end", 60_000, async () => ((await wb.debugging()) ? undefined : true));
+      await wb.clearNotifications();
+    } finally {
+      agent.kill("SIGTERM");
+    }
   });
 
   it("a config error cancels the launch with a message that opens the config at the error", async () => {
