@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/mirrord-ls/mirrord-ls/internal/relay"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +14,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mirrord-ls/mirrord-ls/internal/relay"
+	"golang.org/x/sys/unix"
 
 	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
@@ -228,8 +231,37 @@ func (p *Proxy) deliver(ctx context.Context, s *subscription) {
 
 func (p *Proxy) serveIncoming(s *subscription, in *protocol.IncomingConn) {
 	defer in.Close()
-	d := net.Dialer{Timeout: deliverTimeout}
+	// The connection's real peer is recorded under its local port before
+	// it connects: the app may accept it (and ask who called, OpAccepted)
+	// as soon as the handshake completes.
+	var local uint16
+	peer, perr := netip.ParseAddrPort(in.Info.Remote)
+	d := net.Dialer{Timeout: deliverTimeout, Control: func(network, _ string, rc syscall.RawConn) error {
+		if perr != nil {
+			return nil
+		}
+		var err error
+		cerr := rc.Control(func(fd uintptr) {
+			local, err = bindEphemeral(int(fd), network)
+			if err == nil {
+				p.mu.Lock()
+				p.peers[local] = peer
+				p.mu.Unlock()
+			}
+		})
+		if cerr != nil {
+			return cerr
+		}
+		return err
+	}}
 	c, err := d.Dial("tcp", s.target.String())
+	if local != 0 {
+		defer func() {
+			p.mu.Lock()
+			delete(p.peers, local)
+			p.mu.Unlock()
+		}()
+	}
 	if err != nil {
 		p.log.Warn("deliver incoming connection", "to", s.target, "err", err)
 		return
@@ -237,17 +269,6 @@ func (p *Proxy) serveIncoming(s *subscription, in *protocol.IncomingConn) {
 	conn := c.(*net.TCPConn)
 	defer conn.Close()
 	_ = conn.SetNoDelay(true)
-	local := conn.LocalAddr().(*net.TCPAddr).AddrPort().Port()
-	if peer, err := netip.ParseAddrPort(in.Info.Remote); err == nil {
-		p.mu.Lock()
-		p.peers[local] = peer
-		p.mu.Unlock()
-		defer func() {
-			p.mu.Lock()
-			delete(p.peers, local)
-			p.mu.Unlock()
-		}()
-	}
 	switch {
 	case in.Info.HTTP:
 		p.serveHTTP(in, conn)
@@ -299,4 +320,27 @@ func badGateway(req *http.Request) *http.Response {
 		StatusCode: http.StatusBadGateway, ProtoMajor: 1, ProtoMinor: 1, Request: req,
 		Header: http.Header{"Content-Type": {"text/plain"}}, Body: http.NoBody,
 	}
+}
+
+// bindEphemeral binds the socket fd to a port of the kernel's choosing on
+// every address of its family ("tcp4" or "tcp6") and returns the port.
+func bindEphemeral(fd int, network string) (uint16, error) {
+	var sa unix.Sockaddr = &unix.SockaddrInet4{}
+	if network == "tcp6" {
+		sa = &unix.SockaddrInet6{}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return 0, fmt.Errorf("bind the delivery socket: %w", err)
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		return 0, fmt.Errorf("delivery socket address: %w", err)
+	}
+	switch a := got.(type) {
+	case *unix.SockaddrInet4:
+		return uint16(a.Port), nil
+	case *unix.SockaddrInet6:
+		return uint16(a.Port), nil
+	}
+	return 0, fmt.Errorf("delivery socket address of type %T", got)
 }
