@@ -380,12 +380,11 @@ func (r *Redirector) dialApp(orig netip.AddrPort) (*net.TCPConn, error) {
 // steals a port still reaches the target's own app on it, as with the
 // iptables rules (which exempt the agent's group).
 func (r *Redirector) DialOutgoing(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error) {
-	sk, ok := r.cfg.Steer.(*SkLookup)
 	dst, err := netip.ParseAddrPort(address)
-	if !ok || network != "tcp" || err != nil {
+	if network != "tcp" || err != nil {
 		return r.cfg.NS.DialContext(ctx, d, network, address)
 	}
-	c, err := sk.DialExempt(ctx, r.cfg.NS, d, dst)
+	c, err := r.cfg.Steer.DialExempt(ctx, r.cfg.NS, d, dst)
 	if err != nil {
 		return nil, err
 	}

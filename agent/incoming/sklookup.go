@@ -324,10 +324,9 @@ func (s *SkLookup) DialApp(ctx context.Context, ns netns.Namespace, orig netip.A
 	return c, nil
 }
 
-// DialExempt dials dst over TCP from inside ns like d would, exempt from
-// the steering when dst is an address of the namespace (the agent's
-// outgoing connections on behalf of a client reach the target's app, as
-// the iptables rules' group exemption let them).
+// DialExempt implements Steering: the socket is registered in the bypass
+// map when dst is an address of the namespace (as the iptables rules'
+// group exemption lets the agent's connections pass).
 func (s *SkLookup) DialExempt(ctx context.Context, ns netns.Namespace, d *net.Dialer, dst netip.AddrPort) (*net.TCPConn, error) {
 	return s.dialExempt(ctx, ns, d, dst, false)
 }

@@ -45,6 +45,11 @@ type Steering interface {
 	// DialApp connects to the target's app at orig from inside ns, past
 	// the steering.
 	DialApp(ctx context.Context, ns netns.Namespace, orig netip.AddrPort) (*net.TCPConn, error)
+	// DialExempt dials dst over TCP from inside ns like d would, past the
+	// steering when dst is an address of the namespace (a client's
+	// outgoing connection reaches the target's app even on a port it
+	// steals).
+	DialExempt(ctx context.Context, ns netns.Namespace, d *net.Dialer, dst netip.AddrPort) (*net.TCPConn, error)
 }
 
 // IPTablesSteering steers with ipt's nat REDIRECT rules. The agent's
@@ -90,6 +95,16 @@ func (s *iptSteering) DialApp(ctx context.Context, ns netns.Namespace, orig neti
 	c, err := ns.DialContext(ctx, &d, "tcp4", orig.String())
 	if err != nil {
 		return nil, fmt.Errorf("pass through to %s: %w", orig, err)
+	}
+	return c.(*net.TCPConn), nil
+}
+
+// DialExempt implements Steering: the agent's group is exempt from the
+// rules, so a plain dial passes them.
+func (s *iptSteering) DialExempt(ctx context.Context, ns netns.Namespace, d *net.Dialer, dst netip.AddrPort) (*net.TCPConn, error) {
+	c, err := ns.DialContext(ctx, d, "tcp", dst.String())
+	if err != nil {
+		return nil, err
 	}
 	return c.(*net.TCPConn), nil
 }
