@@ -90,10 +90,7 @@ func killDuringTraffic(t *testing.T, pod *agenttest.Pod, peer, target netns.Name
 	if mode == protocol.ModeSteal {
 		serveStolen(ctx, t, sub)
 	}
-	want := "app: GET /stolen"
-	if mode == protocol.ModeSteal {
-		want = "stolen: /stolen"
-	}
+	want := answer(mode, "/stolen")
 	if got, err := httpGet(ctx, peer, podURL+"/stolen", time.Second); err != nil || got != want {
 		t.Fatalf("kill %d: through the agent: %q, %v; want %q\n%s", i, got, err, want, a.Log())
 	}

@@ -52,6 +52,28 @@ func serveStolen(ctx context.Context, t *testing.T, sub *protocol.Subscription) 
 	}()
 }
 
+// steal subscribes c to an unfiltered steal of port and answers its
+// connections with serveStolen.
+func steal(ctx context.Context, t *testing.T, c *protocol.Client, port uint16) *protocol.Subscription {
+	t.Helper()
+	sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: port, Mode: protocol.ModeSteal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveStolen(ctx, t, sub)
+	return sub
+}
+
+// answer is what a GET of path answers through a port subscribed in mode
+// when the stealer serves it with serveStolen: the client's answer for a
+// steal, the app's for a mirror.
+func answer(mode protocol.Mode, path string) string {
+	if mode == protocol.ModeSteal {
+		return "stolen: " + path
+	}
+	return "app: GET " + path
+}
+
 // redirects are the agent arguments of each way of steering (see
 // agent.Config.Redirect).
 var redirects = []struct {
@@ -407,11 +429,7 @@ func TestContainerID(t *testing.T) {
 	if err != nil || env["IN_CONTAINER"] != "yes" {
 		t.Fatalf("env of the container's process = %v, %v", env, err)
 	}
-	sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveStolen(ctx, t, sub)
+	steal(ctx, t, c, 80)
 	if out, err := pod.Curl(ctx, podURL+"/c"); err != nil || out != "stolen: /c" {
 		t.Fatalf("steal through --container-id: %q, %v", out, err)
 	}
@@ -446,11 +464,10 @@ func TestChainsOfKilledAgentRemovedByNext(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := "app: GET /before"
 			if tt.mode == protocol.ModeSteal {
 				serveStolen(ctx, t, sub)
-				want = "stolen: /before"
 			}
+			want := answer(tt.mode, "/before")
 			if out, err := pod.Curl(ctx, podURL+"/before"); err != nil || out != want {
 				t.Fatalf("before the kill: %q, %v; want %q", out, err, want)
 			}
@@ -485,12 +502,7 @@ func TestChainsOfKilledAgentRemovedByNext(t *testing.T) {
 				t.Fatalf("after the next agent started: %q, %v", out, err)
 			}
 			// And it serves incoming traffic itself.
-			c2 := b.Client(t)
-			sub2, err := c2.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal})
-			if err != nil {
-				t.Fatal(err)
-			}
-			serveStolen(ctx, t, sub2)
+			steal(ctx, t, b.Client(t), 80)
 			if out, err := pod.Curl(ctx, podURL+"/next"); err != nil || out != "stolen: /next" {
 				t.Fatalf("steal through the next agent: %q, %v", out, err)
 			}
@@ -505,11 +517,7 @@ func TestChainsOfLiveAgentKept(t *testing.T) {
 	ctx := testCtx(t)
 	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: []string{"--redirect", "iptables"}})
 	c := a.Client(t)
-	sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveStolen(ctx, t, sub)
+	steal(ctx, t, c, 80)
 	b := agenttest.StartAgent(t, pod, agenttest.AgentOptions{NoWait: true})
 	if code := b.Wait(30 * time.Second); code != agent.ExitDirty {
 		t.Fatalf("second agent on a target with a live agent: exit code %d, want %d\n%s", code, agent.ExitDirty, b.Log())
@@ -535,11 +543,7 @@ func TestOutgoingReachesAppWhileStolen(t *testing.T) {
 			a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{Extra: rd.args})
 			c := a.Client(t)
 			ctx := testCtx(t)
-			sub, err := c.Subscribe(ctx, protocol.SubscribeRequest{Port: 80, Mode: protocol.ModeSteal})
-			if err != nil {
-				t.Fatal(err)
-			}
-			serveStolen(ctx, t, sub)
+			steal(ctx, t, c, 80)
 			if out, err := pod.Curl(ctx, podURL+"/in"); err != nil || out != "stolen: /in" {
 				t.Fatalf("incoming while stolen: %q, %v", out, err)
 			}
