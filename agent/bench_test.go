@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
-	"github.com/mirrord-ls/mirrord-ls/agent/netns"
 )
 
 // BenchmarkRelay compares, side by side in one run, a TCP connection to a
@@ -29,11 +28,7 @@ func BenchmarkRelay(b *testing.B) {
 	pod := agenttest.NewPod(b, agenttest.PodOptions{})
 	a := agenttest.StartAgent(b, pod, agenttest.AgentOptions{})
 	c := a.Client(b)
-	ns, err := netns.Open("/run/netns/" + pod.Target)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ns.Close()
+	ns := openNetns(b, pod.Target)
 	ctx := context.Background()
 	sinkRelay := startSocat(b, pod, 17009, agenttest.AppSinkPort)
 	echoRelay := startSocat(b, pod, 17007, agenttest.AppEchoPort)

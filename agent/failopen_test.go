@@ -44,16 +44,8 @@ func TestFailOpenWholeAgentKilled(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := agenttest.NewPod(t, agenttest.PodOptions{})
-			peer, err := netns.Open("/run/netns/" + pod.Peer)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
-			target, err := netns.Open("/run/netns/" + pod.Target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer target.Close()
+			peer := openNetns(t, pod.Peer)
+			target := openNetns(t, pod.Target)
 			kills := failOpenKills
 			if testing.Short() {
 				kills = 3

@@ -52,6 +52,18 @@ func serveStolen(ctx context.Context, t *testing.T, sub *protocol.Subscription) 
 	}()
 }
 
+// openNetns opens the network namespace name (a Pod's Target or Peer) for
+// the rest of the test.
+func openNetns(t testing.TB, name string) netns.Namespace {
+	t.Helper()
+	ns, err := netns.Open("/run/netns/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	return ns
+}
+
 // steal subscribes c to an unfiltered steal of port and answers its
 // connections with serveStolen.
 func steal(ctx context.Context, t *testing.T, c *protocol.Client, port uint16) *protocol.Subscription {
@@ -231,11 +243,7 @@ func TestFilteredPortPassesNonHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	peer, err := netns.Open("/run/netns/" + pod.Peer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	peer := openNetns(t, pod.Peer)
 	for _, msg := range []string{"ping\n", "\x16\x03\x01binary"} {
 		conn, err := peer.DialContext(ctx, nil, "tcp", fmt.Sprintf("%s:%d", agenttest.PodIP, agenttest.AppEchoPort))
 		if err != nil {
@@ -569,11 +577,7 @@ func TestOutgoingReachesAppWhileStolen(t *testing.T) {
 // is told is the IPv6 one.
 func TestStealIPv6(t *testing.T) {
 	pod := agenttest.NewPod(t, agenttest.PodOptions{})
-	target, err := netns.Open("/run/netns/" + pod.Target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
+	target := openNetns(t, pod.Target)
 	a := agenttest.StartAgent(t, pod, agenttest.AgentOptions{})
 	c := a.Client(t)
 	ctx := testCtx(t)
