@@ -105,29 +105,35 @@ func (f *Forwarder) serveLocal(ctx context.Context, route LocalRoute, c net.Conn
 	cancel()
 	f.rep.Connf("-L %s %s from %s -> %s (%s) via %s: connected in %s", c.LocalAddr(), name, c.RemoteAddr(), route.Dest(), dest, where, time.Since(start).Round(time.Microsecond))
 
+	f.relayLocal(name, c, remote, buf[:n], rerr, start)
+}
+
+// relayLocal carries an -L connection whose first bytes (first) were
+// already sent to remote; rerr is the error of the read that got them
+// (io.EOF: the local side already ended its writes).
+func (f *Forwarder) relayLocal(name string, c net.Conn, remote io.ReadWriteCloser, first []byte, rerr error, start time.Time) {
 	var wrapOut, wrapIn func(io.Writer) io.Writer
 	if f.rep.Level() >= Data {
 		wrapOut = func(w io.Writer) io.Writer {
-			return &dumpWriter{w: w, r: f.rep, conn: "-L " + name, dir: '>', off: int64(n)}
+			return &dumpWriter{w: w, r: f.rep, conn: "-L " + name, dir: '>', off: int64(len(first))}
 		}
 		wrapIn = func(w io.Writer) io.Writer { return &dumpWriter{w: w, r: f.rep, conn: "-L " + name, dir: '<'} }
-		f.rep.dump("-L "+name, '>', 0, buf[:n])
+		f.rep.dump("-L "+name, '>', 0, first)
 	}
 	if rerr != nil {
-		// The local side already ended its writes (io.EOF): pass it on and
-		// only carry the answer.
-		_ = remote.CloseWrite()
+		// Pass the end of the local writes on and only carry the answer.
+		_ = relay.CloseWrite(remote)
 		var w io.Writer = c
 		if wrapIn != nil {
 			w = wrapIn(c)
 		}
 		in, err := io.Copy(w, remote)
 		remote.Close()
-		f.connDone(name, c, int64(n), in, err, start)
+		f.connDone(name, c, int64(len(first)), in, err, start)
 		return
 	}
 	res := relay.Pipe(c, remote, relay.Options{WrapAB: wrapOut, WrapBA: wrapIn})
-	f.connDone(name, c, int64(n)+res.AB, res.BA, res.Err, start)
+	f.connDone(name, c, int64(len(first))+res.AB, res.BA, res.Err, start)
 }
 
 func (f *Forwarder) connDone(name string, c net.Conn, out, in int64, err error, start time.Time) {
@@ -170,31 +176,11 @@ func (f *Forwarder) serveDirect(ctx context.Context, cancel context.CancelFunc, 
 	}
 	cancel()
 	f.rep.Connf("-L %s %s from %s -> %s via port-forward to pod %s/%s: connected in %s", c.LocalAddr(), name, c.RemoteAddr(), route.Dest(), pod.Pod.Namespace, pod.Pod.Name, time.Since(start).Round(time.Microsecond))
-	var wrapOut, wrapIn func(io.Writer) io.Writer
-	if f.rep.Level() >= Data {
-		wrapOut = func(w io.Writer) io.Writer {
-			return &dumpWriter{w: w, r: f.rep, conn: "-L " + name, dir: '>', off: int64(len(first))}
-		}
-		wrapIn = func(w io.Writer) io.Writer { return &dumpWriter{w: w, r: f.rep, conn: "-L " + name, dir: '<'} }
-		f.rep.dump("-L "+name, '>', 0, first)
-	}
 	if _, err := remote.Write(first); err != nil {
 		remote.Close()
 		f.fail(c, "-L %s %s: send to pod %s/%s: %v", c.LocalAddr(), name, pod.Pod.Namespace, pod.Pod.Name, err)
 		return true
 	}
-	if rerr != nil {
-		_ = relay.CloseWrite(remote)
-		var w io.Writer = c
-		if wrapIn != nil {
-			w = wrapIn(c)
-		}
-		in, err := io.Copy(w, remote)
-		remote.Close()
-		f.connDone(name, c, int64(len(first)), in, err, start)
-		return true
-	}
-	res := relay.Pipe(c, remote, relay.Options{WrapAB: wrapOut, WrapBA: wrapIn})
-	f.connDone(name, c, int64(len(first))+res.AB, res.BA, res.Err, start)
+	f.relayLocal(name, c, remote, first, rerr, start)
 	return true
 }

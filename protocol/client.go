@@ -76,15 +76,10 @@ func (c *Client) Close() error { return c.sess.Close() }
 // Done is closed when the connection to the agent ends.
 func (c *Client) Done() <-chan struct{} { return c.sess.Done() }
 
-// roundTrip opens a stream, sends req, reads the response (and its data)
-// and returns the still-open stream.
-func (c *Client) roundTrip(ctx context.Context, req *Request, maxData int) (*Stream, *Response, []byte, error) {
-	return c.roundTripSending(ctx, req, maxData, nil)
-}
-
-// roundTripSending is roundTrip that sends early, the first bytes of the
-// stream's payload, right behind the request.
-func (c *Client) roundTripSending(ctx context.Context, req *Request, maxData int, early []byte) (*Stream, *Response, []byte, error) {
+// roundTrip opens a stream, sends req (followed by early, the first raw
+// bytes of the stream's payload, when not nil), reads the response (and its
+// data) and returns the still-open stream.
+func (c *Client) roundTrip(ctx context.Context, req *Request, maxData int, early []byte) (*Stream, *Response, []byte, error) {
 	if err := req.Validate(); err != nil {
 		return nil, nil, nil, err
 	}
@@ -93,7 +88,7 @@ func (c *Client) roundTripSending(ctx context.Context, req *Request, maxData int
 		return nil, nil, nil, fmt.Errorf("%s: %w", req.Kind, err)
 	}
 	stop := watchContext(ctx, st)
-	resp, data, err := exchangeSending(st, req, maxData, early)
+	resp, data, err := exchange(st, req, nil, early, maxData)
 	if stopErr := stop(); stopErr != nil {
 		err = stopErr
 	}
@@ -110,7 +105,7 @@ func (c *Client) roundTripSending(ctx context.Context, req *Request, maxData int
 
 // call is roundTrip for one-shot kinds: the stream is closed afterwards.
 func (c *Client) call(ctx context.Context, req *Request, maxData int) (*Response, []byte, error) {
-	st, resp, data, err := c.roundTrip(ctx, req, maxData)
+	st, resp, data, err := c.roundTrip(ctx, req, maxData, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -118,24 +113,13 @@ func (c *Client) call(ctx context.Context, req *Request, maxData int) (*Response
 	return resp, data, nil
 }
 
-// exchange writes one message and reads the answer.
-func exchange(rw io.ReadWriter, header any, data []byte, maxData int) (*Response, []byte, error) {
-	if err := WriteMessage(rw, header, data); err != nil {
+// exchange writes one message followed by early, the first raw bytes of
+// the stream's payload (nil for most requests), in one write, and reads the
+// answer.
+func exchange(rw io.ReadWriter, header any, data, early []byte, maxData int) (*Response, []byte, error) {
+	if err := writeMessage(rw, header, data, early); err != nil {
 		return nil, nil, err
 	}
-	return readResponse(rw, maxData)
-}
-
-// exchangeSending writes a message without data followed by early, raw
-// payload bytes, in one write, and reads the answer.
-func exchangeSending(rw io.ReadWriter, header any, maxData int, early []byte) (*Response, []byte, error) {
-	if err := writeMessage(rw, header, nil, early); err != nil {
-		return nil, nil, err
-	}
-	return readResponse(rw, maxData)
-}
-
-func readResponse(rw io.ReadWriter, maxData int) (*Response, []byte, error) {
 	var resp Response
 	out, err := ReadMessage(rw, &resp, maxData)
 	if err != nil {
@@ -223,7 +207,7 @@ func (c *Client) DialUnix(ctx context.Context, path string) (*Conn, error) {
 }
 
 func (c *Client) dialStream(ctx context.Context, kind Kind, req ConnectRequest, early []byte) (*Conn, error) {
-	st, resp, _, err := c.roundTripSending(ctx, &Request{Kind: kind, Connect: &req}, 1, early)
+	st, resp, _, err := c.roundTrip(ctx, &Request{Kind: kind, Connect: &req}, 1, early)
 	if err != nil {
 		return nil, err
 	}

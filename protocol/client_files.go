@@ -103,7 +103,7 @@ func (c *Client) Access(ctx context.Context, path string) error {
 // OpenFile opens path with Linux open flags (O* constants) and mode. The
 // returned File holds a stream; Close it.
 func (c *Client) OpenFile(ctx context.Context, path string, flags int, mode uint32) (*File, error) {
-	st, resp, _, err := c.roundTrip(ctx, &Request{Kind: KindOpen, File: &FileRequest{Op: OpOpen, Path: path, Flags: flags, Mode: mode}}, 1)
+	st, resp, _, err := c.roundTrip(ctx, &Request{Kind: KindOpen, File: &FileRequest{Op: OpOpen, Path: path, Flags: flags, Mode: mode}}, 1, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (f *File) OpenStat() *Stat { return f.stat }
 func (f *File) do(req HandleRequest, data []byte, maxData int) (*FileResponse, []byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	resp, out, err := exchange(f.st, req, data, maxData)
+	resp, out, err := exchange(f.st, req, data, nil, maxData)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %s: %w", req.Op, f.path, err)
 	}

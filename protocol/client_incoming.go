@@ -61,7 +61,7 @@ func (c *Client) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscrip
 	c.mu.Lock()
 	c.subs[req.ID] = sub
 	c.mu.Unlock()
-	st, _, _, err := c.roundTrip(ctx, &Request{Kind: KindSubscribe, Subscribe: &req}, 1)
+	st, _, _, err := c.roundTrip(ctx, &Request{Kind: KindSubscribe, Subscribe: &req}, 1, nil)
 	if err != nil {
 		c.removeSub(req.ID)
 		return nil, err

@@ -198,9 +198,15 @@ func (s *session) output() string {
 func (f *fixture) startExec(t testing.TB, cfg string, args []string, cmd ...string) *session {
 	t.Helper()
 	full := append(append([]string{"exec", "-f", cfg}, args...), "--")
-	full = append(full, cmd...)
+	return f.startMirrord(t, append(full, cmd...)...)
+}
+
+// startMirrord starts the mirrord CLI with args in its own process group,
+// collecting its output; it is stopped when the test ends (or by stop).
+func (f *fixture) startMirrord(t testing.TB, args ...string) *session {
+	t.Helper()
 	s := &session{done: make(chan error, 1)}
-	s.cmd = exec.Command(mirrordBin(t), full...)
+	s.cmd = exec.Command(mirrordBin(t), args...)
 	s.cmd.Env = append(os.Environ(), f.env()...)
 	s.cmd.Stdout, s.cmd.Stderr = s, s
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -6,10 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,17 +53,8 @@ func TestPortForward(t *testing.T) {
 
 	lport := freePort(t)
 	cfg := f.config(t, map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": "steal"}}})
-	s := &session{done: make(chan error, 1)}
-	s.cmd = exec.Command(mirrordBin(t), "port-forward", "-f", cfg, "-t", "deployment/"+apiName,
+	s := f.startMirrord(t, "port-forward", "-f", cfg, "-t", "deployment/"+apiName,
 		"-L", fmt.Sprintf("%d:%s:80", lport, ordersName), "-R", fmt.Sprintf("%d:%d", appPort, local))
-	s.cmd.Env = append(os.Environ(), f.env()...)
-	s.cmd.Stdout, s.cmd.Stderr = s, s
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	defer s.stop(t)
 	s.waitOutput(t, "-R ", 2*time.Minute)
 	s.waitOutput(t, "ready", 2*time.Minute)
 
@@ -90,21 +78,7 @@ func TestPortForward(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	old, err := readyPod(ctx, f.c, f.ns, "app="+apiName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zero := int64(0)
-	if err := f.c.Client.CoreV1().Pods(f.ns).Delete(ctx, old.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 2*time.Minute, func() string {
-		p, err := readyPod(ctx, f.c, f.ns, "app="+apiName)
-		if err != nil || p.Name == old.Name {
-			return "no replacement pod for " + old.Name
-		}
-		return ""
-	})
+	f.replacePod(t, ctx, "app="+apiName)
 	check("second")
 	s.stop(t)
 	f.agentsGone(t, f.ns)
@@ -136,17 +110,8 @@ func echoOnce(port int, msg string) (string, error) {
 func TestPortForwardPodLoopback(t *testing.T) {
 	f := setup(t)
 	lport := freePort(t)
-	s := &session{done: make(chan error, 1)}
-	s.cmd = exec.Command(mirrordBin(t), "port-forward", "-v", "-f", f.config(t, nil), "-t", "deployment/"+echoName,
+	s := f.startMirrord(t, "port-forward", "-v", "-f", f.config(t, nil), "-t", "deployment/"+echoName,
 		"-L", fmt.Sprintf("%d:localhost:%d", lport, echoPort))
-	s.cmd.Env = append(os.Environ(), f.env()...)
-	s.cmd.Stdout, s.cmd.Stderr = s, s
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	defer s.stop(t)
 	s.waitOutput(t, "ready", 2*time.Minute)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -170,7 +135,17 @@ func TestPortForwardPodLoopback(t *testing.T) {
 	if strings.Contains(s.output(), "going through the agent") {
 		t.Fatalf("a connection fell back to the agent:\n%s", s.output())
 	}
-	old, err := readyPod(ctx, f.c, f.ns, "app="+echoName)
+	f.replacePod(t, ctx, "app="+echoName)
+	check("second")
+	s.stop(t)
+	f.agentsGone(t, f.ns)
+}
+
+// replacePod deletes the ready pod selected by selector at once and waits
+// until its controller has a ready replacement.
+func (f *fixture) replacePod(t testing.TB, ctx context.Context, selector string) {
+	t.Helper()
+	old, err := readyPod(ctx, f.c, f.ns, selector)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,13 +154,10 @@ func TestPortForwardPodLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Minute, func() string {
-		p, err := readyPod(ctx, f.c, f.ns, "app="+echoName)
+		p, err := readyPod(ctx, f.c, f.ns, selector)
 		if err != nil || p.Name == old.Name {
 			return "no replacement pod for " + old.Name
 		}
 		return ""
 	})
-	check("second")
-	s.stop(t)
-	f.agentsGone(t, f.ns)
 }

@@ -110,6 +110,15 @@ func (t *Tunnel) open(port int32) (*stream, error) {
 // Done is closed when the tunnel's connection has ended.
 func (t *Tunnel) Done() <-chan bool { return t.conn.CloseChan() }
 
+func (t *Tunnel) ended() bool {
+	select {
+	case <-t.Done():
+		return true
+	default:
+		return false
+	}
+}
+
 // Close ends the tunnel and every connection through it.
 func (t *Tunnel) Close() error { return t.conn.Close() }
 
@@ -249,29 +258,23 @@ func NewTunnels(cfg *rest.Config) *Tunnels {
 	return &Tunnels{cfg: cfg, m: map[string]*Tunnel{}}
 }
 
-// DialPod opens a connection to port on the pod's loopback.
+// DialPod opens a connection to port on the pod's loopback. A tunnel that
+// turns out to have ended is opened again, once.
 func (ts *Tunnels) DialPod(ctx context.Context, namespace, pod string, port uint16) (io.ReadWriteCloser, error) {
 	key := namespace + "/" + pod
-	for attempt := 0; ; attempt++ {
-		t, err := ts.tunnel(ctx, key, namespace, pod)
-		if err != nil {
-			return nil, err
-		}
-		s, err := t.DialPort(int32(port))
-		if err == nil {
-			return s, nil
-		}
-		select {
-		case <-t.Done():
-			// The tunnel had ended: drop it and open a new one, once.
-			ts.drop(key, t)
-			if attempt == 0 {
-				continue
-			}
-		default:
-		}
+	t, err := ts.tunnel(ctx, key, namespace, pod)
+	if err != nil {
 		return nil, err
 	}
+	s, err := t.DialPort(int32(port))
+	if err == nil || !t.ended() {
+		return s, err
+	}
+	ts.drop(key, t)
+	if t, err = ts.tunnel(ctx, key, namespace, pod); err != nil {
+		return nil, err
+	}
+	return t.DialPort(int32(port))
 }
 
 func (ts *Tunnels) tunnel(ctx context.Context, key, namespace, pod string) (*Tunnel, error) {
@@ -279,12 +282,10 @@ func (ts *Tunnels) tunnel(ctx context.Context, key, namespace, pod string) (*Tun
 	t := ts.m[key]
 	ts.mu.Unlock()
 	if t != nil {
-		select {
-		case <-t.Done():
-			ts.drop(key, t)
-		default:
+		if !t.ended() {
 			return t, nil
 		}
+		ts.drop(key, t)
 	}
 	t, err := OpenTunnel(ctx, ts.cfg, namespace, pod)
 	if err != nil {
