@@ -35,9 +35,6 @@ func NewIPTables(ns netns.Namespace, id string, ownerGID int) *IPTables {
 // later agent can remove them once o is provably gone (see Owners).
 func (t *IPTables) SetOwner(o Owner) { t.owner = o.Comment() }
 
-// Chains returns the names of the two chains.
-func (t *IPTables) Chains() (in, out string) { return t.in, t.out }
-
 func (t *IPTables) run(ctx context.Context, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -128,7 +125,7 @@ func (t *IPTables) RemoveRedirect(ctx context.Context, port, to uint16) error {
 // Remove unhooks, flushes and deletes both chains; missing chains are not
 // an error.
 func (t *IPTables) Remove(ctx context.Context) error {
-	return t.removeChains(ctx, []string{t.in, t.out})
+	return t.RemoveChains(ctx, []string{t.in, t.out})
 }
 
 // Owners returns the recorded owner of every chain with ChainPrefix that
@@ -156,21 +153,17 @@ func (t *IPTables) Owners(ctx context.Context) (map[string]Owner, error) {
 	return owners, nil
 }
 
-// RemoveChains removes the named chains like Remove.
-func (t *IPTables) RemoveChains(ctx context.Context, chains []string) error {
-	return t.removeChains(ctx, chains)
-}
-
 // RemoveAll removes every chain with ChainPrefix (a previous agent's).
 func (t *IPTables) RemoveAll(ctx context.Context) error {
 	chains, err := t.List(ctx)
 	if err != nil {
 		return err
 	}
-	return t.removeChains(ctx, chains)
+	return t.RemoveChains(ctx, chains)
 }
 
-func (t *IPTables) removeChains(ctx context.Context, chains []string) error {
+// RemoveChains removes the named chains like Remove.
+func (t *IPTables) RemoveChains(ctx context.Context, chains []string) error {
 	rules, err := t.run(ctx, "-S")
 	if err != nil {
 		return err

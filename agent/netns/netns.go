@@ -75,9 +75,6 @@ func (n Namespace) Fd() (*os.File, error) {
 	return os.NewFile(uintptr(fd), n.path), nil
 }
 
-// Path is the path the namespace was opened from ("" for the own one).
-func (n Namespace) Path() string { return n.path }
-
 // Run calls fn on an OS thread that is inside the namespace and returns its
 // error. fn runs on its own goroutine, so a thread that cannot switch back
 // is discarded with that goroutine and never reused.
