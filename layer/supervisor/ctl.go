@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mirrord-ls/mirrord-ls/layer/fspolicy"
 	"github.com/mirrord-ls/mirrord-ls/layer/wire"
 )
 
@@ -113,28 +114,9 @@ func closeIf(fd int) {
 // helloInfo is what the intproxy tells a process in its hello answer.
 type helloInfo struct {
 	flags uint32
-	rules []rule
-}
-
-type rule struct {
-	kind, act uint8
-	s         string
-}
-
-// match is fspolicy.Rule.Match: case-insensitive.
-func (r rule) match(path string) bool {
-	p, s := strings.ToLower(path), strings.ToLower(r.s)
-	switch r.kind {
-	case wire.RulePrefix:
-		return strings.HasPrefix(p, s)
-	case wire.RuleSuffix:
-		return strings.HasSuffix(p, s)
-	case wire.RuleContains:
-		return strings.Contains(p, s)
-	case wire.RuleExact:
-		return p == s
-	}
-	return false
+	// rules are the fast path rules, their strings lowercased (the match
+	// is case-insensitive).
+	rules []fspolicy.Rule
 }
 
 var errBadAnswer = errors.New("malformed intproxy answer")
@@ -156,7 +138,7 @@ func parseHello(body []byte) (helloInfo, error) {
 		if len(b) < 4+l {
 			return h, errBadAnswer
 		}
-		h.rules = append(h.rules, rule{kind: b[0], act: b[1], s: string(b[4 : 4+l])})
+		h.rules = append(h.rules, fspolicy.Rule{Kind: b[0], Act: b[1], S: strings.ToLower(string(b[4 : 4+l]))})
 		b = b[4+l:]
 	}
 	return h, nil

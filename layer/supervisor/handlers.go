@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -130,9 +131,10 @@ func (p *process) pathLocal(path string) bool {
 		return true
 	}
 	if p.hello.flags&wire.FlagFSFast != 0 {
+		path = strings.ToLower(path) // once, not once a rule
 		for _, r := range p.hello.rules {
-			if r.match(path) {
-				return r.act == wire.ActLocal
+			if r.Match(path) {
+				return r.Act == wire.ActLocal
 			}
 		}
 	}
@@ -178,6 +180,27 @@ func (s *Supervisor) answer(n *notif, r response, err error) bool {
 	return false
 }
 
+// askOK checks that n is still pending, asks the intproxy and installs the
+// common answers (answer); ok is true for an OK answer, whose body the
+// caller acts on (an fd in it is closed).
+func (s *Supervisor) askOK(n *notif, p *process, frame []byte) (response, bool) {
+	if !s.checked(n) {
+		return response{fd: -1}, false
+	}
+	r, err := p.ask(frame)
+	closeIf(r.fd)
+	return r, s.answer(n, r, err)
+}
+
+// wireStr is the string of a u16-length-prefixed body (ok false when
+// the body is short).
+func wireStr(b []byte) ([]byte, bool) {
+	if len(b) < 2 || len(b) < 2+int(binary.LittleEndian.Uint16(b)) {
+		return nil, false
+	}
+	return b[2 : 2+int(binary.LittleEndian.Uint16(b))], true
+}
+
 func (s *Supervisor) open(n *notif, p *process, pathAddr, flags, mode uint64) func() {
 	path, ok := s.pathArg(n, p, pathAddr)
 	if !ok {
@@ -221,17 +244,13 @@ func (s *Supervisor) stat(n *notif, p *process, pathAddr, buf uint64, follow, st
 	if !ok {
 		return nil
 	}
+	var f uint8
+	if follow {
+		f = 1
+	}
 	return func() {
-		if !s.checked(n) {
-			return
-		}
-		var f uint8
-		if follow {
-			f = 1
-		}
-		r, err := p.ask(wire.NewRequest(wire.OpStat).U8(f).Str(path).Frame())
-		closeIf(r.fd)
-		if !s.answer(n, r, err) {
+		r, ok := s.askOK(n, p, wire.NewRequest(wire.OpStat).U8(f).Str(path).Frame())
+		if !ok {
 			return
 		}
 		st, ok := decodeStat(r.body)
@@ -279,12 +298,7 @@ func (s *Supervisor) pathOp(n *notif, p *process, kind uint8, pathAddr, newAddr,
 		return nil
 	}
 	return func() {
-		if !s.checked(n) {
-			return
-		}
-		r, err := p.ask(wire.NewRequest(wire.OpPath).U8(kind).U32(uint32(mode)).Str(path).Str(newPath).Frame())
-		closeIf(r.fd)
-		if s.answer(n, r, err) {
+		if _, ok := s.askOK(n, p, wire.NewRequest(wire.OpPath).U8(kind).U32(uint32(mode)).Str(path).Str(newPath).Frame()); ok {
 			s.ret(n, 0)
 		}
 	}
@@ -296,12 +310,7 @@ func (s *Supervisor) access(n *notif, p *process, pathAddr, mode uint64) func() 
 		return nil
 	}
 	return func() {
-		if !s.checked(n) {
-			return
-		}
-		r, err := p.ask(wire.NewRequest(wire.OpAccess).U32(uint32(mode)).Str(path).Frame())
-		closeIf(r.fd)
-		if s.answer(n, r, err) {
+		if _, ok := s.askOK(n, p, wire.NewRequest(wire.OpAccess).U32(uint32(mode)).Str(path).Frame()); ok {
 			s.ret(n, 0)
 		}
 	}
@@ -313,19 +322,15 @@ func (s *Supervisor) readlink(n *notif, p *process, pathAddr, buf, size uint64) 
 		return nil
 	}
 	return func() {
-		if !s.checked(n) {
+		r, ok := s.askOK(n, p, wire.NewRequest(wire.OpReadLink).Str(path).Frame())
+		if !ok {
 			return
 		}
-		r, err := p.ask(wire.NewRequest(wire.OpReadLink).Str(path).Frame())
-		closeIf(r.fd)
-		if !s.answer(n, r, err) {
-			return
-		}
-		if len(r.body) < 2 || len(r.body) < 2+int(binary.LittleEndian.Uint16(r.body)) {
+		target, ok := wireStr(r.body)
+		if !ok {
 			s.fail(n, unix.EIO)
 			return
 		}
-		target := r.body[2 : 2+int(binary.LittleEndian.Uint16(r.body))]
 		if int(size) <= 0 {
 			s.fail(n, unix.EINVAL)
 			return
@@ -385,6 +390,27 @@ func (p *process) socket(fd uint64) (socket, error) {
 
 func (sk socket) close() { closeIf(sk.fd) }
 
+// socketIno is socket and its inode, which keys the process's listeners,
+// peers and subscriptions.
+func (p *process) socketIno(fd uint64) (socket, uint64, error) {
+	sk, err := p.socket(fd)
+	if err != nil {
+		return sk, 0, err
+	}
+	ino, err := inode(sk.fd)
+	if err != nil {
+		sk.close()
+		return socket{fd: -1}, 0, err
+	}
+	return sk, ino, nil
+}
+
+func inode(fd int) (uint64, error) {
+	var st unix.Stat_t
+	err := unix.Fstat(fd, &st)
+	return st.Ino, err
+}
+
 func isLoopback(a netip.Addr) bool {
 	a = a.Unmap()
 	return a.IsLoopback() || a.IsUnspecified()
@@ -428,12 +454,8 @@ func (s *Supervisor) connect(n *notif, p *process, fd, addr, size uint64) func()
 			s.cont(n)
 			return
 		}
-		if !s.checked(n) {
-			return
-		}
-		r, err := p.ask(wire.NewRequest(wire.OpConnect).U8(proto).Addr(sa.Addr).Frame())
-		closeIf(r.fd)
-		if !s.answer(n, r, err) {
+		r, ok := s.askOK(n, p, wire.NewRequest(wire.OpConnect).U8(proto).Addr(sa.Addr).Frame())
+		if !ok {
 			return
 		}
 		via, ok := decodeAddr(r.body)
@@ -471,19 +493,14 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 		return nil
 	}
 	return func() {
-		sk, err := p.socket(fd)
+		sk, ino, err := p.socketIno(fd)
 		if err != nil {
 			s.cont(n)
 			return
 		}
 		defer sk.close()
-		var st unix.Stat_t
-		if unix.Fstat(sk.fd, &st) != nil {
-			s.cont(n)
-			return
-		}
 		p.mu.Lock()
-		port, ok := p.subscribed[st.Ino]
+		port, ok := p.subscribed[ino]
 		p.mu.Unlock()
 		fl, err := unix.FcntlInt(uintptr(sk.fd), unix.F_GETFL, 0)
 		if !ok || err != nil || fl&unix.O_NONBLOCK == 0 {
@@ -492,13 +509,7 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 		}
 		var size int
 		if addr != 0 {
-			var lb [4]byte
-			if r, err := readMem(n.PID, lenAddr, lb[:]); err != nil || r != 4 {
-				s.cont(n) // let the kernel fail it
-				return
-			}
-			if size = int(int32(binary.LittleEndian.Uint32(lb[:]))); size < 0 {
-				s.fail(n, unix.EINVAL)
+			if size, ok = s.sockLen(n, lenAddr); !ok {
 				return
 			}
 		}
@@ -522,14 +533,9 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 				}
 			}
 		}
-		if addr != 0 && peer.IsValid() {
-			raw := sockaddrBytes(sk.domain, peer)
-			var lb [4]byte
-			binary.LittleEndian.PutUint32(lb[:], uint32(len(raw)))
-			if writeMem(n.PID, addr, raw[:min(size, len(raw))]) != nil || writeMem(n.PID, lenAddr, lb[:]) != nil {
-				s.fail(n, unix.EFAULT)
-				return
-			}
+		if addr != 0 && peer.IsValid() && writeSockaddr(n.PID, addr, lenAddr, size, sk.domain, peer) != nil {
+			s.fail(n, unix.EFAULT)
+			return
 		}
 		s.sendFD(n, nfd, flags&unix.SOCK_CLOEXEC != 0)
 	}
@@ -540,15 +546,15 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 const maxPeers = 4096
 
 func (p *process) rememberPeer(fd int, peer netip.AddrPort) {
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil {
+	ino, err := inode(fd)
+	if err != nil {
 		return
 	}
 	p.mu.Lock()
 	if len(p.peers) >= maxPeers {
 		clear(p.peers)
 	}
-	p.peers[st.Ino] = peer
+	p.peers[ino] = peer
 	p.mu.Unlock()
 }
 
@@ -563,44 +569,57 @@ func (s *Supervisor) getpeername(n *notif, p *process, fd, addr, lenAddr uint64)
 		s.cont(n)
 		return
 	}
-	sk, err := p.socket(fd)
+	sk, ino, err := p.socketIno(fd)
 	if err != nil {
 		s.cont(n)
 		return
 	}
 	defer sk.close()
-	var st unix.Stat_t
-	if unix.Fstat(sk.fd, &st) != nil {
-		s.cont(n)
-		return
-	}
 	p.mu.Lock()
-	peer, ok := p.peers[st.Ino]
+	peer, ok := p.peers[ino]
 	p.mu.Unlock()
 	if !ok {
 		s.cont(n)
 		return
 	}
-	var lb [4]byte
-	if r, err := readMem(n.PID, lenAddr, lb[:]); err != nil || r != 4 {
-		s.cont(n)
+	size, ok := s.sockLen(n, lenAddr)
+	if !ok || !s.checked(n) {
 		return
 	}
-	raw := sockaddrBytes(sk.domain, peer)
-	size := int(int32(binary.LittleEndian.Uint32(lb[:])))
-	if size < 0 {
-		s.fail(n, unix.EINVAL)
-		return
-	}
-	if !s.checked(n) {
-		return
-	}
-	binary.LittleEndian.PutUint32(lb[:], uint32(len(raw)))
-	if writeMem(n.PID, addr, raw[:min(size, len(raw))]) != nil || writeMem(n.PID, lenAddr, lb[:]) != nil {
+	if writeSockaddr(n.PID, addr, lenAddr, size, sk.domain, peer) != nil {
 		s.fail(n, unix.EFAULT)
 		return
 	}
 	s.ret(n, 0)
+}
+
+// sockLen reads the socklen_t at addr; ok is false when the call was
+// answered: continued when it cannot be read (the kernel fails it),
+// EINVAL when negative.
+func (s *Supervisor) sockLen(n *notif, addr uint64) (int, bool) {
+	var lb [4]byte
+	if r, err := readMem(n.PID, addr, lb[:]); err != nil || r != 4 {
+		s.cont(n)
+		return 0, false
+	}
+	size := int(int32(binary.LittleEndian.Uint32(lb[:])))
+	if size < 0 {
+		s.fail(n, unix.EINVAL)
+		return 0, false
+	}
+	return size, true
+}
+
+// writeSockaddr writes a's struct sockaddr at addr, cut to size bytes,
+// and its whole length at lenAddr, as accept and getpeername return it.
+func writeSockaddr(tid uint32, addr, lenAddr uint64, size, domain int, a netip.AddrPort) error {
+	raw := sockaddrBytes(domain, a)
+	var lb [4]byte
+	binary.LittleEndian.PutUint32(lb[:], uint32(len(raw)))
+	if err := writeMem(tid, addr, raw[:min(size, len(raw))]); err != nil {
+		return err
+	}
+	return writeMem(tid, lenAddr, lb[:])
 }
 
 // sockaddrBytes is struct sockaddr_in or sockaddr_in6 (v4-mapped in an
@@ -655,20 +674,16 @@ func (s *Supervisor) connectUnix(n *notif, p *process, fd, addr, size uint64) fu
 			s.cont(n)
 			return
 		}
-		if !s.checked(n) {
+		r, ok := s.askOK(n, p, wire.NewRequest(wire.OpConnect).U8(wire.ProtoUnix).U8(wire.FamUnix).Str(string(path)).Frame())
+		if !ok {
 			return
 		}
-		r, err := p.ask(wire.NewRequest(wire.OpConnect).U8(wire.ProtoUnix).U8(wire.FamUnix).Str(string(path)).Frame())
-		closeIf(r.fd)
-		if !s.answer(n, r, err) {
-			return
-		}
-		if len(r.body) < 2 || len(r.body) < 2+int(binary.LittleEndian.Uint16(r.body)) {
+		via, ok := wireStr(r.body)
+		if !ok {
 			s.fail(n, unix.EIO)
 			return
 		}
-		via := string(r.body[2 : 2+int(binary.LittleEndian.Uint16(r.body))])
-		if err := unix.Connect(sk.fd, &unix.SockaddrUnix{Name: via}); err != nil {
+		if err := unix.Connect(sk.fd, &unix.SockaddrUnix{Name: string(via)}); err != nil {
 			s.fail(n, errnoOf(err))
 			return
 		}
@@ -711,17 +726,13 @@ func (s *Supervisor) bind(n *notif, p *process, fd, addr, size uint64) func() {
 			s.cont(n)
 			return
 		}
-		var st unix.Stat_t
-		if err := unix.Fstat(sk.fd, &st); err != nil {
+		ino, err := inode(sk.fd)
+		if err != nil {
 			s.cont(n)
 			return
 		}
-		if !s.checked(n) {
-			return
-		}
-		r, err := p.ask(wire.NewRequest(wire.OpBind).Addr(sa.Addr).Frame())
-		closeIf(r.fd)
-		if !s.answer(n, r, err) {
+		r, ok := s.askOK(n, p, wire.NewRequest(wire.OpBind).Addr(sa.Addr).Frame())
+		if !ok {
 			return
 		}
 		if len(r.body) < 3 {
@@ -738,7 +749,7 @@ func (s *Supervisor) bind(n *notif, p *process, fd, addr, size uint64) func() {
 			return
 		}
 		p.mu.Lock()
-		p.listeners[st.Ino] = sa.Addr.Port()
+		p.listeners[ino] = sa.Addr.Port()
 		p.mu.Unlock()
 		s.ret(n, 0)
 	}
@@ -746,20 +757,15 @@ func (s *Supervisor) bind(n *notif, p *process, fd, addr, size uint64) func() {
 
 func (s *Supervisor) listen(n *notif, p *process, fd, backlog uint64) func() {
 	return func() {
-		sk, err := p.socket(fd)
+		sk, ino, err := p.socketIno(fd)
 		if err != nil {
 			s.cont(n)
 			return
 		}
 		defer sk.close()
-		var st unix.Stat_t
-		if err := unix.Fstat(sk.fd, &st); err != nil {
-			s.cont(n)
-			return
-		}
 		p.mu.Lock()
-		port, ok := p.listeners[st.Ino]
-		delete(p.listeners, st.Ino)
+		port, ok := p.listeners[ino]
+		delete(p.listeners, ino)
 		p.mu.Unlock()
 		if !ok {
 			s.cont(n) // not bound through the supervisor
@@ -786,7 +792,7 @@ func (s *Supervisor) listen(n *notif, p *process, fd, backlog uint64) func() {
 		}
 		if s.answer(n, r, err) {
 			p.mu.Lock()
-			p.subscribed[st.Ino] = actual.Port()
+			p.subscribed[ino] = actual.Port()
 			p.mu.Unlock()
 			s.ret(n, 0)
 		}
