@@ -14,6 +14,7 @@ import (
 
 	"github.com/mirrord-ls/mirrord-ls/internal/registry"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
+	"github.com/mirrord-ls/mirrord-ls/layer/supervisor"
 	"github.com/mirrord-ls/mirrord-ls/session/handoff"
 )
 
@@ -35,6 +36,8 @@ const (
 type intproxyProc struct {
 	pid      int
 	socket   string
+	attach   string // where static and Go programs attach to the supervisor ("" unsupported)
+	bin      string // the mirrord binary: the exec wrapper
 	log      string
 	dir      string
 	sessions string // the session registry it registers in
@@ -114,7 +117,13 @@ func (st *starter) startIntproxy(ctx context.Context, id string, s settings.Sett
 	if ho.ConfigPath != "" {
 		env[envConfigFile] = ho.ConfigPath
 	}
-	cmd := exec.Command(bin, "intproxy", "--listen", sock)
+	args := []string{"intproxy", "--listen", sock}
+	attach := ""
+	if supervisor.Supported {
+		attach = filepath.Join(dir, "supervisor.sock")
+		args = append(args, "--supervisor-listen", attach)
+	}
+	cmd := exec.Command(bin, args...)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -129,7 +138,7 @@ func (st *starter) startIntproxy(ctx context.Context, id string, s settings.Sett
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s intproxy: %w", bin, err)
 	}
-	p := &intproxyProc{pid: cmd.Process.Pid, socket: sock, log: logPath, dir: dir, sessions: sessions, proc: cmd.Process, done: make(chan struct{})}
+	p := &intproxyProc{pid: cmd.Process.Pid, socket: sock, attach: attach, bin: bin, log: logPath, dir: dir, sessions: sessions, proc: cmd.Process, done: make(chan struct{})}
 	line := make(chan string, 1)
 	go func() {
 		l, _ := bufio.NewReader(out).ReadString('\n')

@@ -26,6 +26,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/internal/version"
 	"github.com/mirrord-ls/mirrord-ls/layer/envmerge"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
+	"github.com/mirrord-ls/mirrord-ls/layer/supervisor"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 	"github.com/mirrord-ls/mirrord-ls/schema"
 	"github.com/mirrord-ls/mirrord-ls/session/handoff"
@@ -236,6 +237,13 @@ func (st *starter) run(ctx context.Context) (*Launch, error) {
 	env[EnvPreload] = prependList(layer, inherited)
 	env[EnvLayerAddr] = proc.socket
 	env[EnvResolvedConfig] = resolvedCfg
+	if proc.attach != "" {
+		// the C layer hands static and Go programs to the supervisor
+		// (layer/supervisor/attach.go)
+		env[supervisor.EnvAttachAddr] = proc.attach
+		env[supervisor.EnvExecWrapper] = proc.bin
+		env[supervisor.EnvLayerMode] = rc.Config.LayerMode
+	}
 	unset := merged.Unset
 	if unset == nil {
 		unset = []string{}

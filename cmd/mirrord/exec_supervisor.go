@@ -80,7 +80,8 @@ func withoutLayer(env []string) []string {
 // supervised starts child under the supervisor; stop ends supervising
 // after the child exited.
 func startSupervised(child *exec.Cmd, launch *session.Launch, stderr io.Writer) (stop func(), err error) {
-	child.Env = withoutLayer(child.Env)
+	// the marker keeps a C layer that something re-adds inert
+	child.Env = append(withoutLayer(child.Env), supervisor.EnvSupervised+"=1")
 	pend, err := supervisor.Prepare(child)
 	if err != nil {
 		return nil, err

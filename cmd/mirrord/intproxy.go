@@ -17,6 +17,7 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/internal/version"
 	"github.com/mirrord-ls/mirrord-ls/layer/intproxy"
 	"github.com/mirrord-ls/mirrord-ls/layer/settings"
+	"github.com/mirrord-ls/mirrord-ls/layer/supervisor"
 	"github.com/mirrord-ls/mirrord-ls/protocol"
 	"github.com/mirrord-ls/mirrord-ls/session/handoff"
 )
@@ -32,7 +33,7 @@ const (
 )
 
 func newIntproxyCmd() *cobra.Command {
-	var listen string
+	var listen, supervise string
 	cmd := &cobra.Command{
 		Use:    "intproxy",
 		Short:  "Serve the layers of one session (started by mirrord exec)",
@@ -42,7 +43,7 @@ func newIntproxyCmd() *cobra.Command {
 			if listen == "" {
 				listen = os.Getenv(envLayerAddr)
 			}
-			err := runIntproxy(cmd.Context(), listen, cmd.OutOrStdout())
+			err := runIntproxy(cmd.Context(), listen, supervise, cmd.OutOrStdout())
 			if err != nil {
 				fmt.Fprintln(cmd.OutOrStdout(), intproxyFailure+err.Error())
 			}
@@ -50,12 +51,15 @@ func newIntproxyCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "unix socket path for layers (default $"+envLayerAddr+")")
+	cmd.Flags().StringVar(&supervise, "supervisor-listen", "", "unix socket path where programs attach to the seccomp supervisor (none when empty)")
 	return cmd
 }
 
 // runIntproxy connects to the agent, announces readiness on ready (one
-// line, then it is closed by the parent) and serves until idle.
-func runIntproxy(ctx context.Context, listen string, ready io.Writer) error {
+// line, then it is closed by the parent) and serves until idle; with
+// supervise, static and Go programs started with the launch environment
+// attach there to a seccomp supervisor (layer/supervisor).
+func runIntproxy(ctx context.Context, listen, supervise string, ready io.Writer) error {
 	if listen == "" {
 		return fmt.Errorf("no layer socket: pass --listen or set %s", envLayerAddr)
 	}
@@ -99,6 +103,14 @@ func runIntproxy(ctx context.Context, listen string, ready io.Writer) error {
 		} else {
 			defer host.Close()
 			cfg.Registry = host
+		}
+	}
+	if supervise != "" {
+		att, err := supervisor.ServeAttach(supervise, supervisor.Config{Intproxy: listen, Log: log})
+		if err != nil {
+			log.Warn("static and Go programs of editor launches will run without mirrord", "err", err)
+		} else {
+			defer att.Close()
 		}
 	}
 	log.Info("serving layers", "socket", listen, "agent", s.Agent.Address)

@@ -70,18 +70,29 @@ func BenchmarkNotifiedLocal(b *testing.B) {
 
 // BenchmarkSupervisedOpen: the supervisor alone (a fake intproxy, no
 // agent): a Go program's open+close of a default-local path, natively and
-// notified; and getppid, which the filter lets through.
+// notified; and getppid, which the filter lets through. Beside it, the
+// kernel's floor on this machine: testdata/notifyfloor, a C supervisor
+// that does nothing but receive, read the path and continue.
 func BenchmarkSupervisedOpen(b *testing.B) {
 	f := newFakeIntproxy(b)
 	self, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
-	native, sv := map[string]float64{}, map[string]float64{}
+	floorBin := filepath.Join(b.TempDir(), "notifyfloor")
+	if out, err := exec.Command("gcc", "-O2", "-o", floorBin, "testdata/notifyfloor/notifyfloor.c").CombinedOutput(); err != nil {
+		b.Fatalf("gcc: %v: %s", err, out)
+	}
+	native, sv, floor := map[string]float64{}, map[string]float64{}, map[string]float64{}
 	for i := 0; i < b.N; i++ {
+		out, err := exec.Command(floorBin, "20000").Output()
+		if err != nil {
+			b.Fatalf("notifyfloor: %v", err)
+		}
+		keepMin(floor, metrics(b, string(out)))
 		cmd := exec.Command(self, "openbench=20000")
 		cmd.Env = append(os.Environ(), envProbe+"=1")
-		out, err := cmd.Output()
+		out, err = cmd.Output()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -92,6 +103,7 @@ func BenchmarkSupervisedOpen(b *testing.B) {
 	b.ReportMetric(native["open_ns"], "native-open-ns")
 	b.ReportMetric(sv["open_ns"], "supervisor-open-ns")
 	b.ReportMetric(sv["open_ns"]-native["open_ns"], "extra-open-ns")
+	b.ReportMetric(floor["open_ns"]-floor["native_ns"], "kernel-floor-extra-open-ns")
 	b.ReportMetric(native["getppid_ns"], "native-unnotified-ns")
 	b.ReportMetric(sv["getppid_ns"], "supervisor-unnotified-ns")
 }

@@ -56,7 +56,10 @@ func drain(listener int) {
 			return
 		}
 		if pfd[0].Revents&unix.POLLIN == 0 {
-			return // POLLHUP: the last supervised process exited
+			if pfd[0].Revents&unix.POLLHUP != 0 {
+				return // the last supervised process exited
+			}
+			continue // POLLERR: a signal interrupted the check
 		}
 		var n notif
 		if err := ioctlPtr(listener, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)); err != nil {

@@ -99,7 +99,7 @@ func (s *Supervisor) dispatch(n *notif) func() {
 func (s *Supervisor) execve(n *notif) {
 	tgid := 0
 	s.mu.Lock()
-	p := s.tids[n.PID]
+	p := s.tids[n.PID].p
 	s.mu.Unlock()
 	if p != nil {
 		tgid = p.tgid
@@ -107,12 +107,15 @@ func (s *Supervisor) execve(n *notif) {
 		tgid = st.tgid
 	}
 	// Other threads of the old image may still call before the exec
-	// replaces them: remember the old comm, so that the new image is told
-	// apart from them (execDone).
-	comm, commErr := readComm(tgid)
+	// replaces them: watch one, so that the new image is told apart from
+	// them (execDone).
+	var w uint32
+	if tgid != 0 {
+		w = execWatch(tgid, n.PID)
+	}
 	s.mu.Lock()
-	if tgid != 0 && commErr == nil {
-		s.execing[tgid] = comm
+	if w != 0 {
+		s.execing[tgid] = w
 	}
 	if p != nil {
 		s.forgetLocked(p)

@@ -500,6 +500,10 @@ func probeOp(op, arg string) error {
 			best = min(best, time.Since(t0))
 		}
 		fmt.Printf("getppid_ns %.1f\n", float64(best.Nanoseconds())/float64(n*10))
+	case "pid":
+		fmt.Printf("pid %d\n", os.Getpid())
+	case "env":
+		fmt.Printf("env %s=%s\n", arg, os.Getenv(arg))
 	case "exec":
 		// become PATH (a link to this binary) running the rest
 		path, rest, _ := strings.Cut(arg, ",")

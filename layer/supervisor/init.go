@@ -25,6 +25,11 @@ const envInit = "_MIRRORD_SUPERVISOR_INIT"
 // Elsewhere it does nothing.
 func MaybeInit() {
 	maybeDrain()
+	if target, ok := os.LookupEnv(envAttach); ok {
+		err := runAttachExec(target)
+		fmt.Fprintf(os.Stderr, "mirrord: cannot run %s: %v\n", target, err)
+		os.Exit(127)
+	}
 	v, ok := os.LookupEnv(envInit)
 	if !ok {
 		return

@@ -38,10 +38,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -77,16 +79,20 @@ type Supervisor struct {
 	err   error
 	hup   bool // no task used the filter any more
 
+	stopping atomic.Bool // Close was called: the receiver only continues
+	busy     sync.Mutex  // held by the receiver while it dispatches
+
 	orphaned   bool
 	handoffErr error
 
 	mu    sync.Mutex
-	procs map[int]*process    // by tgid
-	tids  map[uint32]*process // by thread id
-	// execing holds, by tgid, the comm of a process that called execve
+	procs map[int]*process     // by tgid
+	tids  map[uint32]threadRef // by thread id
+	// execing holds, by tgid, the thread whose end shows that a
+	// multi-threaded process's execve has completed (execWatch)
 	// and whose new image has not been seen yet: until its comm changes,
 	// a notification may still come from an old image's thread.
-	execing map[int]string
+	execing map[int]uint32
 	wg      sync.WaitGroup // handlers and process watchers
 
 	nNotif, nCont, nAnswered, nDropped atomic.Uint64
@@ -105,7 +111,7 @@ func New(listener int, cfg Config) (*Supervisor, error) {
 	}
 	s := &Supervisor{
 		cfg: cfg, log: cfg.Log, fd: listener, stopR: r, stopW: w, done: make(chan struct{}),
-		procs: map[int]*process{}, tids: map[uint32]*process{}, execing: map[int]string{},
+		procs: map[int]*process{}, tids: map[uint32]threadRef{}, execing: map[int]uint32{},
 	}
 	// Wake the supervised thread on the CPU that answers it (and the
 	// supervisor on the CPU that notified): a notified call is two
@@ -150,13 +156,14 @@ func (s *Supervisor) Orphaned() bool {
 }
 
 func (s *Supervisor) loop() {
+	var ended chan error
 	defer func() {
 		s.wg.Wait()
 		s.mu.Lock()
 		for _, p := range s.procs {
 			p.close()
 		}
-		s.procs, s.tids, s.execing = map[int]*process{}, map[uint32]*process{}, map[int]string{}
+		s.procs, s.tids, s.execing = map[int]*process{}, map[uint32]threadRef{}, map[int]uint32{}
 		s.mu.Unlock()
 		if !s.hup {
 			s.orphaned, s.handoffErr = handoff(s.fd)
@@ -166,36 +173,70 @@ func (s *Supervisor) loop() {
 		s.stopW.Close()
 		close(s.done)
 	}()
-	pfd := []unix.PollFd{
-		{Fd: int32(s.fd), Events: unix.POLLIN},
-		{Fd: int32(s.stopR.Fd()), Events: unix.POLLIN},
+	// The receiver blocks in SECCOMP_IOCTL_NOTIF_RECV itself, with no
+	// poll before it: a notified call costs the kernel's two wake-ups and
+	// this goroutine's work, nothing more. It owns a duplicate of the
+	// listener, because a blocked RECV cannot be interrupted (Go's signal
+	// handlers restart it): after Close it only lets calls run natively,
+	// as the hand-off helper does, and it ends when no task uses the
+	// filter any more.
+	rfd, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		s.err = fmt.Errorf("duplicate the seccomp listener: %w", err)
+		return
 	}
+	ended = make(chan error, 1)
+	go s.receive(rfd, ended)
+	stop := make(chan struct{})
+	go func() {
+		var b [1]byte
+		_, _ = s.stopR.Read(b[:]) // Close wrote, or the pipe closed
+		close(stop)
+	}()
+	select {
+	case err := <-ended:
+		if err == nil {
+			s.hup = true // no task uses the filter any more
+		} else {
+			s.err = err
+		}
+	case <-stop:
+		// wait out a dispatch in progress: after it, the receiver
+		// touches neither s.fd nor s.wg
+		s.busy.Lock()
+		s.stopping.Store(true)
+		s.busy.Unlock()
+	}
+}
+
+// receive answers notifications until no task uses the filter (nil) or
+// RECV fails (the error); it closes fd.
+func (s *Supervisor) receive(fd int, ended chan<- error) {
+	// one thread: the kernel wakes it on the notifying CPU
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer unix.Close(fd)
 	for {
-		pfd[0].Revents, pfd[1].Revents = 0, 0
-		if _, err := unix.Poll(pfd, -1); err != nil {
-			if err == unix.EINTR {
-				continue
-			}
-			s.err = fmt.Errorf("poll the seccomp listener: %w", err)
-			return
-		}
-		if pfd[1].Revents != 0 {
-			return
-		}
-		if pfd[0].Revents&unix.POLLIN == 0 {
-			if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
-				s.hup = true
-				return // no task uses the filter any more
-			}
-			continue
-		}
 		var n notif
-		if err := ioctlPtr(s.fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)); err != nil {
-			if err == unix.EINTR || err == unix.ENOENT {
-				continue // the task went away between poll and recv
+		if err := ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)); err != nil {
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.ENOENT && !listenerHup(fd):
+				continue // the task went away before it was received
+			case err == unix.ENOENT:
+				ended <- nil
+			default:
+				ended <- fmt.Errorf("receive a seccomp notification: %w", err)
 			}
-			s.err = fmt.Errorf("receive a seccomp notification: %w", err)
 			return
+		}
+		s.busy.Lock()
+		if s.stopping.Load() {
+			s.busy.Unlock()
+			r := notifResp{ID: n.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+			_ = ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&r))
+			continue
 		}
 		s.nNotif.Add(1)
 		if slow := s.dispatch(&n); slow != nil {
@@ -205,6 +246,26 @@ func (s *Supervisor) loop() {
 				slow()
 			}()
 		}
+		s.busy.Unlock()
+	}
+}
+
+// listenerHup reports whether no task uses the listener's filter
+// (POLLHUP; POLLERR only means a signal interrupted the check).
+func listenerHup(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd)}}
+	for {
+		pfd[0].Revents = 0
+		if _, err := unix.Poll(pfd, 0); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return false
+		}
+		if pfd[0].Revents&unix.POLLERR != 0 && pfd[0].Revents&unix.POLLHUP == 0 {
+			continue
+		}
+		return pfd[0].Revents&unix.POLLHUP != 0
 	}
 }
 
@@ -311,8 +372,9 @@ type process struct {
 // on first sight; nil when the thread is gone.
 func (s *Supervisor) proc(tid uint32) *process {
 	s.mu.Lock()
-	p := s.tids[tid]
+	ref := s.tids[tid]
 	s.mu.Unlock()
+	p := ref.p
 	if p != nil && s.execDone(p.tgid) {
 		// p is the old image's, met again by one of its threads between
 		// the execve and the new image's first call: the new image is
@@ -326,13 +388,23 @@ func (s *Supervisor) proc(tid uint32) *process {
 	if p != nil {
 		// A thread id other than the leader's can be recycled once that
 		// thread exits (thread exits are not seen here): check it is
-		// still one of p's threads. The notifying thread waits in its
-		// call, so its id cannot change hands after this check.
-		if int(tid) == p.tgid || unix.Faccessat(p.taskDir, strconv.FormatUint(uint64(tid), 10), unix.F_OK, 0) == nil {
+		// still one of p's threads, when the last check is older than
+		// tidRecheck. The notifying thread waits in its call, so its id
+		// cannot change hands after a check.
+		now := nanotime()
+		if int(tid) == p.tgid || now-ref.checked < tidRecheck {
+			return p
+		}
+		if unix.Faccessat(p.taskDir, strconv.FormatUint(uint64(tid), 10), unix.F_OK, 0) == nil {
+			s.mu.Lock()
+			if s.tids[tid].p == p {
+				s.tids[tid] = threadRef{p, now}
+			}
+			s.mu.Unlock()
 			return p
 		}
 		s.mu.Lock()
-		if s.tids[tid] == p {
+		if s.tids[tid].p == p {
 			delete(s.tids, tid)
 		}
 		s.mu.Unlock()
@@ -341,11 +413,22 @@ func (s *Supervisor) proc(tid uint32) *process {
 	if err != nil {
 		return nil
 	}
-	s.execDone(st.tgid)
+	if s.execDone(st.tgid) {
+		// a process introduced by an old image's thread after the execve
+		s.mu.Lock()
+		old := s.procs[st.tgid]
+		if old != nil {
+			s.forgetLocked(old)
+		}
+		s.mu.Unlock()
+		if old != nil {
+			old.closeConns()
+		}
+	}
 	s.mu.Lock()
 	p = s.procs[st.tgid]
 	if p != nil {
-		s.tids[tid] = p
+		s.tids[tid] = threadRef{p, nanotime()}
 		p.tids = append(p.tids, tid)
 		s.mu.Unlock()
 		return p
@@ -366,10 +449,27 @@ func (s *Supervisor) proc(tid uint32) *process {
 		s.wg.Add(1)
 		go s.watch(p)
 	}
-	s.tids[tid] = p
+	s.tids[tid] = threadRef{p, nanotime()}
 	p.tids = append(p.tids, tid)
 	return p
 }
+
+// threadRef is the process of a thread id and when that was last checked.
+type threadRef struct {
+	p       *process
+	checked int64 // nanotime
+}
+
+// tidRecheck is how long a thread id is trusted without checking that it
+// still belongs to its process. Recycling an id needs the kernel to hand
+// out every other id of the namespace in between (pid_max, at least
+// 32,768): no machine creates that many tasks in a millisecond.
+const tidRecheck = int64(time.Millisecond)
+
+var clockStart = time.Now()
+
+// nanotime is a monotonic clock in nanoseconds.
+func nanotime() int64 { return int64(time.Since(clockStart)) }
 
 type status struct{ tgid, ppid int }
 
@@ -553,20 +653,20 @@ func (p *process) close() {
 	}
 }
 
-// execDone reports whether tgid had called execve and its new image now
-// runs (its comm changed); the pending exec is then cleared. While the comm
-// is unchanged (the old image's threads, a failed execve, or an image of
-// the same name) it reports false and keeps checking: one read of
-// /proc/TGID/comm per call, for processes between execve and their new
-// image only.
+// execDone reports whether tgid had called execve from a multi-threaded
+// image and that exec has completed: the old image's watched thread is
+// gone (an exec waits for every other thread to die, and an exec from a
+// thread other than the leader takes the leader's id). The pending exec
+// is then cleared. Until then, calls may come from the old image's
+// threads; one faccessat per call while an exec is pending.
 func (s *Supervisor) execDone(tgid int) bool {
 	s.mu.Lock()
-	old, pending := s.execing[tgid]
+	w, pending := s.execing[tgid]
 	s.mu.Unlock()
 	if !pending {
 		return false
 	}
-	if comm, err := readComm(tgid); err == nil && comm == old {
+	if unix.Faccessat(unix.AT_FDCWD, "/proc/"+strconv.Itoa(tgid)+"/task/"+strconv.FormatUint(uint64(w), 10), unix.F_OK, 0) == nil {
 		return false
 	}
 	s.mu.Lock()
@@ -575,9 +675,28 @@ func (s *Supervisor) execDone(tgid int) bool {
 	return true
 }
 
-func readComm(tgid int) (string, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tgid) + "/comm")
-	return strings.TrimSpace(string(b)), err
+// execWatch is the thread of a multi-threaded image whose end shows that
+// exec by thread etid of tgid has completed (0: the image has one
+// thread, nothing to watch).
+func execWatch(tgid int, etid uint32) uint32 {
+	d, err := os.Open("/proc/" + strconv.Itoa(tgid) + "/task")
+	if err != nil {
+		return 0
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil || len(names) < 2 {
+		return 0
+	}
+	if int(etid) != tgid {
+		return etid
+	}
+	for _, name := range names {
+		if t, err := strconv.ParseUint(name, 10, 32); err == nil && int(t) != tgid {
+			return uint32(t)
+		}
+	}
+	return 0
 }
 
 // forgetLocked removes p from the maps; s.mu is held.
@@ -586,7 +705,7 @@ func (s *Supervisor) forgetLocked(p *process) {
 		delete(s.procs, p.tgid)
 	}
 	for _, t := range p.tids {
-		if s.tids[t] == p {
+		if s.tids[t].p == p {
 			delete(s.tids, t)
 		}
 	}
