@@ -18,7 +18,11 @@ import (
 	"github.com/mirrord-ls/mirrord-ls/internal/testbin"
 )
 
-func TestMain(m *testing.M) { os.Exit(testbin.Run(m, m.Run)) }
+func TestMain(m *testing.M) {
+	code := testbin.Run(m, m.Run)
+	removeSvProbes()
+	os.Exit(code)
+}
 
 // session is a pod with a running agent that mirrord exec runs against.
 type session struct {

@@ -848,9 +848,19 @@ static int parse_addr(const char *a)
 	return 0;
 }
 
-__attribute__((constructor)) static void ml_init(void)
+/* glibc passes constructors argc, argv and the initial environment array
+ * (which Go's runtime reads too: ml_sv_start marks it). */
+__attribute__((constructor)) static void ml_init(int argc, char **argv, char **envp)
 {
+	(void)argc;
+	(void)argv;
 	ml_guard++;
+	ml_sv_resolve();
+	if (ml_sv_start(envp)) {
+		/* the supervisor handles every call of this process */
+		ml_guard--;
+		return;
+	}
 	const char *addr = getenv("MIRRORD_LAYER_INTPROXY_ADDR");
 	if (!addr || !*addr) {
 		ml_guard--;

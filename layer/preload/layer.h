@@ -208,4 +208,16 @@ int ml_path_is_local(const char *path);
 /* One-time warnings to stderr. */
 void ml_warn(const char *msg);
 
+/*
+ * The seccomp supervisor (supervise.c, elfcheck.c). ml_needs_supervisor
+ * says whether a program escapes LD_PRELOAD (static or Go; raw syscalls,
+ * safe in a vfork child). ml_sv_resolve looks up the real exec functions.
+ * ml_sv_start, first in the constructor, returns 1 when the layer must stay
+ * inert: the process runs under a supervisor (marked, or attached now).
+ */
+int ml_needs_supervisor(const char *path);
+void ml_sv_resolve(void);
+int ml_sv_start(char **envp);
+extern int ml_sv_inert;
+
 #endif
