@@ -2,11 +2,13 @@ package realnode
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestExecStaticGoProgram: a CGO_ENABLED=0 Go program — which LD_PRELOAD
@@ -52,4 +54,63 @@ func TestExecStaticGoProgram(t *testing.T) {
 	}
 	t.Logf("mirrord exec output:\n%s", out)
 	f.agentsGone(t, f.ns)
+}
+
+// TestExecStaticGoIncoming: the same static Go program serving the
+// target's port under the supervisor has the pod's traffic stolen to it
+// (the callers get its answer, through the pod IP and the Service) and,
+// in mirror mode, sees a copy while the pod still answers.
+func TestExecStaticGoIncoming(t *testing.T) {
+	f := setup(t)
+	bin := filepath.Join(t.TempDir(), "goprobe")
+	build := exec.Command("go", "build", "-o", bin, "../../layer/supervisor/testdata/goprobe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	podIP := f.podIP(t, "app="+apiName)
+	urls := map[string]string{"pod IP": "http://" + net.JoinHostPort(podIP, fmt.Sprint(appPort)), "service": "http://" + apiName}
+	serve := fmt.Sprintf("serve=:%d", appPort)
+
+	t.Run("steal", func(t *testing.T) {
+		s := f.startExec(t, f.config(t, nil), []string{"--target", "deployment/" + apiName, "--steal"}, bin, serve)
+		s.waitOutput(t, "listening", 2*time.Minute)
+		if !strings.Contains(s.output(), "under the seccomp supervisor") {
+			t.Errorf("mirrord exec did not choose the supervisor:\n%s", s.output())
+		}
+		for what, url := range urls {
+			eventually(t, 20*time.Second, func() string {
+				if got := f.fetch(t, url+"/steal", ""); got != "from the local go: /steal" {
+					return fmt.Sprintf("steal via %s: %q, want the local answer", what, got)
+				}
+				return ""
+			})
+		}
+		s.stop(t)
+		f.agentsGone(t, f.ns)
+		if got := f.fetch(t, urls["service"]+"/", ""); !strings.HasPrefix(got, "from-pod "+apiName) {
+			t.Fatalf("after the session the pod answers %q", got)
+		}
+	})
+
+	t.Run("mirror", func(t *testing.T) {
+		s := f.startExec(t, f.config(t, nil), []string{"--target", "deployment/" + apiName}, bin, serve)
+		s.waitOutput(t, "listening", 2*time.Minute)
+		copies := 0
+		for what, url := range urls {
+			path := "/?mirror-" + strings.ReplaceAll(what, " ", "-")
+			copies++ // each URL must add a copy the local process saw
+			eventually(t, 20*time.Second, func() string {
+				if got := f.fetch(t, url+path, ""); !strings.HasPrefix(got, "from-pod "+apiName) {
+					return fmt.Sprintf("mirror via %s: the caller got %q, want the pod's own answer", what, got)
+				}
+				if strings.Count(s.output(), "request / from ") < copies {
+					return fmt.Sprintf("mirror via %s: the local process saw no copy:\n%s", what, s.output())
+				}
+				return ""
+			})
+		}
+		s.stop(t)
+		f.agentsGone(t, f.ns)
+	})
 }

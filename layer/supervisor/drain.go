@@ -18,8 +18,7 @@ const envDrain = "_MIRRORD_SUPERVISOR_DRAIN"
 // handoff passes the listener to a detached helper when some task still
 // uses the filter; it reports whether it did.
 func handoff(listener int) (bool, error) {
-	pfd := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
-	if _, err := unix.Poll(pfd, 0); err == nil && pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+	if listenerHup(listener) {
 		return false, nil
 	}
 	self, err := os.Executable()

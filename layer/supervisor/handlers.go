@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -506,7 +508,7 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 		port, ok := p.subscribed[ino]
 		p.mu.Unlock()
 		fl, err := unix.FcntlInt(uintptr(sk.fd), unix.F_GETFL, 0)
-		if !ok || err != nil || fl&unix.O_NONBLOCK == 0 {
+		if !ok || err != nil {
 			s.cont(n)
 			return
 		}
@@ -518,6 +520,9 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 		}
 		if !s.checked(n) {
 			return
+		}
+		if fl&unix.O_NONBLOCK == 0 && !s.awaitConn(n, sk.fd) {
+			return // answered: a signal came, or the caller is gone
 		}
 		nfd, from, err := unix.Accept4(sk.fd, int(flags&unix.SOCK_NONBLOCK)|unix.SOCK_CLOEXEC)
 		if err != nil {
@@ -542,6 +547,96 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 		}
 		s.sendFD(n, nfd, flags&unix.SOCK_CLOEXEC != 0)
 	}
+}
+
+// awaitConn waits, for a blocking accept, until the listening socket fd
+// (the supervisor's duplicate) has a connection, as the caller's thread
+// would in the kernel. While it waits it watches the caller (every 100
+// ms): a signal sent to the thread that it would handle ends the call
+// with ERESTARTSYS, so the kernel runs the handler and then restarts the
+// accept or fails it with EINTR, as the handler's SA_RESTART says; one
+// sent to the process ends it with EINTR; a caller gone (killed) ends
+// the wait.
+// It reports whether the accept should go on.
+func (s *Supervisor) awaitConn(n *notif, fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		pfd[0].Revents = 0
+		r, err := unix.Poll(pfd, 100)
+		if err != nil && err != unix.EINTR {
+			s.fail(n, errnoOf(err))
+			return false
+		}
+		if r > 0 {
+			return true
+		}
+		if !s.valid(n) {
+			s.nDropped.Add(1)
+			return false
+		}
+		if s.stopping.Load() {
+			s.cont(n) // Close: the accept goes on natively
+			return false
+		}
+		switch signalPending(n.PID) {
+		case sigThread:
+			s.send(&notifResp{ID: n.ID, Error: -errRestartSys})
+			return false
+		case sigProcess:
+			// the kernel may have chosen another thread for it, and
+			// ERESTARTSYS must not reach a thread without a signal
+			s.fail(n, unix.EINTR)
+			return false
+		}
+	}
+}
+
+// errRestartSys is the kernel's ERESTARTSYS: a syscall result that never
+// reaches the program (the kernel restarts the call or makes it EINTR).
+const errRestartSys = 512
+
+// Pending signals, as signalPending finds them.
+const (
+	sigNone    = iota
+	sigThread  // sent to the thread: the kernel delivers it to it
+	sigProcess // sent to the process: some thread takes it
+)
+
+// signalPending says whether thread tid has a pending signal that is
+// neither blocked nor ignored, and whose it is (from /proc/TID/status).
+func signalPending(tid uint32) int {
+	b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(tid), 10) + "/status")
+	if err != nil {
+		return sigNone
+	}
+	var pnd, shd, blk, ign uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		x, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "SigPnd":
+			pnd = x
+		case "ShdPnd":
+			shd = x
+		case "SigBlk":
+			blk = x
+		case "SigIgn":
+			ign = x
+		}
+	}
+	switch {
+	case pnd&^(blk|ign) != 0:
+		return sigThread
+	case shd&^(blk|ign) != 0:
+		return sigProcess
+	}
+	return sigNone
 }
 
 // maxPeers bounds the remembered peers of a process (closes are not

@@ -10,7 +10,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,6 +53,9 @@ type fakeIntproxy struct {
 	interceptor net.Listener
 	unixSock    string // answers "via intproxy unix"
 	listenPort  uint16
+	// listenGate, when set, holds back the connection a listen delivers
+	// until it is closed
+	listenGate  chan struct{}
 	dialPort    uint16 // local port of the delivered connection
 	ignoreLocal bool
 }
@@ -251,8 +256,12 @@ func (f *fakeIntproxy) answer(req any) (*wire.Builder, int) {
 			target = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), target.Port())
 		}
 		f.wg.Add(1)
+		gate := f.listenGate
 		go func() {
 			defer f.wg.Done()
+			if gate != nil {
+				<-gate
+			}
 			c, err := net.DialTimeout("tcp", target.String(), 5*time.Second)
 			if err != nil {
 				return
@@ -265,9 +274,17 @@ func (f *fakeIntproxy) answer(req any) (*wire.Builder, int) {
 		}()
 		return wire.NewResponse(wire.StatusOK), -1
 	case wire.Accepted:
-		f.mu.Lock()
-		ours := r.PeerPort == f.dialPort
-		f.mu.Unlock()
+		// the accept can come before Dial returned and dialPort is set
+		var ours bool
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			f.mu.Lock()
+			port := f.dialPort
+			f.mu.Unlock()
+			if port != 0 {
+				ours = r.PeerPort == port
+				break
+			}
+		}
 		if !ours {
 			return local, -1
 		}
@@ -429,6 +446,46 @@ func probeOp(op, arg string) error {
 		}
 		defer c.Close()
 		fmt.Printf("accepted %s\n", c.RemoteAddr())
+	case "acceptblock", "acceptsig":
+		// a blocking accept on a raw socket (Go's own are non-blocking);
+		// acceptsig first prints its thread id and reports SIGUSR1s
+		if op == "acceptsig" {
+			runtime.LockOSThread()
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGUSR1)
+			go func() {
+				for range sig {
+					fmt.Println("signal")
+				}
+			}()
+			fmt.Printf("tid %d\n", unix.Gettid())
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		ap := netip.MustParseAddrPort(arg)
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
+			return err
+		}
+		if err := unix.Listen(fd, 8); err != nil {
+			return err
+		}
+		for {
+			nfd, from, err := unix.Accept(fd)
+			if err == unix.EINTR {
+				fmt.Println("EINTR")
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			unix.Close(nfd)
+			peer, _ := addrOfSockaddr(from)
+			fmt.Printf("accepted %s\n", peer)
+			return nil
+		}
 	case "swap":
 		// openat with a buffer the test rewrites (through the
 		// supervisor's afterRead hook) once the supervisor has read it

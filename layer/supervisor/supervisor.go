@@ -79,6 +79,8 @@ type Supervisor struct {
 	err   error
 	hup   bool // no task used the filter any more
 
+	stop     chan struct{} // closed by Close
+	stopOnce sync.Once
 	stopping atomic.Bool // Close was called: the receiver only continues
 	busy     sync.Mutex  // held by the receiver while it dispatches
 
@@ -110,7 +112,7 @@ func New(listener int, cfg Config) (*Supervisor, error) {
 		return nil, err
 	}
 	s := &Supervisor{
-		cfg: cfg, log: cfg.Log, fd: listener, stopR: r, stopW: w, done: make(chan struct{}),
+		cfg: cfg, log: cfg.Log, fd: listener, stopR: r, stopW: w, done: make(chan struct{}), stop: make(chan struct{}),
 		procs: map[int]*process{}, tids: map[uint32]threadRef{}, execing: map[int]uint32{},
 	}
 	// Wake the supervised thread on the CPU that answers it (and the
@@ -143,6 +145,7 @@ func (s *Supervisor) Stats() Stats {
 // behaviour when its session ends — instead of failing them with ENOSYS.
 // Orphaned reports whether there were any.
 func (s *Supervisor) Close() error {
+	s.stopOnce.Do(func() { close(s.stop) })
 	_, _ = s.stopW.Write([]byte{0})
 	<-s.done
 	return s.handoffErr
@@ -187,12 +190,6 @@ func (s *Supervisor) loop() {
 	}
 	ended = make(chan error, 1)
 	go s.receive(rfd, ended)
-	stop := make(chan struct{})
-	go func() {
-		var b [1]byte
-		_, _ = s.stopR.Read(b[:]) // Close wrote, or the pipe closed
-		close(stop)
-	}()
 	select {
 	case err := <-ended:
 		if err == nil {
@@ -200,7 +197,7 @@ func (s *Supervisor) loop() {
 		} else {
 			s.err = err
 		}
-	case <-stop:
+	case <-s.stop:
 		// wait out a dispatch in progress: after it, the receiver
 		// touches neither s.fd nor s.wg
 		s.busy.Lock()
@@ -215,18 +212,16 @@ func (s *Supervisor) receive(fd int, ended chan<- error) {
 	// one thread: the kernel wakes it on the notifying CPU
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	defer unix.Close(fd)
 	for {
 		var n notif
 		if err := ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)); err != nil {
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.ENOENT && !listenerHup(fd):
+			if err == unix.EINTR || err == unix.ENOENT && !listenerHup(fd) {
 				continue // the task went away before it was received
-			case err == unix.ENOENT:
+			}
+			_ = unix.Close(fd) // before the loop reports Done
+			if err == unix.ENOENT {
 				ended <- nil
-			default:
+			} else {
 				ended <- fmt.Errorf("receive a seccomp notification: %w", err)
 			}
 			return

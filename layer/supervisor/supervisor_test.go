@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -343,5 +345,131 @@ func TestConcurrentCalls(t *testing.T) {
 	out, _ := supervised(t, f, Config{}, "parallel=16")
 	if out != "parallel ok\n" {
 		t.Fatalf("probe output %q", out)
+	}
+}
+
+// TestBlockingAcceptReportsRealPeer: a blocking accept (a C program's
+// usual) of a delivered connection also reports the intproxy's peer.
+func TestBlockingAcceptReportsRealPeer(t *testing.T) {
+	f := newFakeIntproxy(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.listenPort = uint16(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	out, _ := supervised(t, f, Config{}, "acceptblock=127.0.0.1:8080")
+	if out != "accepted 203.0.113.9:5555\n" {
+		t.Fatalf("probe output %q", out)
+	}
+}
+
+// TestBlockingAcceptSignal: while the supervisor waits for a blocking
+// accept's connection, a signal to the thread runs its handler (the
+// accept restarts, SA_RESTART) instead of waiting for the connection.
+func TestBlockingAcceptSignal(t *testing.T) {
+	f := newFakeIntproxy(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.listenPort = uint16(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	gate := make(chan struct{})
+	f.listenGate = gate
+	var gateOnce sync.Once
+	openGate := func() { gateOnce.Do(func() { close(gate) }) }
+	defer openGate() // the fake's dial waits for it
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "acceptsig=127.0.0.1:8080")
+	cmd.Env = append(os.Environ(), envProbe+"=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pend, err := Prepare(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		pend.Close()
+		t.Fatal(err)
+	}
+	s, err := pend.Start(Config{Intproxy: f.path})
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		s.Close()
+	}()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func() string {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the probe ended early")
+			}
+			return l
+		case <-time.After(20 * time.Second):
+			t.Fatal("no output from the probe")
+		}
+		return ""
+	}
+	var tid int
+	if _, err := fmt.Sscanf(next(), "tid %d", &tid); err != nil {
+		t.Fatal(err)
+	}
+	// wait until the thread is in accept4 (288 on x86-64): after its
+	// notification the call waits for the supervisor
+	sysFile := fmt.Sprintf("/proc/%d/task/%d/syscall", cmd.Process.Pid, tid)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(sysFile)
+		if strings.HasPrefix(string(b), "288 ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the probe's thread never waited in accept: %q", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := unix.Tgkill(cmd.Process.Pid, tid, unix.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case l := <-lines:
+		if l != "signal" {
+			t.Fatalf("probe said %q before the connection", l)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the signal handler did not run while accept waited")
+	}
+	if st := s.Stats(); st.Notifications == 0 {
+		t.Fatal("nothing was notified")
+	}
+	openGate()
+	for {
+		l := next()
+		if l == "signal" || l == "EINTR" {
+			continue
+		}
+		if l != "accepted 203.0.113.9:5555" {
+			t.Fatalf("after the connection: %q", l)
+		}
+		break
 	}
 }

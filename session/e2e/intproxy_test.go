@@ -22,10 +22,14 @@ import (
 // registry, and run handoff.Finish at the end (agent removed, Jira).
 const envHandoffIntproxy = "SESSION_E2E_HANDOFF_INTPROXY"
 
-// runHandoffIntproxy is `intproxy --listen SOCKET`; it returns the exit code.
+// runHandoffIntproxy is `intproxy --listen SOCKET [--supervisor-listen
+// PATH]` (the attach socket is not served here); it returns the exit code.
 func runHandoffIntproxy(args []string) int {
+	if len(args) == 5 && args[3] == "--supervisor-listen" {
+		args = args[:3]
+	}
 	if len(args) != 3 || args[0] != "intproxy" || args[1] != "--listen" {
-		fmt.Println("error: usage: intproxy --listen SOCKET")
+		fmt.Println("error: usage: intproxy --listen SOCKET [--supervisor-listen PATH]")
 		return 2
 	}
 	if err := handoffIntproxy(args[2]); err != nil {
