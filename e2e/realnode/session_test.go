@@ -31,6 +31,13 @@ type launch struct {
 // this process's, as an editor launches its debuggee.
 func runWithLaunch(t testing.TB, l launch, ns string) string {
 	t.Helper()
+	return runCmdWithLaunch(t, l, "sh", "-c", probeScript(ns))
+}
+
+// runCmdWithLaunch runs a command as an editor runs its debuggee: with
+// the launch's environment laid over this one.
+func runCmdWithLaunch(t testing.TB, l launch, name string, args ...string) string {
+	t.Helper()
 	env := []string{}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -47,7 +54,7 @@ func runWithLaunch(t testing.TB, l launch, ns string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", probeScript(ns))
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -112,6 +119,7 @@ func TestExt(t *testing.T) {
 	}
 	probe := runWithLaunch(t, l, f.ns)
 	f.checkInPod(t, probe, apiName, f.podIP(t, "app="+apiName))
+	f.checkGoProgramsWithLaunch(t, l)
 	f.stopSession(t, sessions, l.SessionID)
 	f.agentsGone(t, f.ns)
 }
@@ -225,4 +233,41 @@ func TestStartSessionFromLSP(t *testing.T) {
 		t.Fatalf("mirrord/stopSession: %v", err)
 	}
 	f.agentsGone(t, f.ns)
+}
+
+// checkGoProgramsWithLaunch: with only the launch environment (what an
+// editor injects), Go programs see the pod too — a dynamically linked one
+// started directly (the layer's constructor hands it to the supervisor)
+// and a static one started by a shell (the layer's exec hook runs it
+// through the exec wrapper).
+func (f *fixture) checkGoProgramsWithLaunch(t *testing.T, l launch) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, b := range []struct{ name, cgo string }{{"goprobe-dynamic", "1"}, {"goprobe-static", "0"}} {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, b.name), "../../layer/supervisor/testdata/goprobe")
+		build.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b.name, err, out)
+		}
+	}
+	ip := f.podIP(t, "app="+apiName)
+	args := []string{"env=APP_GREETING", "cat=" + podFile, "get=http://orders/cgi-bin/whoami"}
+	for _, run := range []struct {
+		what string
+		cmd  []string
+	}{
+		{"a dynamic Go program started directly", append([]string{filepath.Join(dir, "goprobe-dynamic")}, args...)},
+		{"a static Go program started by sh", []string{"sh", "-c", filepath.Join(dir, "goprobe-static") + " " + strings.Join(args, " ")}},
+	} {
+		out := runCmdWithLaunch(t, l, run.cmd[0], run.cmd[1:]...)
+		if g := lineWith(out, "env APP_GREETING "); g != podGreeting {
+			t.Errorf("%s: APP_GREETING = %q, want %q\n%s", run.what, g, podGreeting, out)
+		}
+		if got := lineWith(out, "cat "); !strings.HasPrefix(got, fmt.Sprintf("%q", podFileText)[:len(podFileText)+1]) {
+			t.Errorf("%s: pod-only file %q, want %q\n%s", run.what, got, podFileText, out)
+		}
+		if got := lineWith(out, "get "); !calledFrom(got, ip) || !strings.Contains(got, "pod="+ordersName+"-") {
+			t.Errorf("%s: %q, want orders answering a call from %s\n%s", run.what, got, ip, out)
+		}
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mirrord-ls/mirrord-ls/agent/agenttest"
 )
 
 // localOnly keeps loopback connections and listeners local: connect is
@@ -114,5 +116,55 @@ func keepMin(m, run map[string]float64) {
 		if old, ok := m[k]; !ok || v < old {
 			m[k] = v
 		}
+	}
+}
+
+// BenchmarkGoHTTPClient: requests per second (a new connection each) of
+// an HTTP client through a real agent to a server only the target
+// reaches, in one run: a static Go client under the supervisor, the same
+// program dynamically linked (mirrord exec's auto mode: the supervisor),
+// the dynamic one under the C layer alone (layer_mode preload; Go's
+// connect bypasses libc, so only the name goes through mirrord and the
+// connection goes straight to the pod's address), and a Python client
+// under the C layer (the C layer's own path through the agent). Beside
+// them: the static client straight to the pod's address, no mirrord.
+func BenchmarkGoHTTPClient(b *testing.B) {
+	p := newPod(b)
+	static, dynamic := buildGoProbe(b, true), buildGoProbe(b, false)
+	const n = "300"
+	url := "http://orders.internal/rps"
+	direct := "http://" + agenttest.PodIP.String() + "/rps"
+	py := `import time, urllib.request as u
+n = ` + n + `
+t = time.time()
+for _ in range(n):
+    u.urlopen("` + url + `", timeout=20).read()
+print("rps %.1f" % (n / (time.time() - t)))`
+	best := map[string]float64{}
+	keep := func(name, out string) {
+		m := metrics(b, out)
+		if v, ok := m["rps"]; ok && v > best[name] {
+			best[name] = v
+		} else if !ok {
+			b.Logf("%s: no rps in %q", name, out)
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		o, _ := p.run(nil, static, "rps="+n+","+url)
+		keep("supervisor-static-go", o)
+		o, _ = p.run(nil, dynamic, "rps="+n+","+url)
+		keep("supervisor-dynamic-go", o)
+		o, _ = p.runEnv(nil, []string{"MIRRORD_LAYER_MODE=preload", "GODEBUG=netdns=cgo"}, dynamic, "rps="+n+","+url)
+		keep("clayer-dynamic-go-direct", o)
+		o, _ = p.runEnv(nil, []string{"MIRRORD_LAYER_MODE=preload"}, "python3", "-c", py)
+		keep("clayer-python", o)
+		out, err := exec.Command(static, "rps="+n+","+direct).Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		keep("native-static-go-direct", string(out))
+	}
+	for k, v := range best {
+		b.ReportMetric(v, k+"-req/s")
 	}
 }

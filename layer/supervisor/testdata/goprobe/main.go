@@ -122,6 +122,23 @@ func run(op, arg string) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		fmt.Println("wait: timed out")
+	case "rps":
+		// N requests, a new connection each: requests per second
+		var n int
+		parts := strings.Split(arg, ",")
+		fmt.Sscan(parts[0], &n)
+		c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			resp, err := c.Get(parts[1])
+			if err != nil {
+				fmt.Println("rps error", err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		fmt.Printf("rps %.1f\n", float64(n)/time.Since(t0).Seconds())
 	case "loop":
 		var n int
 		parts := strings.Split(arg, ",")
