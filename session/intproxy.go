@@ -3,7 +3,6 @@ package session
 import (
 	"bufio"
 	"context"
-	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -172,9 +171,11 @@ func (st *starter) startIntproxy(ctx context.Context, id string, s settings.Sett
 	return p, nil
 }
 
-// binaryWarning explains what the layer cannot do for the executable that
-// will run (`-e` of ext, the command of exec); "" when it can do all.
-func binaryWarning(exe string) string {
+// binaryWarning explains what mirrord cannot do for the executable that
+// will run (`-e` of ext); "" when it can do all. Static and Go programs
+// run under the seccomp supervisor (the layer hands them over), unless
+// layer_mode is preload or the platform has no supervisor.
+func binaryWarning(exe, mode string) string {
 	if exe == "" {
 		return ""
 	}
@@ -182,23 +183,15 @@ func binaryWarning(exe string) string {
 	if err != nil {
 		return ""
 	}
-	f, err := elf.Open(path)
-	if err != nil {
-		return "" // a script: its interpreter is what runs
+	use, why := supervisor.Choose(path)
+	if !use {
+		return "" // dynamically linked, or a script: the layer loads
 	}
-	defer f.Close()
-	dynamic := false
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			dynamic = true
-		}
+	if m, err := supervisor.ParseMode(mode); err == nil && m == supervisor.ModePreload {
+		return why + " and layer_mode is preload: LD_PRELOAD cannot reach its system calls, only the environment applies"
 	}
-	switch {
-	case !dynamic:
-		return path + " is statically linked: the layer cannot load into it, only the environment applies"
-	case f.Section(".go.buildinfo") != nil:
-		return path + " is a Go program: it makes system calls without libc, so its files and sockets bypass the layer; " +
-			"the environment (and DNS with the cgo resolver) still applies"
+	if !supervisor.Supported {
+		return why + ": the seccomp supervisor is not supported on this platform, only the environment applies"
 	}
 	return ""
 }

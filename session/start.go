@@ -156,7 +156,7 @@ func (st *starter) run(ctx context.Context) (*Launch, error) {
 	if err != nil {
 		return nil, err
 	}
-	if w := binaryWarning(st.req.Executable); w != "" {
+	if w := binaryWarning(st.req.Executable, rc.Config.LayerMode); w != "" {
 		st.warn(w)
 	}
 	target := rc.Target()

@@ -37,6 +37,8 @@ interface Probe {
   echo?: string;
   echoClosed?: boolean;
   echoError?: string;
+  /** The output of a static Go program the debuggee ran (GOPROBE). */
+  goStatic?: string;
 }
 
 // The debuggee: what it sees of the target (an env var, a pod-only file,
@@ -46,6 +48,14 @@ const APP = `const fs = require("fs"), dns = require("dns"), http = require("htt
 const result = { pid: process.pid, greeting: process.env.APP_GREETING ?? null };
 const write = () => fs.writeFileSync(process.env.PROBE_OUT, JSON.stringify(result));
 try { result.file = fs.readFileSync(${JSON.stringify(POD_FILE)}, "utf8").trim(); } catch (e) { result.file = "error: " + e.code; }
+// A static Go program started by the debuggee: LD_PRELOAD cannot load
+// into it; mirrord's layer runs it under the seccomp supervisor.
+if (process.env.GOPROBE) {
+  require("child_process").execFile(process.env.GOPROBE, ["cat=${POD_FILE}", "get=http://orders/"], { timeout: 60000 }, (err, stdout) => {
+    result.goStatic = err ? "error: " + err.message + " " + stdout : stdout;
+    write();
+  });
+}
 dns.lookup("orders", (err, address) => {
   result.orders = err ? "error: " + err.code : address;
   http.get("http://orders/", (res) => {
@@ -95,7 +105,14 @@ function writeWorkspace(ws: string, c: ClusterInfo): void {
   w("broken/mirrord.json", BROKEN);
   w("edit/mirrord.json", BROKEN);
   w("app.js", APP);
-  const probe = { PROBE_OUT: "${workspaceFolder}/out/probe.json" };
+  // a static (CGO_ENABLED=0) Go program for the debuggee to start
+  const build = spawnSync("go", ["build", "-o", path.join(ws, "bin/goprobe-static"), "./layer/supervisor/testdata/goprobe"], {
+    cwd: REPO,
+    env: { ...process.env, CGO_ENABLED: "0" },
+    encoding: "utf8",
+  });
+  assert.equal(build.status, 0, `go build goprobe: ${build.stderr}`);
+  const probe = { PROBE_OUT: "${workspaceFolder}/out/probe.json", GOPROBE: "${workspaceFolder}/bin/goprobe-static" };
   w(
     ".vscode/launch.json",
     `${JSON.stringify(
@@ -443,7 +460,7 @@ describe("the extension in a real VS Code (code-server + Chromium)", { timeout: 
     await wb.pick("deployment/api");
     const probe = await until("the debuggee's probe", 240_000, () => {
       const p = readProbe();
-      return p?.echo || p?.echoError ? p : undefined;
+      return (p?.echo || p?.echoError) && p.goStatic !== undefined ? p : undefined;
     });
     const running = Date.now();
     await wb.screenshot("debuggee-running");
@@ -452,6 +469,9 @@ describe("the extension in a real VS Code (code-server + Chromium)", { timeout: 
     assert.match(probe.orders, /^\d+\.\d+\.\d+\.\d+$/, "the orders Service resolved");
     assert.equal(probe.ordersPage, ORDERS_PAGE, "the orders Service called");
     assert.equal(probe.echo, "ping");
+    // the static Go program the debuggee started sees the pod too
+    assert.ok(probe.goStatic!.includes(`cat ${JSON.stringify(POD_FILE_TEXT + "\n")}`), `static Go program's pod-only file: ${probe.goStatic}`);
+    assert.ok(probe.goStatic!.includes(ORDERS_PAGE), `static Go program called the orders Service: ${probe.goStatic}`);
     assert.ok(await wb.debugging(), "the debug session runs");
     metric(t, `F5 -> target picker ${pickerShown} ms; target chosen -> debuggee running with mirrord in the real pod ${running - chosen} ms; F5 -> running ${running - f5} ms (includes the picker's clicks)`);
     const ext = rssMiB(server!.newestExtensionHostPid());
