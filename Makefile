@@ -59,6 +59,13 @@ $(LAYER): $(LAYER_SRC)
 deps:
 	bash scripts/deps.sh
 
+# Delve, for the supervisor's debugger test (layer/supervisor), from the Go
+# module proxy; built once into .cache/tools.
+DLV := .cache/tools/dlv
+DLV_VERSION := v1.27.2
+$(DLV):
+	GOBIN=$(CURDIR)/.cache/tools GOFLAGS=-mod=mod $(GO) install github.com/go-delve/delve/cmd/dlv@$(DLV_VERSION)
+
 test: test-go vscode-test vscode-real-test intellij-test
 	$(MAKE) --no-print-directory test-teardown
 
@@ -66,7 +73,8 @@ test: test-go vscode-test vscode-real-test intellij-test
 # building their own.
 test-go: export MIRRORD_TEST_BIN := $(CURDIR)/$(BIN)
 test-go: export MIRRORD_AGENT_BIN := $(CURDIR)/$(BIN)/mirrord-agent
-test-go: deps build cluster-build images lint-go
+test-go: export MIRRORD_TEST_DLV := $(CURDIR)/$(DLV)
+test-go: deps build cluster-build images lint-go $(DLV)
 	$(GO) test $(GOTEST_FLAGS) ./...
 	$(GO) test $(GOTEST_FLAGS) -race $(RACE_PKGS)
 

@@ -420,12 +420,14 @@ func fdCount(t testing.TB, pid int) int {
 // child under ptrace, sees the target. dlv comes from $MIRRORD_TEST_DLV or
 // PATH (`go install github.com/go-delve/delve/cmd/dlv@latest`).
 func TestDebuggerLaunchesStaticGoProgram(t *testing.T) {
-	dlv := os.Getenv("MIRRORD_TEST_DLV")
+	dlv := os.Getenv("MIRRORD_TEST_DLV") // make test-go builds it
 	if dlv == "" {
 		var err error
 		if dlv, err = exec.LookPath("dlv"); err != nil {
-			t.Skip("no dlv (set MIRRORD_TEST_DLV)")
+			t.Skip("no dlv (set MIRRORD_TEST_DLV; make test-go builds one)")
 		}
+	} else if _, err := os.Stat(dlv); err != nil {
+		t.Fatalf("MIRRORD_TEST_DLV: %v", err)
 	}
 	p := newPod(t)
 	bin := buildGoProbe(t, true)
