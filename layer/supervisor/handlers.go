@@ -63,6 +63,8 @@ func (s *Supervisor) dispatch(n *notif) func() {
 		slow = s.listen(n, p, a[0], a[1])
 	case sysGetpeername:
 		s.getpeername(n, p, a[0], a[1], a[2])
+	case sysGetsockname:
+		s.getsockname(n, p, a[0], a[1], a[2])
 	case sysAccept:
 		slow = s.accept(n, p, a[0], a[1], a[2], 0)
 	case sysAccept4:
@@ -846,11 +848,57 @@ func (s *Supervisor) bind(n *notif, p *process, fd, addr, size uint64) func() {
 			s.fail(n, errnoOf(err))
 			return
 		}
+		lsa, _ := unix.Getsockname(sk.fd)
+		bound, _ := addrOfSockaddr(lsa)
 		p.mu.Lock()
 		p.listeners[ino] = sa.Addr.Port()
+		if sa.Addr.Port() != 0 && bound.IsValid() && bound.Port() != sa.Addr.Port() && len(p.moved) < maxPeers {
+			p.moved[ino] = sa.Addr.Port()
+		}
 		p.mu.Unlock()
 		s.ret(n, 0)
 	}
+}
+
+// getsockname of a socket bound to another port than the program asked
+// for reports the port it asked for (the C layer does the same); every
+// other one runs natively.
+func (s *Supervisor) getsockname(n *notif, p *process, fd, addr, lenAddr uint64) {
+	p.mu.Lock()
+	none := len(p.moved) == 0
+	p.mu.Unlock()
+	if none || addr == 0 || lenAddr == 0 {
+		s.cont(n)
+		return
+	}
+	sk, ino, err := p.socketIno(fd)
+	if err != nil {
+		s.cont(n)
+		return
+	}
+	defer sk.close()
+	p.mu.Lock()
+	port, ok := p.moved[ino]
+	p.mu.Unlock()
+	if !ok {
+		s.cont(n)
+		return
+	}
+	lsa, err := unix.Getsockname(sk.fd)
+	local, valid := addrOfSockaddr(lsa)
+	if err != nil || !valid {
+		s.cont(n)
+		return
+	}
+	size, ok := s.sockLen(n, lenAddr)
+	if !ok || !s.checked(n) {
+		return
+	}
+	if writeSockaddr(n.PID, addr, lenAddr, size, sk.domain, netip.AddrPortFrom(local.Addr(), port)) != nil {
+		s.fail(n, unix.EFAULT)
+		return
+	}
+	s.ret(n, 0)
 }
 
 func (s *Supervisor) listen(n *notif, p *process, fd, backlog uint64) func() {

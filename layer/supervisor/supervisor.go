@@ -361,6 +361,11 @@ type process struct {
 	// subscribed are the listeners whose target port is subscribed, by
 	// socket inode: their local port.
 	subscribed map[uint64]uint16
+	// moved are the sockets bound to another port than the one the
+	// program asked for (listen_ports, or the port was taken), by socket
+	// inode: the port it asked for, which getsockname reports, as the C
+	// layer does.
+	moved map[uint64]uint16
 }
 
 // proc returns the process of thread tid, introducing it to the intproxy
@@ -500,7 +505,7 @@ func (s *Supervisor) newProcess(st status) (*process, error) {
 		_ = unix.Close(pidfd)
 		return nil, err
 	}
-	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, taskDir: taskDir, listeners: map[uint64]uint16{}, peers: map[uint64]netip.AddrPort{}, subscribed: map[uint64]uint16{}}
+	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, taskDir: taskDir, listeners: map[uint64]uint16{}, peers: map[uint64]netip.AddrPort{}, subscribed: map[uint64]uint16{}, moved: map[uint64]uint16{}}
 	c, err := p.dial(st, true)
 	if err != nil {
 		s.log.Warn("supervised process runs without mirrord", "pid", st.tgid, "err", err)

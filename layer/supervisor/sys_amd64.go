@@ -28,6 +28,7 @@ const (
 	sysExecve      = unix.SYS_EXECVE
 	sysExecveat    = unix.SYS_EXECVEAT
 	sysGetpeername = unix.SYS_GETPEERNAME
+	sysGetsockname = unix.SYS_GETSOCKNAME
 	sysMkdir       = unix.SYS_MKDIR
 	sysMkdirat     = unix.SYS_MKDIRAT
 	sysUnlink      = unix.SYS_UNLINK
@@ -43,7 +44,7 @@ const (
 var notified = []uint32{
 	sysOpenat, sysNewfstatat, sysConnect, sysOpen, sysStat, sysLstat, sysStatx,
 	sysAccess, sysFaccessat, sysFaccessat2, sysReadlink, sysReadlinkat, sysOpenat2,
-	sysBind, sysListen, sysExecve, sysExecveat, sysGetpeername,
+	sysBind, sysListen, sysExecve, sysExecveat, sysGetpeername, sysGetsockname,
 	sysMkdir, sysMkdirat, sysUnlink, sysUnlinkat, sysRmdir, sysRename, sysRenameat, sysRenameat2,
 	sysAccept, sysAccept4,
 }

@@ -27,6 +27,7 @@ const (
 	sysExecve
 	sysExecveat
 	sysGetpeername
+	sysGetsockname
 	sysMkdir
 	sysMkdirat
 	sysUnlink
