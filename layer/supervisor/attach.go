@@ -177,7 +177,7 @@ func (a *AttachServer) handle(c *net.UnixConn) error {
 	if closed {
 		return refuse(c, "the session is ending")
 	}
-	prog := buildFilter(auditArch, notified)
+	prog := buildFilter(auditArch, notified, notifiedWithAddr)
 	msg := make([]byte, 0, 3+8*len(prog))
 	msg = append(msg, 0)
 	msg = binary.LittleEndian.AppendUint16(msg, uint16(len(prog)))

@@ -113,7 +113,7 @@ func TestAttachServerGoneAfterInstall(t *testing.T) {
 		if _, err := io.ReadFull(c, magic[:]); err != nil {
 			return
 		}
-		prog := buildFilter(auditArch, notified)
+		prog := buildFilter(auditArch, notified, notifiedWithAddr)
 		msg := binary.LittleEndian.AppendUint16([]byte{0}, uint16(len(prog)))
 		for _, ins := range prog {
 			msg = binary.LittleEndian.AppendUint16(msg, ins.Code)

@@ -513,3 +513,26 @@ python3 -c 'import os; print(open("/app/config.yaml").read().strip(), os.environ
 		t.Fatalf("got:\n%s\nwant:\n%s\nstderr: %s", out, want, errOut)
 	}
 }
+
+// TestUnconnectedUDPDNS: a static Go program asking the target's
+// nameserver (from the target's resolv.conf) over an unconnected UDP
+// socket — sendto and recvfrom, as musl's resolver does — gets the
+// target's answer, reported as coming from the nameserver itself (not
+// the intproxy's interceptor), so a resolver that checks the source
+// accepts it.
+func TestUnconnectedUDPDNS(t *testing.T) {
+	p := newPod(t)
+	bin := buildGoProbe(t, true)
+	out, errOut := p.run(nil, bin, "dnsudp="+agenttest.AppDNSName)
+	line := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "dnsudp ") {
+			line = l
+		}
+	}
+	f := strings.Fields(line)
+	// dnsudp NAME IPS from SRC ns NS
+	if len(f) != 7 || f[2] != agenttest.PeerIP.String() || f[4] != f[6]+":53" {
+		t.Fatalf("got %q, want the target's answer %s from its nameserver\nstdout: %s\nstderr: %s", line, agenttest.PeerIP, out, errOut)
+	}
+}

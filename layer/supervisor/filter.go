@@ -11,6 +11,7 @@ import (
 const (
 	offNr   = 0
 	offArch = 4
+	offArgs = 16 // args[6], u64 each (little-endian: low half first)
 )
 
 // BPF opcodes (linux/filter.h).
@@ -19,24 +20,43 @@ const (
 	bpfJeqK   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
 	bpfJgeK   = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
 	bpfRetK   = unix.BPF_RET | unix.BPF_K
+	bpfJa     = unix.BPF_JMP | unix.BPF_JA
 )
 
 // buildFilter is the classic BPF program: for the native architecture,
-// the syscalls in nrs go to the supervisor (SECCOMP_RET_USER_NOTIF), all
-// else is allowed. x32 calls (the x32 bit set) and other architectures'
-// calls (i386 int 0x80) are allowed untouched: documented as a gap.
-func buildFilter(arch uint32, nrs []uint32) []unix.SockFilter {
+// the syscalls in nrs go to the supervisor (SECCOMP_RET_USER_NOTIF), those
+// in addrNrs only when their fifth argument (a sockaddr pointer: sendto's
+// destination, recvfrom's source) is not NULL, all else is allowed. x32
+// calls (the x32 bit set) and other architectures' calls (i386 int 0x80)
+// are allowed untouched: documented as a gap.
+func buildFilter(arch uint32, nrs, addrNrs []uint32) []unix.SockFilter {
+	tests := len(nrs) + len(addrNrs)
+	// layout: header (4), tests, ja allow, argument check (4), allow, notify
+	const header, check = 4, 4
+	allow := header + tests + 1 + check // index of the ALLOW
+	notify := allow + 1
+	argCheck := header + tests + 1
+	jump := func(from, to int) uint8 { return uint8(to - from - 1) }
 	prog := []unix.SockFilter{
 		{Code: bpfLdWAbs, K: offArch},
-		// jt=0: next instruction, jf: to the final ALLOW
-		{Code: bpfJeqK, K: arch, Jt: 0, Jf: uint8(len(nrs) + 2)},
+		{Code: bpfJeqK, K: arch, Jt: 0, Jf: jump(1, allow)},
 		{Code: bpfLdWAbs, K: offNr},
-		{Code: bpfJgeK, K: 0x40000000, Jt: uint8(len(nrs)), Jf: 0},
+		{Code: bpfJgeK, K: 0x40000000, Jt: jump(3, allow), Jf: 0},
 	}
-	for i, nr := range nrs {
-		// on a match jump to the NOTIFY after the remaining tests and the ALLOW
-		prog = append(prog, unix.SockFilter{Code: bpfJeqK, K: nr, Jt: uint8(len(nrs) - i), Jf: 0})
+	for _, nr := range nrs {
+		prog = append(prog, unix.SockFilter{Code: bpfJeqK, K: nr, Jt: jump(len(prog), notify), Jf: 0})
 	}
+	for _, nr := range addrNrs {
+		prog = append(prog, unix.SockFilter{Code: bpfJeqK, K: nr, Jt: jump(len(prog), argCheck), Jf: 0})
+	}
+	prog = append(prog, unix.SockFilter{Code: bpfJa, K: uint32(allow - len(prog) - 1)})
+	// args[4]: both halves zero (NULL) → allow
+	prog = append(prog,
+		unix.SockFilter{Code: bpfLdWAbs, K: offArgs + 8*4},
+		unix.SockFilter{Code: bpfJeqK, K: 0, Jt: 0, Jf: jump(argCheck+1, notify)},
+		unix.SockFilter{Code: bpfLdWAbs, K: offArgs + 8*4 + 4},
+		unix.SockFilter{Code: bpfJeqK, K: 0, Jt: jump(argCheck+3, allow), Jf: jump(argCheck+3, notify)},
+	)
 	return append(prog,
 		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_ALLOW},
 		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_USER_NOTIF},

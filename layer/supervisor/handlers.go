@@ -65,6 +65,10 @@ func (s *Supervisor) dispatch(n *notif) func() {
 		s.getpeername(n, p, a[0], a[1], a[2])
 	case sysGetsockname:
 		s.getsockname(n, p, a[0], a[1], a[2])
+	case sysSendto:
+		slow = s.sendto(n, p, a[0], a[1], a[2], a[3], a[4], a[5])
+	case sysRecvfrom:
+		slow = s.recvfrom(n, p, a[0], a[1], a[2], a[3], a[4], a[5])
 	case sysAccept:
 		slow = s.accept(n, p, a[0], a[1], a[2], 0)
 	case sysAccept4:
@@ -523,7 +527,7 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 		if !s.checked(n) {
 			return
 		}
-		if fl&unix.O_NONBLOCK == 0 && !s.awaitConn(n, sk.fd) {
+		if fl&unix.O_NONBLOCK == 0 && !s.awaitReadable(n, sk.fd) {
 			return // answered: a signal came, or the caller is gone
 		}
 		nfd, from, err := unix.Accept4(sk.fd, int(flags&unix.SOCK_NONBLOCK)|unix.SOCK_CLOEXEC)
@@ -551,16 +555,15 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 	}
 }
 
-// awaitConn waits, for a blocking accept, until the listening socket fd
-// (the supervisor's duplicate) has a connection, as the caller's thread
-// would in the kernel. While it waits it watches the caller (every 100
+// awaitReadable waits, for a blocking accept or recvfrom, until the socket fd
+// (the supervisor's duplicate) has a connection or a datagram, as the
+// caller's thread would in the kernel. While it waits it watches the caller (every 100
 // ms): a signal sent to the thread that it would handle ends the call
 // with ERESTARTSYS, so the kernel runs the handler and then restarts the
 // accept or fails it with EINTR, as the handler's SA_RESTART says; one
 // sent to the process ends it with EINTR; a caller gone (killed) ends
-// the wait.
-// It reports whether the accept should go on.
-func (s *Supervisor) awaitConn(n *notif, fd int) bool {
+// the wait. It reports whether the call should go on.
+func (s *Supervisor) awaitReadable(n *notif, fd int) bool {
 	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	for {
 		pfd[0].Revents = 0

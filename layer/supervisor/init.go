@@ -58,7 +58,7 @@ func runInit(v string) error {
 	}
 	// The filter is per thread: install it on the thread that execve's.
 	runtime.LockOSThread()
-	listener, err := installFilter(buildFilter(auditArch, notified))
+	listener, err := installFilter(buildFilter(auditArch, notified, notifiedWithAddr))
 	if err != nil {
 		return err
 	}

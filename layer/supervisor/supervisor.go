@@ -366,6 +366,9 @@ type process struct {
 	// inode: the port it asked for, which getsockname reports, as the C
 	// layer does.
 	moved map[uint64]uint16
+	// udp are the routes of unconnected UDP sockets, by socket inode
+	// (datagram.go)
+	udp map[uint64][]udpRoute
 }
 
 // proc returns the process of thread tid, introducing it to the intproxy
@@ -505,7 +508,7 @@ func (s *Supervisor) newProcess(st status) (*process, error) {
 		_ = unix.Close(pidfd)
 		return nil, err
 	}
-	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, taskDir: taskDir, listeners: map[uint64]uint16{}, peers: map[uint64]netip.AddrPort{}, subscribed: map[uint64]uint16{}, moved: map[uint64]uint16{}}
+	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, taskDir: taskDir, listeners: map[uint64]uint16{}, peers: map[uint64]netip.AddrPort{}, subscribed: map[uint64]uint16{}, moved: map[uint64]uint16{}, udp: map[uint64][]udpRoute{}}
 	c, err := p.dial(st, true)
 	if err != nil {
 		s.log.Warn("supervised process runs without mirrord", "pid", st.tgid, "err", err)

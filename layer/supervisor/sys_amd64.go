@@ -29,6 +29,8 @@ const (
 	sysExecveat    = unix.SYS_EXECVEAT
 	sysGetpeername = unix.SYS_GETPEERNAME
 	sysGetsockname = unix.SYS_GETSOCKNAME
+	sysSendto      = unix.SYS_SENDTO
+	sysRecvfrom    = unix.SYS_RECVFROM
 	sysMkdir       = unix.SYS_MKDIR
 	sysMkdirat     = unix.SYS_MKDIRAT
 	sysUnlink      = unix.SYS_UNLINK
@@ -40,6 +42,10 @@ const (
 	sysAccept      = unix.SYS_ACCEPT
 	sysAccept4     = unix.SYS_ACCEPT4
 )
+
+// notifiedWithAddr are notified only with an address (sendto's
+// destination, recvfrom's source): unconnected UDP, e.g. musl's resolver.
+var notifiedWithAddr = []uint32{sysSendto, sysRecvfrom}
 
 var notified = []uint32{
 	sysOpenat, sysNewfstatat, sysConnect, sysOpen, sysStat, sysLstat, sysStatx,

@@ -28,6 +28,8 @@ const (
 	sysExecveat
 	sysGetpeername
 	sysGetsockname
+	sysSendto
+	sysRecvfrom
 	sysMkdir
 	sysMkdirat
 	sysUnlink
@@ -40,4 +42,4 @@ const (
 	sysAccept4
 )
 
-var notified []uint32
+var notified, notifiedWithAddr []uint32

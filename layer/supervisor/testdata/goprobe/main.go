@@ -22,9 +22,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -122,6 +126,10 @@ func run(op, arg string) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		fmt.Println("wait: timed out")
+	case "dnsudp":
+		// an A query over an unconnected UDP socket (sendto/recvfrom, as
+		// musl's resolver does) to the first nameserver of resolv.conf
+		dnsUDP(arg)
 	case "rps":
 		// N requests, a new connection each: requests per second
 		var n int
@@ -166,4 +174,81 @@ func run(op, arg string) {
 		fmt.Println("unknown operation", op)
 		os.Exit(2)
 	}
+}
+
+// dnsUDP asks the first nameserver of /etc/resolv.conf for name's A
+// record with sendto and recvfrom on an unconnected socket, and prints
+// the answer and who sent it.
+func dnsUDP(name string) {
+	conf, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		fmt.Println("dnsudp error", err)
+		return
+	}
+	var ns netip.Addr
+	for _, line := range strings.Split(string(conf), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil && a.Is4() {
+				ns = a
+				break
+			}
+		}
+	}
+	if !ns.IsValid() {
+		fmt.Println("dnsudp error: no IPv4 nameserver")
+		return
+	}
+	q := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 0x4d52, RecursionDesired: true})
+	_ = q.StartQuestions()
+	_ = q.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(strings.TrimSuffix(name, ".") + "."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+	msg, err := q.Finish()
+	if err != nil {
+		fmt.Println("dnsudp error", err)
+		return
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		fmt.Println("dnsudp error", err)
+		return
+	}
+	defer unix.Close(fd)
+	tv := unix.NsecToTimeval(int64(10 * time.Second))
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrInet4{Port: 53, Addr: ns.As4()}); err != nil {
+		fmt.Println("dnsudp error sendto", err)
+		return
+	}
+	buf := make([]byte, 1500)
+	n, from, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		fmt.Println("dnsudp error recvfrom", err)
+		return
+	}
+	src := "?"
+	if sa, ok := from.(*unix.SockaddrInet4); ok {
+		src = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)).String()
+	}
+	var p dnsmessage.Parser
+	if _, err := p.Start(buf[:n]); err != nil {
+		fmt.Println("dnsudp error", err)
+		return
+	}
+	_ = p.SkipAllQuestions()
+	var ips []string
+	for {
+		h, err := p.AnswerHeader()
+		if err != nil {
+			break
+		}
+		if h.Type != dnsmessage.TypeA {
+			_ = p.SkipAnswer()
+			continue
+		}
+		a, err := p.AResource()
+		if err != nil {
+			break
+		}
+		ips = append(ips, netip.AddrFrom4(a.A).String())
+	}
+	fmt.Println("dnsudp", name, strings.Join(ips, ","), "from", src, "ns", ns)
 }
