@@ -36,7 +36,7 @@ LAYER := $(BIN)/libmirrord_layer.so
 # Packages whose code runs concurrently: run again under the race detector.
 RACE_PKGS := ./protocol/ ./agent/... ./internal/... ./schema/... ./server/... ./session/... \
 	./kube/catalog/... ./kube/listing/... ./kube/clusterserve/ ./kube/agentpod/ \
-	./layer/intproxy/... ./portforward/...
+	./layer/intproxy/... ./layer/supervisor/ ./portforward/...
 
 .PHONY: all build demo test test-go lint lint-go bench fuzz golden deps clean FORCE
 all: build
