@@ -243,21 +243,16 @@ func TestStartSessionFromLSP(t *testing.T) {
 func (f *fixture) checkGoProgramsWithLaunch(t *testing.T, l launch) {
 	t.Helper()
 	dir := t.TempDir()
-	for _, b := range []struct{ name, cgo string }{{"goprobe-dynamic", "1"}, {"goprobe-static", "0"}} {
-		build := exec.Command("go", "build", "-o", filepath.Join(dir, b.name), "../../layer/supervisor/testdata/goprobe")
-		build.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", b.name, err, out)
-		}
-	}
+	dynamic := buildGoprobe(t, filepath.Join(dir, "goprobe-dynamic"), true)
+	static := buildGoprobe(t, filepath.Join(dir, "goprobe-static"), false)
 	ip := f.podIP(t, "app="+apiName)
 	args := []string{"env=APP_GREETING", "cat=" + podFile, "get=http://orders/cgi-bin/whoami"}
 	for _, run := range []struct {
 		what string
 		cmd  []string
 	}{
-		{"a dynamic Go program started directly", append([]string{filepath.Join(dir, "goprobe-dynamic")}, args...)},
-		{"a static Go program started by sh", []string{"sh", "-c", filepath.Join(dir, "goprobe-static") + " " + strings.Join(args, " ")}},
+		{"a dynamic Go program started directly", append([]string{dynamic}, args...)},
+		{"a static Go program started by sh", []string{"sh", "-c", static + " " + strings.Join(args, " ")}},
 	} {
 		out := runCmdWithLaunch(t, l, run.cmd[0], run.cmd[1:]...)
 		if g := lineWith(out, "env APP_GREETING "); g != podGreeting {

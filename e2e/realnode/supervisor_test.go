@@ -19,12 +19,7 @@ import (
 // the orders pod sees coming from the api pod's address.
 func TestExecStaticGoProgram(t *testing.T) {
 	f := setup(t)
-	bin := filepath.Join(t.TempDir(), "goprobe")
-	build := exec.Command("go", "build", "-o", bin, "../../layer/supervisor/testdata/goprobe")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildGoprobe(t, filepath.Join(t.TempDir(), "goprobe"), false)
 	cfg := f.config(t, nil)
 	out := f.mirrordExec(t, cfg, []string{"--target", "deployment/" + apiName}, bin,
 		"env=APP_GREETING", "cat="+podFile,
@@ -62,12 +57,7 @@ func TestExecStaticGoProgram(t *testing.T) {
 // in mirror mode, sees a copy while the pod still answers.
 func TestExecStaticGoIncoming(t *testing.T) {
 	f := setup(t)
-	bin := filepath.Join(t.TempDir(), "goprobe")
-	build := exec.Command("go", "build", "-o", bin, "../../layer/supervisor/testdata/goprobe")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildGoprobe(t, filepath.Join(t.TempDir(), "goprobe"), false)
 	podIP := f.podIP(t, "app="+apiName)
 	urls := map[string]string{"pod IP": "http://" + net.JoinHostPort(podIP, fmt.Sprint(appPort)), "service": "http://" + apiName}
 	serve := fmt.Sprintf("serve=:%d", appPort)
@@ -113,4 +103,19 @@ func TestExecStaticGoIncoming(t *testing.T) {
 		s.stop(t)
 		f.agentsGone(t, f.ns)
 	})
+}
+
+// buildGoprobe builds layer/supervisor's goprobe at path, statically
+// (CGO_ENABLED=0) or with cgo (dynamically linked).
+func buildGoprobe(t *testing.T, path string, cgo bool) string {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", path, "../../layer/supervisor/testdata/goprobe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if cgo {
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	}
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", path, err, out)
+	}
+	return path
 }

@@ -45,18 +45,25 @@ func runWrapped(t *testing.T, addr string, args ...string) (stdout, stderr strin
 	return out.String(), errb.String(), cmd.Process.Pid
 }
 
-// TestAttachExecWrapper: the exec wrapper attaches itself and becomes the
-// program — same process id, argv and environment plus the marker — which
-// the attach server's supervisor then serves: a remote path is the
-// intproxy's, a local one is native.
-func TestAttachExecWrapper(t *testing.T) {
+// newAttachServer serves attaches on a fresh socket, for a fake intproxy.
+func newAttachServer(t *testing.T) (*AttachServer, string) {
+	t.Helper()
 	f := newFakeIntproxy(t)
 	sock := filepath.Join(t.TempDir(), "attach.sock")
 	a, err := ServeAttach(sock, Config{Intproxy: f.path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	t.Cleanup(func() { a.Close() })
+	return a, sock
+}
+
+// TestAttachExecWrapper: the exec wrapper attaches itself and becomes the
+// program — same process id, argv and environment plus the marker — which
+// the attach server's supervisor then serves: a remote path is the
+// intproxy's, a local one is native.
+func TestAttachExecWrapper(t *testing.T) {
+	a, sock := newAttachServer(t)
 	if st, err := os.Stat(sock); err != nil || st.Mode().Perm()&0o077 != 0 {
 		t.Fatalf("attach socket %v: mode %v, want no access for others", err, st.Mode())
 	}
@@ -136,13 +143,7 @@ func TestAttachServerGoneAfterInstall(t *testing.T) {
 // TestAttachRejectsOtherFDs: a client that names an fd that is not a
 // seccomp listener gets no supervisor.
 func TestAttachRejectsOtherFDs(t *testing.T) {
-	f := newFakeIntproxy(t)
-	sock := filepath.Join(t.TempDir(), "attach.sock")
-	a, err := ServeAttach(sock, Config{Intproxy: f.path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, sock := newAttachServer(t)
 	for _, req := range [][]byte{
 		[]byte("MSA1\x01\x00\x00\x00"),      // fd 1: not a listener
 		[]byte("MSA1\xff\xff\xff\xff"),      // no filter installed

@@ -33,17 +33,12 @@ type udpRoute struct{ remote, via netip.AddrPort }
 func (p *process) udpRoutesOf(ino uint64) []udpRoute { return p.udp[ino] }
 
 func (s *Supervisor) sendto(n *notif, p *process, fd, buf, size, flags, addr, addrLen uint64) func() {
-	f := p.hello.flags
-	if f&wire.FlagOutUDP == 0 || size > maxDatagram {
-		s.cont(n)
+	if size > maxDatagram {
+		s.cont(n) // the kernel says EMSGSIZE
 		return nil
 	}
-	sa, ok := s.sockArg(n, addr, addrLen)
+	sa, ok := s.destArg(n, p, wire.FlagOutUDP, addr, addrLen)
 	if !ok {
-		return nil
-	}
-	if f&wire.FlagIgnoreLocalhost != 0 && isLoopback(sa.Addr.Addr()) {
-		s.cont(n)
 		return nil
 	}
 	return func() {

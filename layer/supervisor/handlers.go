@@ -422,6 +422,26 @@ func inode(fd int) (uint64, error) {
 	return st.Ino, err
 }
 
+// destArg reads a destination sockaddr and decides what stays local:
+// outgoing traffic of the kinds in want is off, or a loopback address
+// with ignore_localhost. ok is false when the call was continued.
+func (s *Supervisor) destArg(n *notif, p *process, want uint32, addr, size uint64) (sockAddr, bool) {
+	f := p.hello.flags
+	if f&want == 0 {
+		s.cont(n)
+		return sockAddr{}, false
+	}
+	sa, ok := s.sockArg(n, addr, size)
+	if !ok {
+		return sockAddr{}, false
+	}
+	if f&wire.FlagIgnoreLocalhost != 0 && isLoopback(sa.Addr.Addr()) {
+		s.cont(n)
+		return sockAddr{}, false
+	}
+	return sa, true
+}
+
 func isLoopback(a netip.Addr) bool {
 	a = a.Unmap()
 	return a.IsLoopback() || a.IsUnspecified()
@@ -435,16 +455,8 @@ func (s *Supervisor) connect(n *notif, p *process, fd, addr, size uint64) func()
 			return s.connectUnix(n, p, fd, addr, size)
 		}
 	}
-	if f&(wire.FlagOutTCP|wire.FlagOutUDP) == 0 {
-		s.cont(n)
-		return nil
-	}
-	sa, ok := s.sockArg(n, addr, size)
+	sa, ok := s.destArg(n, p, wire.FlagOutTCP|wire.FlagOutUDP, addr, size)
 	if !ok {
-		return nil
-	}
-	if f&wire.FlagIgnoreLocalhost != 0 && isLoopback(sa.Addr.Addr()) {
-		s.cont(n)
 		return nil
 	}
 	return func() {
@@ -665,8 +677,21 @@ func (p *process) rememberPeer(fd int, peer netip.AddrPort) {
 // sent through an interceptor (the kernel would report the interceptor's
 // loopback address); everything else is the kernel's.
 func (s *Supervisor) getpeername(n *notif, p *process, fd, addr, lenAddr uint64) {
+	s.reportName(n, p, fd, addr, lenAddr, func() bool { return len(p.peers) != 0 },
+		func(sk socket, ino uint64) (netip.AddrPort, bool) {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			peer, ok := p.peers[ino]
+			return peer, ok
+		})
+}
+
+// reportName answers getpeername/getsockname with the address name finds
+// for the socket (has, called with p.mu held, says whether the process
+// has any such socket); without one the call runs natively.
+func (s *Supervisor) reportName(n *notif, p *process, fd, addr, lenAddr uint64, has func() bool, name func(sk socket, ino uint64) (netip.AddrPort, bool)) {
 	p.mu.Lock()
-	none := len(p.peers) == 0
+	none := !has()
 	p.mu.Unlock()
 	if none || addr == 0 || lenAddr == 0 {
 		s.cont(n)
@@ -678,9 +703,7 @@ func (s *Supervisor) getpeername(n *notif, p *process, fd, addr, lenAddr uint64)
 		return
 	}
 	defer sk.close()
-	p.mu.Lock()
-	peer, ok := p.peers[ino]
-	p.mu.Unlock()
+	a, ok := name(sk, ino)
 	if !ok {
 		s.cont(n)
 		return
@@ -689,7 +712,7 @@ func (s *Supervisor) getpeername(n *notif, p *process, fd, addr, lenAddr uint64)
 	if !ok || !s.checked(n) {
 		return
 	}
-	if writeSockaddr(n.PID, addr, lenAddr, size, sk.domain, peer) != nil {
+	if writeSockaddr(n.PID, addr, lenAddr, size, sk.domain, a) != nil {
 		s.fail(n, unix.EFAULT)
 		return
 	}
@@ -867,41 +890,21 @@ func (s *Supervisor) bind(n *notif, p *process, fd, addr, size uint64) func() {
 // for reports the port it asked for (the C layer does the same); every
 // other one runs natively.
 func (s *Supervisor) getsockname(n *notif, p *process, fd, addr, lenAddr uint64) {
-	p.mu.Lock()
-	none := len(p.moved) == 0
-	p.mu.Unlock()
-	if none || addr == 0 || lenAddr == 0 {
-		s.cont(n)
-		return
-	}
-	sk, ino, err := p.socketIno(fd)
-	if err != nil {
-		s.cont(n)
-		return
-	}
-	defer sk.close()
-	p.mu.Lock()
-	port, ok := p.moved[ino]
-	p.mu.Unlock()
-	if !ok {
-		s.cont(n)
-		return
-	}
-	lsa, err := unix.Getsockname(sk.fd)
-	local, valid := addrOfSockaddr(lsa)
-	if err != nil || !valid {
-		s.cont(n)
-		return
-	}
-	size, ok := s.sockLen(n, lenAddr)
-	if !ok || !s.checked(n) {
-		return
-	}
-	if writeSockaddr(n.PID, addr, lenAddr, size, sk.domain, netip.AddrPortFrom(local.Addr(), port)) != nil {
-		s.fail(n, unix.EFAULT)
-		return
-	}
-	s.ret(n, 0)
+	s.reportName(n, p, fd, addr, lenAddr, func() bool { return len(p.moved) != 0 },
+		func(sk socket, ino uint64) (netip.AddrPort, bool) {
+			p.mu.Lock()
+			port, ok := p.moved[ino]
+			p.mu.Unlock()
+			if !ok {
+				return netip.AddrPort{}, false
+			}
+			lsa, err := unix.Getsockname(sk.fd)
+			local, valid := addrOfSockaddr(lsa)
+			if err != nil || !valid {
+				return netip.AddrPort{}, false
+			}
+			return netip.AddrPortFrom(local.Addr(), port), true
+		})
 }
 
 func (s *Supervisor) listen(n *notif, p *process, fd, backlog uint64) func() {

@@ -85,12 +85,7 @@ func TestConnectGoesThroughInterceptor(t *testing.T) {
 
 func TestBindListenReported(t *testing.T) {
 	f := newFakeIntproxy(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.listenPort = uint16(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
+	f.listenPort = freePort(t)
 	out, _ := supervised(t, f, Config{}, "listen=127.0.0.1:8080")
 	// the intproxy moved it to listenPort; getsockname (Go's ln.Addr())
 	// reports the port the program asked for, as with the C layer
@@ -325,19 +320,30 @@ func TestPathOpsAndUnixStreams(t *testing.T) {
 
 // TestAcceptReportsRealPeer: a connection the intproxy delivers to a
 // subscribed listener is accepted with the peer the intproxy names, not
-// its own loopback dial.
+// its own loopback dial — by Go's non-blocking accept and by a blocking
+// one (a C program's usual).
 func TestAcceptReportsRealPeer(t *testing.T) {
-	f := newFakeIntproxy(t)
+	for _, op := range []string{"acceptone", "acceptblock"} {
+		t.Run(op, func(t *testing.T) {
+			f := newFakeIntproxy(t)
+			f.listenPort = freePort(t)
+			out, _ := supervised(t, f, Config{}, op+"=127.0.0.1:8080")
+			if out != "accepted 203.0.113.9:5555\n" {
+				t.Fatalf("probe output %q", out)
+			}
+		})
+	}
+}
+
+// freePort is a loopback TCP port nothing listens on.
+func freePort(t *testing.T) uint16 {
+	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.listenPort = uint16(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	out, _ := supervised(t, f, Config{}, "acceptone=127.0.0.1:8080")
-	if out != "accepted 203.0.113.9:5555\n" {
-		t.Fatalf("probe output %q", out)
-	}
+	defer ln.Close()
+	return uint16(ln.Addr().(*net.TCPAddr).Port)
 }
 
 // TestConcurrentCalls: 16 goroutines of a Go program (several threads)
@@ -350,33 +356,12 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 }
 
-// TestBlockingAcceptReportsRealPeer: a blocking accept (a C program's
-// usual) of a delivered connection also reports the intproxy's peer.
-func TestBlockingAcceptReportsRealPeer(t *testing.T) {
-	f := newFakeIntproxy(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.listenPort = uint16(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	out, _ := supervised(t, f, Config{}, "acceptblock=127.0.0.1:8080")
-	if out != "accepted 203.0.113.9:5555\n" {
-		t.Fatalf("probe output %q", out)
-	}
-}
-
 // TestBlockingAcceptSignal: while the supervisor waits for a blocking
 // accept's connection, a signal to the thread runs its handler (the
 // accept restarts, SA_RESTART) instead of waiting for the connection.
 func TestBlockingAcceptSignal(t *testing.T) {
 	f := newFakeIntproxy(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.listenPort = uint16(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
+	f.listenPort = freePort(t)
 	gate := make(chan struct{})
 	f.listenGate = gate
 	var gateOnce sync.Once
