@@ -98,41 +98,29 @@ func (s *Supervisor) dispatch(n *notif) func() {
 	return slow
 }
 
-// execve lets the call run and forgets the process: the new image is
-// introduced to the intproxy afresh (its name decides skip_processes, its
-// executable the default-local paths), as the C layer's hello after exec
-// does, and the old image's control connections close, which ends its
-// subscriptions and writes back its files. A failed execve only costs a
-// new hello.
+// execve lets the call run and remembers that the process may become a
+// new image (settleExec decides at its next call): then it is introduced
+// to the intproxy afresh (its name decides skip_processes, its executable
+// the default-local paths), as the C layer's hello after exec does, and
+// the old image's control connections close, which ends its subscriptions
+// and writes back its files. A failed execve changes nothing.
 func (s *Supervisor) execve(n *notif) {
-	tgid := 0
 	s.mu.Lock()
 	p := s.tids[n.PID].p
 	s.mu.Unlock()
-	if p != nil {
-		tgid = p.tgid
-	} else if st, err := readStatus(int(n.PID)); err == nil {
-		tgid = st.tgid
-	}
-	// Other threads of the old image may still call before the exec
-	// replaces them: watch one, so that the new image is told apart from
-	// them (execDone).
-	var w uint32
-	if tgid != 0 {
-		w = execWatch(tgid, n.PID)
-	}
-	s.mu.Lock()
-	if w != 0 {
-		s.execing[tgid] = w
+	if p == nil {
+		if st, err := readStatus(int(n.PID)); err == nil {
+			s.mu.Lock()
+			p = s.procs[st.tgid]
+			s.mu.Unlock()
+		}
 	}
 	if p != nil {
-		s.forgetLocked(p)
+		s.mu.Lock()
+		s.execing[p.tgid] = pendingExec{p: p, tid: n.PID}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 	s.cont(n)
-	if p != nil {
-		p.closeConns()
-	}
 }
 
 // pathLocal applies what the C layer decides alone: file hooks off,

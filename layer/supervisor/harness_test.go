@@ -561,6 +561,10 @@ func probeOp(op, arg string) error {
 		fmt.Printf("pid %d\n", os.Getpid())
 	case "env":
 		fmt.Printf("env %s=%s\n", arg, os.Getenv(arg))
+	case "execfail":
+		// an execve that fails: the same image goes on
+		err := syscall.Exec(arg, []string{arg}, os.Environ())
+		fmt.Printf("execfail %v\n", err)
 	case "exec":
 		// become PATH (a link to this binary) running the rest
 		path, rest, _ := strings.Cut(arg, ",")

@@ -90,11 +90,9 @@ type Supervisor struct {
 	mu    sync.Mutex
 	procs map[int]*process     // by tgid
 	tids  map[uint32]threadRef // by thread id
-	// execing holds, by tgid, the thread whose end shows that a
-	// multi-threaded process's execve has completed (execWatch)
-	// and whose new image has not been seen yet: until its comm changes,
-	// a notification may still come from an old image's thread.
-	execing map[int]uint32
+	// execing holds, by tgid, the processes that called execve and whose
+	// outcome is not known yet (settleExec)
+	execing map[int]pendingExec
 	wg      sync.WaitGroup // handlers and process watchers
 
 	nNotif, nCont, nAnswered, nDropped atomic.Uint64
@@ -113,7 +111,7 @@ func New(listener int, cfg Config) (*Supervisor, error) {
 	}
 	s := &Supervisor{
 		cfg: cfg, log: cfg.Log, fd: listener, stopR: r, stopW: w, done: make(chan struct{}), stop: make(chan struct{}),
-		procs: map[int]*process{}, tids: map[uint32]threadRef{}, execing: map[int]uint32{},
+		procs: map[int]*process{}, tids: map[uint32]threadRef{}, execing: map[int]pendingExec{},
 	}
 	// Wake the supervised thread on the CPU that answers it (and the
 	// supervisor on the CPU that notified): a notified call is two
@@ -166,7 +164,7 @@ func (s *Supervisor) loop() {
 		for _, p := range s.procs {
 			p.close()
 		}
-		s.procs, s.tids, s.execing = map[int]*process{}, map[uint32]threadRef{}, map[int]uint32{}
+		s.procs, s.tids, s.execing = map[int]*process{}, map[uint32]threadRef{}, map[int]pendingExec{}
 		s.mu.Unlock()
 		if !s.hup {
 			s.orphaned, s.handoffErr = handoff(s.fd)
@@ -369,6 +367,10 @@ type process struct {
 	// udp are the routes of unconnected UDP sockets, by socket inode
 	// (datagram.go)
 	udp map[uint64][]udpRoute
+	// image identifies the image the process runs (imageID): an execve
+	// that failed leaves it unchanged
+	image   string
+	imageOK bool
 }
 
 // proc returns the process of thread tid, introducing it to the intproxy
@@ -378,15 +380,8 @@ func (s *Supervisor) proc(tid uint32) *process {
 	ref := s.tids[tid]
 	s.mu.Unlock()
 	p := ref.p
-	if p != nil && s.execDone(p.tgid) {
-		// p is the old image's, met again by one of its threads between
-		// the execve and the new image's first call: the new image is
-		// introduced afresh.
-		s.mu.Lock()
-		s.forgetLocked(p)
-		s.mu.Unlock()
-		p.closeConns()
-		p = nil
+	if p != nil {
+		p = s.settleExec(p, tid)
 	}
 	if p != nil {
 		// A thread id other than the leader's can be recycled once that
@@ -416,17 +411,11 @@ func (s *Supervisor) proc(tid uint32) *process {
 	if err != nil {
 		return nil
 	}
-	if s.execDone(st.tgid) {
-		// a process introduced by an old image's thread after the execve
-		s.mu.Lock()
-		old := s.procs[st.tgid]
-		if old != nil {
-			s.forgetLocked(old)
-		}
-		s.mu.Unlock()
-		if old != nil {
-			old.closeConns()
-		}
+	s.mu.Lock()
+	p = s.procs[st.tgid]
+	s.mu.Unlock()
+	if p != nil {
+		s.settleExec(p, tid)
 	}
 	s.mu.Lock()
 	p = s.procs[st.tgid]
@@ -509,6 +498,7 @@ func (s *Supervisor) newProcess(st status) (*process, error) {
 		return nil, err
 	}
 	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, taskDir: taskDir, listeners: map[uint64]uint16{}, peers: map[uint64]netip.AddrPort{}, subscribed: map[uint64]uint16{}, moved: map[uint64]uint16{}, udp: map[uint64][]udpRoute{}}
+	p.image, p.imageOK = imageID(st.tgid)
 	c, err := p.dial(st, true)
 	if err != nil {
 		s.log.Warn("supervised process runs without mirrord", "pid", st.tgid, "err", err)
@@ -656,50 +646,59 @@ func (p *process) close() {
 	}
 }
 
-// execDone reports whether tgid had called execve from a multi-threaded
-// image and that exec has completed: the old image's watched thread is
-// gone (an exec waits for every other thread to die, and an exec from a
-// thread other than the leader takes the leader's id). The pending exec
-// is then cleared. Until then, calls may come from the old image's
-// threads; one faccessat per call while an exec is pending.
-func (s *Supervisor) execDone(tgid int) bool {
-	s.mu.Lock()
-	w, pending := s.execing[tgid]
-	s.mu.Unlock()
-	if !pending {
-		return false
-	}
-	if unix.Faccessat(unix.AT_FDCWD, "/proc/"+strconv.Itoa(tgid)+"/task/"+strconv.FormatUint(uint64(w), 10), unix.F_OK, 0) == nil {
-		return false
-	}
-	s.mu.Lock()
-	delete(s.execing, tgid)
-	s.mu.Unlock()
-	return true
+// pendingExec is a process that called execve from thread tid.
+type pendingExec struct {
+	p   *process
+	tid uint32
 }
 
-// execWatch is the thread of a multi-threaded image whose end shows that
-// exec by thread etid of tgid has completed (0: the image has one
-// thread, nothing to watch).
-func execWatch(tgid int, etid uint32) uint32 {
-	d, err := os.Open("/proc/" + strconv.Itoa(tgid) + "/task")
-	if err != nil {
-		return 0
+// settleExec returns p for a call of thread tid, or nil when p's image
+// was replaced by an execve (p is then forgotten and its connections
+// closed: the caller introduces the new image). While an execve of p is
+// pending, a call from another of its threads, with the exec'ing thread
+// still there, is the old image's (an exec waits for every other thread
+// to die). A call from the exec'ing thread itself, or with that thread
+// gone (an exec from another thread than the leader takes the leader's
+// id), settles it: imageID tells a new image from the old one after a
+// failed execve.
+func (s *Supervisor) settleExec(p *process, tid uint32) *process {
+	s.mu.Lock()
+	pe, pending := s.execing[p.tgid]
+	s.mu.Unlock()
+	if !pending || pe.p != p {
+		return p
 	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil || len(names) < 2 {
-		return 0
+	if tid != pe.tid && unix.Faccessat(p.taskDir, strconv.FormatUint(uint64(pe.tid), 10), unix.F_OK, 0) == nil {
+		return p // an old thread; the exec is not done
 	}
-	if int(etid) != tgid {
-		return etid
+	fp, ok := imageID(p.tgid)
+	s.mu.Lock()
+	if s.execing[p.tgid].p == p {
+		delete(s.execing, p.tgid)
 	}
-	for _, name := range names {
-		if t, err := strconv.ParseUint(name, 10, 32); err == nil && int(t) != tgid {
-			return uint32(t)
-		}
+	replaced := !ok || !p.imageOK || fp != p.image
+	if replaced {
+		s.forgetLocked(p)
 	}
-	return 0
+	s.mu.Unlock()
+	if !replaced {
+		return p // the execve failed: the same image goes on
+	}
+	p.closeConns()
+	return nil
+}
+
+// imageID identifies the image process tgid runs: the auxiliary vector
+// the kernel saved when it started it (/proc/PID/auxv: the addresses of
+// the program headers, the entry point, the vDSO, the random bytes and
+// the file name on the new stack — with address randomization new for
+// every execve, and never changed by the program; a fork keeps it).
+func imageID(tgid int) (string, bool) {
+	aux, err := os.ReadFile("/proc/" + strconv.Itoa(tgid) + "/auxv")
+	if err != nil || len(aux) == 0 {
+		return "", false
+	}
+	return string(aux), true
 }
 
 // forgetLocked removes p from the maps; s.mu is held.

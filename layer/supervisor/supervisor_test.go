@@ -238,6 +238,27 @@ func TestExecIntroducesNewImage(t *testing.T) {
 	}
 }
 
+// TestFailedExecKeepsProcess: an execve that fails leaves the process
+// as it was — no new hello, so its subscriptions and files stay (the C
+// layer's behaviour) — while a successful one is a new image
+// (TestExecIntroducesNewImage).
+func TestFailedExecKeepsProcess(t *testing.T) {
+	f := newFakeIntproxy(t)
+	out, _ := supervised(t, f, Config{}, "cat=/remote/a", "execfail=/nonexistent/prog", "cat=/remote/b")
+	if want := "cat remote:/remote/a\nexecfail no such file or directory\ncat remote:/remote/b\n"; out != want {
+		t.Fatalf("probe output %q, want %q", out, want)
+	}
+	hellos := 0
+	for _, r := range f.requests() {
+		if _, ok := r.(wire.Hello); ok {
+			hellos++
+		}
+	}
+	if hellos != 1 {
+		t.Fatalf("%d hellos, want 1: the failed execve made the process new: %+v", hellos, f.requests())
+	}
+}
+
 // TestLeftBehindProcessRunsNatively: a process the command left behind
 // keeps working after Close (its calls run natively, as with the C layer
 // after the session ends) instead of failing with ENOSYS.
