@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,8 +29,10 @@ type remoteFile struct {
 	pid  uint32
 	path string
 	mode uint32
-	f    *os.File   // our duplicate of the memfd
+	f    *os.File   // the memfd (the app has its own description)
 	mu   sync.Mutex // one upload at a time, in order
+	// released: uploaded for the last time and closed (under mu)
+	released bool
 }
 
 // open answers an open: local, an errno, or a memfd snapshot.
@@ -70,7 +73,13 @@ func (p *Proxy) open(ctx context.Context, proc *process, r wire.Open) (*wire.Bui
 	}
 	var token uint64
 	if d == fspolicy.RemoteWrite && acc != unix.O_RDONLY {
-		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		// The app gets a description of its own (closeWatcher); the
+		// proxy keeps the memfd.
+		appFlags := unix.O_RDWR | unix.O_CLOEXEC
+		if r.Flags&unix.O_APPEND != 0 {
+			appFlags |= unix.O_APPEND
+		}
+		app, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), appFlags, 0)
 		if err != nil {
 			closeFD(fd)
 			return errnoResponse(errnoOf(err)), -1
@@ -82,8 +91,15 @@ func (p *Proxy) open(ctx context.Context, proc *process, r wire.Open) (*wire.Bui
 		p.mu.Lock()
 		p.nextToken++
 		token = p.nextToken
-		p.files[token] = &remoteFile{pid: proc.pid, path: r.Path, mode: mode, f: os.NewFile(uintptr(dup), r.Path)}
+		p.files[token] = &remoteFile{pid: proc.pid, path: r.Path, mode: mode, f: os.NewFile(uintptr(fd), r.Path)}
+		w := p.closes
 		p.mu.Unlock()
+		if w != nil {
+			if err := w.watch(fd, token); err != nil {
+				p.log.Warn("watch for the last close", "path", r.Path, "err", err)
+			}
+		}
+		fd = app
 		if !exists || r.Flags&unix.O_TRUNC != 0 {
 			// make creation and truncation visible now, as a real open would
 			if err := p.writeBack(token, false); err != nil {
@@ -169,20 +185,30 @@ func (p *Proxy) closeFile(ctx context.Context, token uint64) *wire.Builder {
 }
 
 // writeBack uploads the snapshot of token; release forgets it afterwards.
+// Two releases of one file (the C layer's close_file and the close
+// watcher) upload once: the second waits for the first's upload.
 func (p *Proxy) writeBack(token uint64, release bool) error {
 	p.mu.Lock()
 	rf := p.files[token]
-	if release {
-		delete(p.files, token)
-	}
 	p.mu.Unlock()
 	if rf == nil {
 		return nil
 	}
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
+	if rf.released {
+		return nil
+	}
 	if release {
-		defer rf.f.Close()
+		defer func() {
+			rf.released = true
+			p.mu.Lock()
+			if p.files[token] == rf {
+				delete(p.files, token)
+			}
+			p.mu.Unlock()
+			rf.f.Close()
+		}()
 	}
 	st, err := rf.f.Stat()
 	if err != nil {

@@ -66,6 +66,7 @@ type Proxy struct {
 	snapDir    string                    // directory snapshots, removed at Shutdown
 	files      map[uint64]*remoteFile
 	nextToken  uint64
+	closes     *closeWatcher // while Serve runs (nil: write back at OpClose and exit only)
 	idle       chan struct{} // signalled when conns changes
 }
 
@@ -128,6 +129,30 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	defer wg.Wait()
 	defer ln.Close()
 	context.AfterFunc(ctx, func() { ln.Close() })
+
+	if w, err := newCloseWatcher(); err != nil {
+		p.log.Warn("no close watcher: read_write files of supervised programs are written back at exit", "err", err)
+	} else {
+		p.mu.Lock()
+		p.closes = w
+		p.mu.Unlock()
+		wctx, wcancel := context.WithCancel(ctx)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(wctx, func(token uint64) {
+				if err := p.writeBack(token, true); err != nil {
+					p.log.Warn("write back at the last close", "err", err)
+				}
+			})
+		}()
+		defer func() {
+			p.mu.Lock()
+			p.closes = nil
+			p.mu.Unlock()
+			wcancel() // before wg.Wait
+		}()
+	}
 
 	idleErr := make(chan error, 1)
 	wg.Add(1)

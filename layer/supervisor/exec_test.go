@@ -536,3 +536,52 @@ func TestUnconnectedUDPDNS(t *testing.T) {
 		t.Fatalf("got %q, want the target's answer %s from its nameserver\nstdout: %s\nstderr: %s", line, agenttest.PeerIP, out, errOut)
 	}
 }
+
+// TestWrittenFileAtLastClose: a read_write file a supervised program
+// writes and closes is in the target when it is closed, not only when
+// the program exits (close is not notified: the intproxy sees the last
+// close of the program's file description).
+func TestWrittenFileAtLastClose(t *testing.T) {
+	p := newPod(t)
+	if err := os.MkdirAll(filepath.Join(p.pod.Root, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildGoProbe(t, true)
+	dir := t.TempDir()
+	mark, release := filepath.Join(dir, "written"), filepath.Join(dir, "go")
+	cfg := map[string]any{"feature": map[string]any{"fs": map[string]any{"read_write": "^/data/"}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := p.command(ctx, cfg, dir, bin, "write=/data/w.txt,written by the program", "mark="+mark, "wait="+release)
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = os.WriteFile(release, nil, 0o644)
+		<-done
+	}()
+	target := filepath.Join(p.pod.Root, "data/w.txt")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, _ := os.ReadFile(target)
+		if string(got) == "written by the program" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the target's file is %q while the program still runs\nstdout: %s\nstderr: %s", got, out.String(), errb.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the program exited before the file was written back: %v\n%s%s", err, out.String(), errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if _, err := os.Stat(mark); err != nil {
+		// the file arrived before the program even finished the close
+		t.Logf("written back before the mark: %v", err)
+	}
+}

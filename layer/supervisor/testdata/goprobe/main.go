@@ -114,6 +114,12 @@ func run(op, arg string) {
 			names = append(names, e.Name())
 		}
 		fmt.Println("ls", strings.Join(names, ","))
+	case "write":
+		// PATH,TEXT: open, write and close (the last close)
+		path, text, _ := strings.Cut(arg, ",")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			fmt.Println("write error", err)
+		}
 	case "mark":
 		if err := os.WriteFile(arg, nil, 0o644); err != nil {
 			fmt.Println("mark error", err)
