@@ -375,7 +375,18 @@ func (f *fixture) iptablesClean(t testing.TB, selector string) {
 	for {
 		o, err := run(t, 10*time.Second, nil, "nsenter", "-t", fmt.Sprint(pid), "-n", "iptables-save")
 		if err != nil {
-			t.Fatalf("iptables-save in pod %s: %v\n%s", p.Name, err, o)
+			// the process found in the container can be a short-lived
+			// one that is gone by now: find one again, until the deadline
+			if ctx.Err() != nil {
+				t.Fatalf("iptables-save in pod %s: %v\n%s", p.Name, err, o)
+			}
+			time.Sleep(100 * time.Millisecond)
+			if np, err := readyPod(ctx, f.c, f.ns, selector); err == nil {
+				if n, err := containerPID(np); err == nil {
+					p, pid = np, n
+				}
+			}
+			continue
 		}
 		o2, _ := run(t, 10*time.Second, nil, "nsenter", "-t", fmt.Sprint(pid), "-n", "ip6tables-save")
 		out = o + o2

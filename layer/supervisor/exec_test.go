@@ -250,7 +250,12 @@ func testGoProgram(t *testing.T, static bool) {
 	if !strings.Contains(errOut, "under the seccomp supervisor") {
 		t.Errorf("mirrord exec did not say it used the supervisor: %s", errOut)
 	}
-	got, stdout := p.stealOut(8080, "/stolen", bin, "serve=:8080")
+	// the server prints the request before it answers; its output reaches
+	// the test through a pipe, so wait for the line too
+	stealCfg := map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": "steal"}}}
+	got, stdout := p.incoming(stealCfg, 8080, "/stolen", func(got, stdout string) bool {
+		return strings.Contains(got, "local") && strings.Contains(stdout, "request /stolen from ")
+	}, bin, "serve=:8080")
 	if got != "from the local go: /stolen" {
 		t.Fatalf("stolen request got %q", got)
 	}
