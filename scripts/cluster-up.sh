@@ -94,6 +94,19 @@ for p in "$etcd_port" "$etcd_peer_port" "$apiserver_port" "$controller_manager_p
   }
 done
 
+# From here on a failure stops what this run started: nothing is left
+# running (or holding the ports) when cluster-up exits non-zero.
+stop_on_failure() {
+  local rc=$?
+  [ "$rc" -eq 0 ] && return
+  echo "cluster-up: failed; stopping what it started" >&2
+  node_down >/dev/null 2>&1 || true
+  for ((i = ${#control_plane[@]} - 1; i >= 0; i--)); do
+    stop_component "${control_plane[$i]}" >/dev/null 2>&1 || true
+  done
+}
+trap stop_on_failure EXIT
+
 # Certificates, keys and tokens, created once per state directory.
 pki=$state/pki
 if [ ! -f "$pki/apiserver.crt" ]; then
@@ -215,17 +228,45 @@ start kube-controller-manager --kubeconfig "$state/admin.kubeconfig" \
 start kube-scheduler --kubeconfig "$state/admin.kubeconfig" \
   --bind-address 127.0.0.1 --secure-port "$scheduler_port" \
   --leader-elect=false --kube-api-qps 200 --kube-api-burst 400 --profiling=false
-start kwok --kubeconfig "$state/admin.kubeconfig" --config "$cache/kwok-stages.yaml" \
-  --manage-all-nodes=false \
-  --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-  --cidr 10.244.0.0/16 --node-ip 127.0.0.1 \
-  --server-address "127.0.0.1:$kwok_port"
+start_kwok() {
+  start kwok --kubeconfig "$state/admin.kubeconfig" --config "$cache/kwok-stages.yaml" \
+    --manage-all-nodes=false \
+    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+    --cidr 10.244.0.0/16 --node-ip 127.0.0.1 \
+    --server-address "127.0.0.1:$kwok_port"
+}
+start_kwok
 
 # The controller-manager is ready for pods once it has created the default
 # namespace's ServiceAccount; the scheduler and kwok answer their health checks.
 wait_for kube-controller-manager api_get /api/v1/namespaces/default/serviceaccounts/default
 wait_for kube-scheduler curl -skf --max-time 2 "https://127.0.0.1:$scheduler_port/healthz"
-wait_for kwok curl -sf --max-time 2 "http://127.0.0.1:$kwok_port/healthz"
+# kwok v0.8.0 can die as it starts, with "fatal error: concurrent map
+# writes" (its stages set up their CEL environments lazily from several
+# workers at once: upstream). That crash, and only that, gets it started
+# again, at most twice; the crashed log is kept as kwok.log.N.
+for attempt in 1 2 3; do
+  until curl -sf --max-time 2 "http://127.0.0.1:$kwok_port/healthz" >/dev/null 2>&1; do
+    if [ -z "$(pid_of kwok)" ]; then
+      break
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "cluster-up: timed out after ${ready_timeout}s waiting for kwok; logs in $state/logs/" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  [ -n "$(pid_of kwok)" ] && break
+  if [ "$attempt" -lt 3 ] && grep -q "concurrent map writes" "$state/logs/kwok.log"; then
+    mv "$state/logs/kwok.log" "$state/logs/kwok.log.$attempt"
+    echo "cluster-up: kwok crashed as it started (concurrent map writes, upstream); starting it again" >&2
+    start_kwok
+    continue
+  fi
+  echo "cluster-up: kwok exited; the end of $state/logs/kwok.log:" >&2
+  tail -n 5 "$state/logs/kwok.log" | cut -c1-400 >&2
+  exit 1
+done
 
 if [ "$node_enabled" = 1 ]; then
   node_up
