@@ -187,11 +187,9 @@ func binaryWarning(exe, mode string) string {
 	if !use {
 		return "" // dynamically linked, or a script: the layer loads
 	}
-	if m, err := supervisor.ParseMode(mode); err == nil && m == supervisor.ModePreload {
-		return why + " and layer_mode is preload: LD_PRELOAD cannot reach its system calls, only the environment applies"
+	m, err := supervisor.ParseMode(mode)
+	if err != nil {
+		m = supervisor.ModeAuto // the config check reports a bad mode
 	}
-	if !supervisor.Supported {
-		return why + ": the seccomp supervisor is not supported on this platform, only the environment applies"
-	}
-	return ""
+	return supervisor.Unreached(m, why)
 }

@@ -40,7 +40,7 @@ func chooseSupervisor(mode supervisor.Mode, bin string) (bool, string) {
 		return true, "running " + bin + " under the seccomp supervisor (layer_mode: supervisor)"
 	case supervisor.ModePreload:
 		if use, why := supervisor.Choose(bin); use {
-			return false, "warning: " + why + " and layer_mode is preload: LD_PRELOAD cannot reach its system calls, only the environment applies"
+			return false, "warning: " + supervisor.Unreached(mode, why)
 		}
 		return false, ""
 	}
@@ -48,8 +48,8 @@ func chooseSupervisor(mode supervisor.Mode, bin string) (bool, string) {
 	if !use {
 		return false, ""
 	}
-	if !supervisor.Supported {
-		return false, "warning: " + why + ": the seccomp supervisor is not supported on this platform, only the environment applies"
+	if w := supervisor.Unreached(mode, why); w != "" {
+		return false, "warning: " + w
 	}
 	return true, "running " + bin + " under the seccomp supervisor: " + why
 }

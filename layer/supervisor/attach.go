@@ -177,16 +177,7 @@ func (a *AttachServer) handle(c *net.UnixConn) error {
 	if closed {
 		return refuse(c, "the session is ending")
 	}
-	prog := buildFilter(auditArch, notified, notifiedWithAddr)
-	msg := make([]byte, 0, 3+8*len(prog))
-	msg = append(msg, 0)
-	msg = binary.LittleEndian.AppendUint16(msg, uint16(len(prog)))
-	for _, ins := range prog {
-		msg = binary.LittleEndian.AppendUint16(msg, ins.Code)
-		msg = append(msg, ins.Jt, ins.Jf)
-		msg = binary.LittleEndian.AppendUint32(msg, ins.K)
-	}
-	if _, err := c.Write(msg); err != nil {
+	if _, err := c.Write(filterMessage(buildFilter(auditArch, notified, notifiedWithAddr))); err != nil {
 		return err
 	}
 	var nb [4]byte
@@ -231,6 +222,19 @@ func (a *AttachServer) handle(c *net.UnixConn) error {
 	}
 	a.cfg.Log.Info("supervising an attached program", "pid", cred.Pid)
 	return nil
+}
+
+// filterMessage is the server's "ok" answer carrying prog.
+func filterMessage(prog []unix.SockFilter) []byte {
+	msg := make([]byte, 0, 3+8*len(prog))
+	msg = append(msg, 0)
+	msg = binary.LittleEndian.AppendUint16(msg, uint16(len(prog)))
+	for _, ins := range prog {
+		msg = binary.LittleEndian.AppendUint16(msg, ins.Code)
+		msg = append(msg, ins.Jt, ins.Jf)
+		msg = binary.LittleEndian.AppendUint32(msg, ins.K)
+	}
+	return msg
 }
 
 func refuse(c net.Conn, why string) error {

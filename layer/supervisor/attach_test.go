@@ -120,14 +120,7 @@ func TestAttachServerGoneAfterInstall(t *testing.T) {
 		if _, err := io.ReadFull(c, magic[:]); err != nil {
 			return
 		}
-		prog := buildFilter(auditArch, notified, notifiedWithAddr)
-		msg := binary.LittleEndian.AppendUint16([]byte{0}, uint16(len(prog)))
-		for _, ins := range prog {
-			msg = binary.LittleEndian.AppendUint16(msg, ins.Code)
-			msg = append(msg, ins.Jt, ins.Jf)
-			msg = binary.LittleEndian.AppendUint32(msg, ins.K)
-		}
-		_, _ = c.Write(msg)
+		_, _ = c.Write(filterMessage(buildFilter(auditArch, notified, notifiedWithAddr)))
 		var fd [4]byte
 		_, _ = io.ReadFull(c, fd[:]) // and close without an answer
 	}()

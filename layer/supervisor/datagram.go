@@ -29,9 +29,6 @@ const maxDatagram = 65535
 // interceptor that carries it.
 type udpRoute struct{ remote, via netip.AddrPort }
 
-// udpRoutesOf are the routes of socket ino (p.mu held).
-func (p *process) udpRoutesOf(ino uint64) []udpRoute { return p.udp[ino] }
-
 func (s *Supervisor) sendto(n *notif, p *process, fd, buf, size, flags, addr, addrLen uint64) func() {
 	if size > maxDatagram {
 		s.cont(n) // the kernel says EMSGSIZE
@@ -55,7 +52,7 @@ func (s *Supervisor) sendto(n *notif, p *process, fd, buf, size, flags, addr, ad
 		remote := netip.AddrPortFrom(sa.Addr.Addr().Unmap(), sa.Addr.Port())
 		var via netip.AddrPort
 		p.mu.Lock()
-		for _, r := range p.udpRoutesOf(ino) {
+		for _, r := range p.udp[ino] {
 			if r.remote == remote {
 				via = r.via
 			}
@@ -113,7 +110,7 @@ func (s *Supervisor) recvfrom(n *notif, p *process, fd, buf, size, flags, addr, 
 		}
 		defer sk.close()
 		p.mu.Lock()
-		routes := append([]udpRoute(nil), p.udpRoutesOf(ino)...)
+		routes := append([]udpRoute(nil), p.udp[ino]...)
 		p.mu.Unlock()
 		if len(routes) == 0 {
 			s.cont(n)
@@ -123,13 +120,8 @@ func (s *Supervisor) recvfrom(n *notif, p *process, fd, buf, size, flags, addr, 
 		if !ok || !s.checked(n) {
 			return
 		}
-		fl, err := unix.FcntlInt(uintptr(sk.fd), unix.F_GETFL, 0)
-		if err != nil {
-			s.cont(n)
+		if !s.readyToTake(n, sk.fd, flags&unix.MSG_DONTWAIT != 0) {
 			return
-		}
-		if fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0 && !s.awaitReadable(n, sk.fd) {
-			return // answered: a signal came, or the caller is gone
 		}
 		data := make([]byte, min(size, maxDatagram))
 		got, from, err := unix.Recvfrom(sk.fd, data, int(flags)|unix.MSG_DONTWAIT)

@@ -132,15 +132,13 @@ func (s *syncBuffer) String() string {
 // it listens, and returns what the peer gets from the target's port.
 func (p *pod) steal(port int, path string, args ...string) string {
 	p.t.Helper()
-	got, _ := p.stealOut(port, path, args...)
+	got, _ := p.incoming(stealCfg(), port, path, func(got, _ string) bool { return strings.Contains(got, "local") }, args...)
 	return got
 }
 
-// stealOut is steal that also returns the server's stdout.
-func (p *pod) stealOut(port int, path string, args ...string) (string, string) {
-	p.t.Helper()
-	cfg := map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": "steal"}}}
-	return p.incoming(cfg, port, path, func(got, _ string) bool { return strings.Contains(got, "local") }, args...)
+// stealCfg is the config of an incoming steal.
+func stealCfg() map[string]any {
+	return map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": "steal"}}}
 }
 
 // mirror runs a server under mirrord exec mirroring the target's port
@@ -252,8 +250,7 @@ func testGoProgram(t *testing.T, static bool) {
 	}
 	// the server prints the request before it answers; its output reaches
 	// the test through a pipe, so wait for the line too
-	stealCfg := map[string]any{"feature": map[string]any{"network": map[string]any{"incoming": "steal"}}}
-	got, stdout := p.incoming(stealCfg, 8080, "/stolen", func(got, stdout string) bool {
+	got, stdout := p.incoming(stealCfg(), 8080, "/stolen", func(got, stdout string) bool {
 		return strings.Contains(got, "local") && strings.Contains(stdout, "request /stolen from ")
 	}, bin, "serve=:8080")
 	if got != "from the local go: /stolen" {

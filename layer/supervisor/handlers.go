@@ -116,8 +116,10 @@ func (s *Supervisor) execve(n *notif) {
 		}
 	}
 	if p != nil {
+		pe := pendingExec{p: p, tid: n.PID}
+		pe.image, pe.imageOK = imageID(p.tgid)
 		s.mu.Lock()
-		s.execing[p.tgid] = pendingExec{p: p, tid: n.PID}
+		s.execing[p.tgid] = pe
 		s.mu.Unlock()
 	}
 	s.cont(n)
@@ -492,9 +494,8 @@ func (s *Supervisor) connect(n *notif, p *process, fd, addr, size uint64) func()
 // supervisor, so that the program learns who really connected: a stolen
 // or mirrored connection comes from the intproxy's local dial, and the
 // intproxy says whose it is (as it tells the C layer). The new socket is
-// installed with ADDFD. A blocking listener is left to the kernel: the
-// supervisor would wait in accept for the program, which then could not
-// run a signal handler meanwhile.
+// installed with ADDFD. For a blocking listener the supervisor waits
+// for the connection in the program's place (readyToTake).
 func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint64) func() {
 	p.mu.Lock()
 	none := len(p.subscribed) == 0
@@ -513,8 +514,7 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 		p.mu.Lock()
 		port, ok := p.subscribed[ino]
 		p.mu.Unlock()
-		fl, err := unix.FcntlInt(uintptr(sk.fd), unix.F_GETFL, 0)
-		if !ok || err != nil {
+		if !ok {
 			s.cont(n)
 			return
 		}
@@ -527,8 +527,8 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 		if !s.checked(n) {
 			return
 		}
-		if fl&unix.O_NONBLOCK == 0 && !s.awaitReadable(n, sk.fd) {
-			return // answered: a signal came, or the caller is gone
+		if !s.readyToTake(n, sk.fd, false) {
+			return
 		}
 		nfd, from, err := unix.Accept4(sk.fd, int(flags&unix.SOCK_NONBLOCK)|unix.SOCK_CLOEXEC)
 		if err != nil {
@@ -553,6 +553,19 @@ func (s *Supervisor) accept(n *notif, p *process, fd, addr, lenAddr, flags uint6
 		}
 		s.sendFD(n, nfd, flags&unix.SOCK_CLOEXEC != 0)
 	}
+}
+
+// readyToTake returns at once for a non-blocking socket fd (the
+// supervisor's duplicate) or a call that asked not to wait; for a
+// blocking one it waits until fd is readable (awaitReadable). It reports
+// whether the call should go on; false: it was answered.
+func (s *Supervisor) readyToTake(n *notif, fd int, dontWait bool) bool {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		s.cont(n)
+		return false
+	}
+	return fl&unix.O_NONBLOCK != 0 || dontWait || s.awaitReadable(n, fd)
 }
 
 // awaitReadable waits, for a blocking accept or recvfrom, until the socket fd

@@ -57,3 +57,17 @@ func Choose(path string) (bool, string) {
 	}
 	return false, path + " is dynamically linked and not written in Go"
 }
+
+// Unreached says why mirrord cannot reach the system calls of a program
+// Choose picked for the supervisor (why is Choose's reason) under mode:
+// layer_mode preload, or no supervisor on this platform; "" when the
+// supervisor takes it.
+func Unreached(mode Mode, why string) string {
+	switch {
+	case mode == ModePreload:
+		return why + " and layer_mode is preload: LD_PRELOAD cannot reach its system calls, only the environment applies"
+	case !Supported:
+		return why + ": the seccomp supervisor is not supported on this platform, only the environment applies"
+	}
+	return ""
+}

@@ -367,10 +367,6 @@ type process struct {
 	// udp are the routes of unconnected UDP sockets, by socket inode
 	// (datagram.go)
 	udp map[uint64][]udpRoute
-	// image identifies the image the process runs (imageID): an execve
-	// that failed leaves it unchanged
-	image   string
-	imageOK bool
 }
 
 // proc returns the process of thread tid, introducing it to the intproxy
@@ -498,7 +494,6 @@ func (s *Supervisor) newProcess(st status) (*process, error) {
 		return nil, err
 	}
 	p := &process{s: s, tgid: st.tgid, pidfd: pidfd, taskDir: taskDir, listeners: map[uint64]uint16{}, peers: map[uint64]netip.AddrPort{}, subscribed: map[uint64]uint16{}, moved: map[uint64]uint16{}, udp: map[uint64][]udpRoute{}}
-	p.image, p.imageOK = imageID(st.tgid)
 	c, err := p.dial(st, true)
 	if err != nil {
 		s.log.Warn("supervised process runs without mirrord", "pid", st.tgid, "err", err)
@@ -646,10 +641,14 @@ func (p *process) close() {
 	}
 }
 
-// pendingExec is a process that called execve from thread tid.
+// pendingExec is a process that called execve from thread tid, and the
+// image it ran then (imageID, read while the call waited: still the old
+// one).
 type pendingExec struct {
-	p   *process
-	tid uint32
+	p       *process
+	tid     uint32
+	image   string
+	imageOK bool
 }
 
 // settleExec returns p for a call of thread tid, or nil when p's image
@@ -676,7 +675,7 @@ func (s *Supervisor) settleExec(p *process, tid uint32) *process {
 	if s.execing[p.tgid].p == p {
 		delete(s.execing, p.tgid)
 	}
-	replaced := !ok || !p.imageOK || fp != p.image
+	replaced := !ok || !pe.imageOK || fp != pe.image
 	if replaced {
 		s.forgetLocked(p)
 	}
